@@ -1,0 +1,159 @@
+"""Problems with a location, and the exceptions that carry them.
+
+Every stage reports what is wrong as :class:`Problem` objects that say *where*
+(spec file/line/column/JSON path, or source file/row/column/value, or output
+dataset/variable/record). A stage collects all of its problems before it
+raises, so a user fixes a spec or a spreadsheet in one pass, not one error per
+run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    NOTICE = "notice"
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a problem is. Only the fields that apply are set."""
+
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    json_path: str | None = None
+    row: int | None = None  # 1-based line of a CSV (header = 1) or Excel row
+    field: str | None = None  # source column or target variable
+    value: Any = None
+    dataset: str | None = None
+    usubjid: str | None = None
+    record: int | None = None  # 1-based record number in an output dataset
+
+    def __str__(self) -> str:
+        parts: list[str] = []
+        if self.file:
+            where = self.file
+            if self.line is not None:
+                where += f":{self.line}"
+                if self.column is not None:
+                    where += f":{self.column}"
+            parts.append(where)
+        if self.json_path:
+            parts.append(f"at {self.json_path}")
+        if self.dataset:
+            parts.append(f"dataset {self.dataset}")
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.record is not None:
+            parts.append(f"record {self.record}")
+        if self.usubjid:
+            parts.append(f"USUBJID {self.usubjid}")
+        if self.field:
+            parts.append(f"field {self.field}")
+        if self.value is not None:
+            parts.append(f"value {self.value!r}")
+        return ", ".join(parts) if parts else "(no location)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong, with a stable machine-readable code."""
+
+    code: str
+    message: str
+    location: Location = field(default_factory=Location)
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        return f"{self.severity.value} {self.code}: {self.location}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+            "location": self.location.to_dict(),
+        }
+
+
+class ProblemLog:
+    """Collects problems of one run; stages add to it and go on."""
+
+    def __init__(self) -> None:
+        self._problems: list[Problem] = []
+
+    def add(
+        self,
+        code: str,
+        message: str,
+        location: Location | None = None,
+        severity: Severity = Severity.ERROR,
+    ) -> None:
+        self._problems.append(Problem(code, message, location or Location(), severity))
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        self._problems.extend(problems)
+
+    def __iter__(self) -> Iterator[Problem]:
+        return iter(self._problems)
+
+    def __len__(self) -> int:
+        return len(self._problems)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self._problems if p.severity is Severity.ERROR]
+
+    def raise_if_errors(self, exc_type: type[CdiscError] | None = None) -> None:
+        if self.errors:
+            raise (exc_type or CdiscError)(self.errors)
+
+    def to_json(self) -> str:
+        return json.dumps([p.to_dict() for p in self._problems], indent=2, default=str)
+
+
+class CdiscError(Exception):
+    """A run that cannot go on. Carries every problem found, each with a location."""
+
+    def __init__(self, problems: Problem | Iterable[Problem]) -> None:
+        self.problems: list[Problem] = (
+            [problems] if isinstance(problems, Problem) else list(problems)
+        )
+        first = self.problems[0] if self.problems else None
+        more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+        super().__init__(f"{first}{more}" if first else self.__class__.__name__)
+
+    @classmethod
+    def single(cls, code: str, message: str, **where: Any) -> CdiscError:
+        return cls(Problem(code, message, Location(**where)))
+
+
+class SpecError(CdiscError):
+    """The mapping specification is malformed or inconsistent."""
+
+
+class SourceError(CdiscError):
+    """A source file cannot be read, or its records break the declared rules."""
+
+
+class MappingError(CdiscError):
+    """Source records could not be mapped (dates, CT, types, orphans)."""
+
+
+class OutputError(CdiscError):
+    """A dataset breaks a transport rule (XPT v5 names, lengths, ASCII) or a write failed."""
+
+
+class StandardsError(CdiscError):
+    """Standards metadata (schemas/) is missing or names an unknown dataset/codelist."""

@@ -1,0 +1,91 @@
+"""One conversion run: spec -> sources -> SDTM -> checks -> output folder.
+
+The CLI calls :func:`convert`; tests and other programs can too. Nothing is
+written unless every stage succeeded (see :mod:`cdisc.output.folder`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from . import __version__, standards
+from .errors import Location, MappingError, Problem, ProblemLog, Severity, SourceError
+from .output.folder import safe_child, staged_output
+from .output.reports import run_report, write_json
+from .output.xpt import write_xpt
+from .resources import example_spec_path
+from .sdtm.engine import SdtmResult, build_sdtm
+from .sources.reader import read_sources
+from .spec import Spec, load_spec
+
+
+@dataclass
+class ConversionResult:
+    out_dir: Path
+    spec: Spec
+    sdtm: SdtmResult
+    files: list[Path] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def relative_location(problem: Problem, base: Path) -> Problem:
+    """Report file names relative to the spec folder, so reports carry no machine paths."""
+    file = problem.location.file
+    if not file:
+        return problem
+    try:
+        rel = os.path.relpath(file, base)
+    except ValueError:
+        return problem
+    return replace(problem, location=replace(problem.location, file=rel))
+
+
+def build(spec_path: str | Path | None = None,
+          source_dir: str | Path | None = None) -> tuple[Spec, SdtmResult]:
+    """Load, read and map, raising a :class:`CdiscError` with every problem found."""
+    spec = load_spec(spec_path or example_spec_path(), source_dir=source_dir)
+    problems = ProblemLog()
+    sources = read_sources(spec, problems)
+    problems.raise_if_errors(SourceError)
+    result = build_sdtm(spec, sources, problems)
+    problems.raise_if_errors(MappingError)
+    return spec, result
+
+
+def write_outputs(spec: Spec, result: SdtmResult, staging: Path) -> list[Path]:
+    """Every output file of a successful run, into ``staging``."""
+    written = []
+    sdtm_dir = staging / "sdtm"
+    sdtm_dir.mkdir()
+    for name, frame in sorted(result.datasets.items()):
+        meta = standards.dataset(name)
+        path = safe_child(sdtm_dir, f"{name.lower()}.xpt")
+        write_xpt(
+            frame, path, name=name, label=meta.label,
+            column_labels={v.name: v.label for v in meta.variables if v.name in frame},
+            created=spec.study.created,
+        )
+        written.append(path)
+    return written
+
+
+def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | None = None,
+            out_dir: str | Path = "out") -> ConversionResult:
+    """Convert a study (default: the embedded PEComa example) into ``out_dir``."""
+    spec, result = build(spec_path, source_dir)
+    base = spec.base_dir
+    warnings = [relative_location(p, base) for p in (*spec.notices, *result.problems)
+                if p.severity is not Severity.ERROR]
+    out = Path(out_dir)
+    with staged_output(out) as staging:
+        files = write_outputs(spec, result, staging)
+        counts = {name: len(frame) for name, frame in result.datasets.items()}
+        write_json(run_report(result, counts, warnings, __version__), staging / "run-report.json")
+        files.append(staging / "run-report.json")
+    final = [out.resolve() / f.relative_to(staging) for f in files]
+    return ConversionResult(out.resolve(), spec, result, final, warnings)
+
+
+__all__ = ["ConversionResult", "Location", "build", "convert", "relative_location"]

@@ -1,0 +1,103 @@
+"""Subject- and domain-phase derivations every SDTM domain needs.
+
+These read the domain being built (``tgt``) and, through ``ctx.domains``, the
+other domains: DM's reference dates come from EX/DS, --DY and EPOCH from DM.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .conditions import evaluate_condition
+from .dates import iso_to_date, study_day as _study_day
+from .registry import MappingContext, algorithm
+
+
+def _per_subject(tgt: pd.DataFrame, ctx: MappingContext, variable: str) -> pd.Series:
+    """DM's ``variable`` for each record of ``tgt`` (by USUBJID)."""
+    dm = ctx.domains.get("DM")
+    if dm is None or variable not in dm:
+        return pd.Series(None, index=tgt.index, dtype=object)
+    lookup = dm.drop_duplicates("USUBJID").set_index("USUBJID")[variable]
+    return tgt["USUBJID"].map(lookup)
+
+
+@algorithm("subject_date", "subject")
+def subject_date(tgt: pd.DataFrame, ctx: MappingContext, *, agg: str,
+                 from_: list[dict[str, Any]]) -> pd.Series:
+    """Earliest or latest date per subject over variables of other domains.
+
+    RFXSTDTC is ``{agg: min, from: [{domain: EX, variable: EXSTDTC}]}``; RFPENDTC
+    the ``max`` over every date the subject has. ISO 8601 strings compare in
+    time order when they have the same precision; a partial date compares as
+    its first possible instant for ``min`` and is skipped for ``max`` when a
+    complete date of the same subject exists, so it never wins by truncation.
+    """
+    frames = []
+    for item in from_:
+        domain = ctx.domains.get(item["domain"])
+        if domain is None or item["variable"] not in domain:
+            continue
+        rows = domain
+        if "where" in item:
+            rows = domain[evaluate_condition(item["where"], domain)]
+        frames.append(pd.DataFrame({"USUBJID": rows["USUBJID"],
+                                    "DTC": rows[item["variable"]].astype("string")}))
+    if not frames:
+        return pd.Series(None, index=tgt.index, dtype=object)
+    dates = pd.concat(frames, ignore_index=True).dropna()
+    if dates.empty:
+        return pd.Series(None, index=tgt.index, dtype=object)
+    if agg == "max":
+        # Pad partial dates so "2012-07" sorts before "2012-07-15" only when that is true.
+        dates["KEY"] = dates["DTC"].str.pad(19, side="right", fillchar=" ")
+        best = dates.sort_values(["USUBJID", "KEY"]).groupby("USUBJID")["DTC"].last()
+    else:
+        dates["KEY"] = dates["DTC"]
+        best = dates.sort_values(["USUBJID", "KEY"]).groupby("USUBJID")["DTC"].first()
+    out = tgt["USUBJID"].map(best)
+    return out.astype(object).where(out.notna(), None)
+
+
+@algorithm("seq", "domain")
+def seq(tgt: pd.DataFrame, ctx: MappingContext) -> pd.Series:
+    """--SEQ: 1, 2, ... per USUBJID in the domain's sorted order.
+
+    The engine sorts every domain by its SDTMIG keys and then by all other
+    variables before this runs, so the numbering does not depend on the order
+    of rows in the source files.
+
+    >>> seq(pd.DataFrame({"USUBJID": ["A", "A", "B"]}), None).tolist()
+    [1.0, 2.0, 1.0]
+    """
+    return (tgt.groupby("USUBJID", sort=False).cumcount() + 1).astype("float64")
+
+
+@algorithm("study_day", "domain")
+def study_day(tgt: pd.DataFrame, ctx: MappingContext, *, dtc: str) -> pd.Series:
+    """--DY from --DTC and DM.RFSTDTC (SDTMIG 3.4 section 4.4.4; no day 0).
+
+    --DTC itself is never changed; a partial date gives a missing --DY.
+    """
+    return _study_day(tgt[dtc].astype("string"), _per_subject(tgt, ctx, "RFSTDTC").astype("string"))
+
+
+@algorithm("epoch", "domain")
+def epoch(tgt: pd.DataFrame, ctx: MappingContext, *, dtc: str) -> pd.Series:
+    """EPOCH from --DTC against DM.RFXSTDTC/RFXENDTC (CT codelist C99079).
+
+    Before the first dose: SCREENING; first to last dose (dates inclusive):
+    TREATMENT; after the last dose: FOLLOW-UP. Partial dates get no EPOCH.
+    """
+    when = iso_to_date(tgt[dtc])
+    first = iso_to_date(_per_subject(tgt, ctx, "RFXSTDTC"))
+    last = iso_to_date(_per_subject(tgt, ctx, "RFXENDTC"))
+    out = np.select(
+        [when < first, (when >= first) & (when <= last), when > last],
+        ["SCREENING", "TREATMENT", "FOLLOW-UP"],
+        default=None,
+    )
+    return pd.Series(out, index=tgt.index, dtype=object)

@@ -1,0 +1,275 @@
+"""Record-phase mapping algorithms: the sdtm.oak vocabulary, one function each.
+
+Each takes the block's source rows ``src`` (joined columns appear as
+``source.column``) and returns a Series aligned with it. Bad records are
+reported through ``ctx.report`` and come back missing.
+"""
+
+from __future__ import annotations
+
+import keyword
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import Severity
+from .conditions import evaluate_condition
+from .ct import resolve_codelist
+from .dates import combine_date_time, to_iso8601
+from .registry import MappingContext, algorithm, get_algorithm
+
+#: keys of a mapping that describe it (define.xml, SUPPQUAL) rather than compute it
+DESCRIPTIVE_KEYS = frozenset({"algorithm", "label", "origin", "evaluator", "split_long_text"})
+
+
+def evaluate(mapping: dict[str, Any], frame: pd.DataFrame, ctx: MappingContext) -> pd.Series:
+    """Run the algorithm a mapping names on ``frame``."""
+    algo = get_algorithm(mapping["algorithm"])
+    kwargs = {
+        (f"{k}_" if keyword.iskeyword(k) else k): v
+        for k, v in mapping.items()
+        if k not in DESCRIPTIVE_KEYS
+    }
+    result = algo.func(frame, ctx, **kwargs)
+    return result.reindex(frame.index)
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """Numbers as SAS would print them as text: 3.0 -> "3", 2.5 -> "2.5".
+
+    Text stays as it is; an object column mixing text and numbers (from a
+    ``condition`` with numeric and text branches) has its numbers converted.
+    """
+    if values.dtype == object:
+        numeric = values.map(type).isin(_NUMBER_TYPES)
+        if not numeric.any():
+            return values
+        out = values.copy()
+        out[numeric] = as_text(pd.to_numeric(values[numeric]))
+        return out
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return values
+    numbers = values.astype("Float64")
+    integral = numbers.notna() & (numbers % 1 == 0)
+    text = numbers.astype("string")
+    text[integral] = numbers[integral].astype("Int64").astype("string")
+    return text.astype(object).where(numbers.notna(), None)
+
+
+_NUMBER_TYPES = (int, float, np.int64, np.float64, np.int32, np.float32)
+
+
+@algorithm("assign", "record", column_args=("column",))
+def assign(src: pd.DataFrame, ctx: MappingContext, *, column: str,
+           zfill: int | None = None) -> pd.Series:
+    """Copy a source column unchanged (``assign_no_ct`` in sdtm.oak).
+
+    ``zfill`` left-pads identifiers with zeros: ``7`` -> ``"007"`` for ``zfill: 3``.
+
+    >>> assign(pd.DataFrame({"age": [26, 63]}), None, column="age").tolist()
+    [26, 63]
+    """
+    values = src[column]
+    if zfill:
+        text = as_text(values)
+        return text.where(text.isna(), text.astype("string").str.zfill(zfill)).astype(object)
+    return values
+
+
+@algorithm("hardcode", "record")
+def hardcode(src: pd.DataFrame, ctx: MappingContext, *, value: Any) -> pd.Series:
+    """The same value on every record (``hardcode_no_ct``).
+
+    >>> hardcode(pd.DataFrame(index=[0, 1]), None, value="mg").tolist()
+    ['mg', 'mg']
+    """
+    return pd.Series([value] * len(src), index=src.index, dtype=object)
+
+
+@algorithm("hardcode_ct", "record")
+def hardcode_ct(src: pd.DataFrame, ctx: MappingContext, *, value: str,
+                codelist: str) -> pd.Series:
+    """A fixed CDISC submission value; the spec check proves it is in ``codelist``.
+
+    >>> hardcode_ct(pd.DataFrame(index=[0]), None, value="ORAL", codelist="ROUTE").tolist()
+    ['ORAL']
+    """
+    return hardcode(src, ctx, value=value)
+
+
+@algorithm("assign_ct", "record", column_args=("column",))
+def assign_ct(src: pd.DataFrame, ctx: MappingContext, *, column: str,
+              codelist: str) -> pd.Series:
+    """Collected value -> submission value through the study CT map.
+
+    A value already equal to a submission value of the codelist passes
+    unchanged; anything else is an error naming the record (never guessed).
+    With ``study_ct: {SEX: {codelist: C66731, map: {Female: F}}}``,
+    ``Female`` -> ``F``, ``F`` -> ``F``, ``female`` -> error.
+    """
+    resolved = resolve_codelist(ctx.spec, codelist)
+    values = as_text(src[column])
+    mapped = values.map(resolved.map)
+    direct = values.where(values.isin(list(resolved.codelist.terms)))
+    out = mapped.fillna(direct)
+    failed = values.notna() & out.isna()
+    ctx.report(
+        "MAP001",
+        f"value is not in the study CT map {codelist!r} and is not a submission value of "
+        f"{resolved.codelist.code} ({resolved.codelist.short_name})",
+        src, failed, column, values,
+    )
+    return out.astype(object).where(out.notna(), None)
+
+
+@algorithm("assign_datetime", "record", column_args=("column", "time_column"))
+def assign_datetime(src: pd.DataFrame, ctx: MappingContext, *, column: str,
+                    time_column: str | None = None) -> pd.Series:
+    """Collected date (and time) in the column's declared format(s) -> ISO 8601.
+
+    Partial dates stay partial (``UN-JUL-2012`` -> ``2012-07``); impossible
+    dates (``30-FEB-2012``) are errors. See :mod:`cdisc.sdtm.dates`.
+    """
+    spec = ctx.column_spec(column)
+    iso, problems = to_iso8601(src[column], spec.formats if spec else ())
+    for reason, rows in problems.groupby("reason").groups.items():
+        mask = pd.Series(src.index.isin(rows), index=src.index)
+        ctx.report("MAP002", f"date {reason}", src, mask, column)
+    if time_column:
+        tspec = ctx.column_spec(time_column)
+        times, tproblems = to_iso8601(src[time_column], tspec.formats if tspec else ())
+        mask = pd.Series(src.index.isin(tproblems.index), index=src.index)
+        ctx.report("MAP002", "time is not a valid time in the declared format", src, mask,
+                   time_column)
+        iso = combine_date_time(iso.astype("string"), times.astype("string")).astype(object)
+        iso = iso.where(pd.notna(iso), None)
+    return iso
+
+
+@algorithm("condition", "record")
+def condition(src: pd.DataFrame, ctx: MappingContext, *, cases: list[dict[str, Any]],
+              else_: dict[str, Any] | None = None) -> pd.Series:
+    """If/else-if/else: the first case whose ``when`` holds computes the value.
+
+    Each branch runs only on its own rows, so a branch's checks (CT, dates)
+    never fire on records the branch does not apply to::
+
+        algorithm: condition
+        cases:
+          - when: {column: ongoing, equals: "Yes"}
+            then: {algorithm: hardcode, value: ONGOING}
+        else: {algorithm: hardcode, value: BEFORE}
+    """
+    out = pd.Series(None, index=src.index, dtype=object)
+    remaining = pd.Series(True, index=src.index)
+    for case in cases:
+        hit = remaining & evaluate_condition(case["when"], src)
+        if hit.any():
+            out[hit] = evaluate(case["then"], src[hit], ctx)
+        remaining &= ~hit
+    if else_ is not None and remaining.any():
+        out[remaining] = evaluate(else_, src[remaining], ctx)
+    return out
+
+
+def _subject_column(ctx: MappingContext, source: str) -> str:
+    return ctx.spec.sources[source].subject
+
+
+@algorithm("lookup", "record")
+def lookup(src: pd.DataFrame, ctx: MappingContext, *, source: str, column: str,
+           on: str | None = None, right_on: str | None = None,
+           required: bool = True) -> pd.Series:
+    """Take ``column`` from another source, matched on a key (a many-to-one merge).
+
+    ``on`` defaults to the block source's subject column and ``right_on`` to
+    the other source's; the other source must have one row per key.
+    """
+    table = ctx.sources[source].frame
+    right_key = right_on or _subject_column(ctx, source)
+    left_key = on or ctx.spec.sources[ctx._block_source].subject  # type: ignore[index]
+    right = table[[right_key, column, "__row__"]].dropna(subset=[right_key])
+    dup = right[right_key].duplicated(keep=False)
+    if dup.any():
+        ctx.report("MAP003", f"lookup source {source!r} has several rows for one {right_key}",
+                   table.loc[right.index], dup, right_key)
+        right = right[~right[right_key].duplicated(keep="first")]
+    keys = as_text(src[left_key])
+    index = pd.Series(right.index, index=as_text(right[right_key]).to_numpy())
+    matched = keys.map(index)
+    if required:
+        ctx.report("MAP004", f"no row in {source!r} with {right_key} equal to this record's "
+                   f"{left_key}", src, src[left_key].notna() & matched.isna(), left_key)
+    used = table.loc[matched.dropna().astype(int).unique(), "__row__"]
+    ctx.used_rows.setdefault(source, set()).update(int(r) for r in used)
+    values = table[column].reindex(matched.to_numpy())
+    return pd.Series(values.to_numpy(), index=src.index)
+
+
+@algorithm("coalesce", "record")
+def coalesce(src: pd.DataFrame, ctx: MappingContext, *, of: list[dict[str, Any]]) -> pd.Series:
+    """The first non-missing value of several mappings, in order.
+
+    E.g. the death date, else the last contact date.
+    """
+    out = pd.Series(None, index=src.index, dtype=object)
+    for mapping in of:
+        todo = out.isna()
+        if not todo.any():
+            break
+        out[todo] = evaluate(mapping, src[todo], ctx)
+    return out
+
+
+@algorithm("usubjid", "record", column_args=("column",))
+def usubjid(src: pd.DataFrame, ctx: MappingContext, *, column: str,
+            zfill: int | None = None) -> pd.Series:
+    """STUDYID + separator + subject id: ``PECOMA`` and ``3`` -> ``PECOMA-003`` (zfill 3)."""
+    subject = assign(src, ctx, column=column, zfill=zfill)
+    subject = as_text(subject) if zfill is None else subject
+    sep = ctx.spec.study.usubjid_separator
+    out = ctx.spec.study.studyid + sep + subject.astype("string")
+    ctx.report("MAP005", "subject identifier is missing", src, subject.isna(), column,
+               severity=Severity.ERROR)
+    return out.astype(object).where(out.notna(), None)
+
+
+def split_text(values: pd.Series, width: int = 200) -> list[pd.Series]:
+    """Split text over ``width`` bytes into pieces of at most ``width``, at a blank if possible.
+
+    SDTMIG 3.4 section 4.5.3: the first piece stays in the variable, the rest
+    go to SUPPQUAL as VAR1, VAR2, ... Text is ASCII by then (checked), so
+    characters are bytes.
+    """
+    pieces: list[pd.Series] = []
+    rest = values.astype("string")
+    while rest.notna().any():
+        long = rest.str.len().gt(width).fillna(False)
+        head = rest.where(~long, rest.str.slice(0, width))
+        # Break at the last blank of the piece when there is one, so no word is cut.
+        cut = head.str.rfind(" ")
+        use_blank = long & cut.gt(0).fillna(False)
+        head = head.where(~use_blank, rest.str.slice(0, None))
+        head[use_blank] = [t[: c + 1] for t, c in zip(rest[use_blank], cut[use_blank], strict=True)]
+        pieces.append(head.astype(object).where(head.notna(), None))
+        tail = rest.str.slice_replace(0, 0, "")
+        tail[long] = [t[len(h):] for t, h in zip(rest[long], head[long], strict=True)]
+        rest = tail.where(long)
+    return pieces or [values]
+
+
+__all__ = [
+    "as_text",
+    "assign",
+    "assign_ct",
+    "assign_datetime",
+    "coalesce",
+    "condition",
+    "evaluate",
+    "hardcode",
+    "hardcode_ct",
+    "lookup",
+    "split_text",
+    "usubjid",
+]

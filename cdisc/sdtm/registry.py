@@ -1,0 +1,147 @@
+"""The registry of mapping algorithms, and the context they run in.
+
+An algorithm is one small pure function on DataFrames, registered by the
+name a spec uses (``algorithm: assign_ct``). Each belongs to a phase, because
+some values need other values first:
+
+``record``
+    ``f(src, ctx, **args) -> Series`` aligned with ``src``, the rows of a
+    record block's source (joined columns included, as ``source.column``).
+``subject``
+    ``f(tgt, ctx, **args) -> Series`` aligned with ``tgt``, the domain after
+    the record phase of *every* domain, so DM can take RFSTDTC from EX.
+``domain``
+    ``f(tgt, ctx, **args) -> Series`` after the subject phase, so --DY can use
+    DM.RFSTDTC and --SEQ numbers the final, sorted records.
+
+Algorithms never raise on bad data: they report each bad record through
+:meth:`MappingContext.report` (which names file, row, column and value) and
+return a missing value for it, so a run lists every problem at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+
+from ..errors import Location, ProblemLog, Severity
+from ..sources.reader import ROW, SOURCE, SourceTable
+from ..spec.model import JsonPath, Spec
+
+Phase = Literal["record", "subject", "domain"]
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    name: str
+    phase: Phase
+    func: Callable[..., pd.Series]
+    #: arguments whose value names a column of the block's source
+    column_args: tuple[str, ...] = ()
+
+
+ALGORITHMS: dict[str, Algorithm] = {}
+
+
+def algorithm(name: str, phase: Phase, column_args: tuple[str, ...] = ()) -> Callable:
+    """Register ``func`` under ``name`` (the spec's ``algorithm:`` value)."""
+
+    def register(func: Callable[..., pd.Series]) -> Callable[..., pd.Series]:
+        if name in ALGORITHMS:
+            raise ValueError(f"algorithm {name!r} registered twice")
+        ALGORITHMS[name] = Algorithm(name, phase, func, column_args)
+        return func
+
+    return register
+
+
+def get_algorithm(name: str) -> Algorithm:
+    _load_builtin()
+    return ALGORITHMS[name]
+
+
+def known_algorithms() -> dict[str, Algorithm]:
+    _load_builtin()
+    return dict(ALGORITHMS)
+
+
+def _load_builtin() -> None:
+    # Importing the modules registers their algorithms.
+    from . import derivations, primitives  # noqa: F401
+
+
+@dataclass
+class MappingContext:
+    """What an algorithm may read besides its input frame, and where it reports."""
+
+    spec: Spec
+    sources: dict[str, SourceTable]
+    problems: ProblemLog = field(default_factory=ProblemLog)
+    domains: dict[str, pd.DataFrame] = field(default_factory=dict)
+    domain: str = ""
+    variable: str = ""
+    json_path: JsonPath = ()
+    #: rows of each source used by lookups (the block's own rows are tracked by the engine)
+    used_rows: dict[str, set[int]] = field(default_factory=dict)
+
+    def at(self, domain: str, variable: str, json_path: JsonPath) -> MappingContext:
+        """The same context, positioned on one target variable."""
+        return MappingContext(
+            self.spec, self.sources, self.problems, self.domains, domain, variable,
+            json_path, self.used_rows,
+        )
+
+    def column_spec(self, column: str):  # -> ColumnSpec | None
+        """Declared type/format of ``column`` or of a joined ``source.column``."""
+        if "." in column:
+            source, _, name = column.partition(".")
+            src = self.spec.sources.get(source)
+            return src.columns.get(name) if src else None
+        block_source = self._block_source
+        return self.spec.sources[block_source].columns.get(column) if block_source else None
+
+    @property
+    def _block_source(self) -> str | None:
+        path = self.json_path
+        if len(path) >= 4 and path[0] == "domains" and path[2] == "records":
+            block = self.spec.domains[self.domain].records[int(path[3])]
+            return block.source
+        return None
+
+    def report(
+        self,
+        code: str,
+        message: str,
+        frame: pd.DataFrame,
+        mask: pd.Series,
+        column: str | None = None,
+        values: pd.Series | None = None,
+        severity: Severity = Severity.ERROR,
+    ) -> None:
+        """One problem per masked record, located at its source file and row."""
+        if not mask.any():
+            return
+        where = mask[mask].index
+        shown = values if values is not None else (frame[column] if column in frame else None)
+        for idx in where:
+            source_name = frame.at[idx, SOURCE] if SOURCE in frame else None
+            row = frame.at[idx, ROW] if ROW in frame else None
+            file = str(self.spec.sources[source_name].file) if source_name in self.spec.sources else None
+            value: Any = shown.at[idx] if shown is not None else None
+            self.problems.add(
+                code,
+                f"{self.domain}.{self.variable}: {message}",
+                Location(
+                    file=file,
+                    row=int(row) if row is not None and pd.notna(row) else None,
+                    field=column,
+                    value=None if value is None or (not isinstance(value, str) and pd.isna(value))
+                    else value,
+                    dataset=self.domain,
+                    json_path=None,
+                ),
+                severity,
+            )

@@ -1,0 +1,230 @@
+"""Semantic checks of a schema-valid spec: does everything it names exist?
+
+Columns in the sources, variables in the SDTMIG domain, algorithms in the
+right phase, codelists and terms in CDISC CT, date formats that parse. Every
+problem is collected with the spec line of the offending node.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import standards
+from ..errors import ProblemLog, Severity, StandardsError
+from ..sdtm.conditions import condition_columns
+from ..sdtm.dates import check_format
+from ..sdtm.registry import known_algorithms
+from .model import JsonPath, RecordBlock, Spec
+
+
+class _Checker:
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.problems = ProblemLog()
+        self.algorithms = known_algorithms()
+
+    def error(self, code: str, message: str, path: JsonPath,
+              severity: Severity = Severity.ERROR) -> None:
+        self.problems.add(code, message, self.spec.locate(path), severity)
+
+    # -- sources ---------------------------------------------------------------
+    def sources(self) -> None:
+        for name, src in self.spec.sources.items():
+            path = ("sources", name)
+            for col in (src.subject, *src.key):
+                if col not in src.columns:
+                    self.error("SPEC023", f"column {col!r} is used as subject/key but not declared "
+                               "under columns", path)
+            for col in src.columns.values():
+                for fmt in col.formats:
+                    why = check_format(fmt)
+                    if why:
+                        self.error("SPEC021", why, (*path, "columns", col.name, "format"))
+
+    # -- study CT --------------------------------------------------------------
+    def study_ct(self) -> None:
+        for name, entry in self.spec.study_ct.items():
+            path = ("study_ct", name)
+            try:
+                codelist = standards.codelist(entry.codelist)
+            except StandardsError:
+                self.error("SPEC015", f"{entry.codelist!r} is not a codelist in CDISC CT "
+                           f"{self.spec.study.ct_version}", (*path, "codelist"))
+                continue
+            for collected, submitted in entry.map.items():
+                if submitted in codelist.terms:
+                    continue
+                if codelist.extensible:
+                    self.error("SPEC020", f"{submitted!r} is not a term of extensible codelist "
+                               f"{codelist.code} ({codelist.short_name}): a sponsor extension",
+                               (*path, "map", collected), Severity.NOTICE)
+                else:
+                    self.error("SPEC020", f"{submitted!r} is not a term of non-extensible codelist "
+                               f"{codelist.code} ({codelist.short_name}); allowed: "
+                               f"{', '.join(sorted(codelist.terms)[:12])}"
+                               f"{' ...' if len(codelist.terms) > 12 else ''}",
+                               (*path, "map", collected))
+
+    def _codelist(self, name: str, path: JsonPath) -> standards.Codelist | None:
+        if name in self.spec.study_ct:
+            try:
+                return standards.codelist(self.spec.study_ct[name].codelist)
+            except StandardsError:
+                return None  # reported by study_ct()
+        try:
+            return standards.codelist(name)
+        except StandardsError:
+            self.error("SPEC015", f"codelist {name!r} is neither a study_ct entry nor a CDISC "
+                       "codelist (C-code or short name)", path)
+            return None
+
+    # -- domains ---------------------------------------------------------------
+    def domains(self) -> None:
+        for dname, dom in self.spec.domains.items():
+            try:
+                meta = standards.dataset(dname)
+            except StandardsError:
+                self.error("SPEC010", f"{dname} is not a supported SDTMIG 3.4 domain "
+                           f"(known: {', '.join(standards.known_datasets())})", ("domains", dname))
+                continue
+            mapped = set()
+            for block in dom.records:
+                mapped |= self.block(block, meta)
+            for var, mapping in dom.derive.items():
+                path = ("domains", dname, "derive", var)
+                if not meta.has(var):
+                    self.error("SPEC012", f"{var} is not a variable of {dname} in SDTMIG 3.4",
+                               path)
+                self.mapping(mapping, path, columns=None, phases=("subject", "domain"),
+                             domain_vars=mapped)
+                mapped.add(var)
+
+    def block(self, block: RecordBlock, meta: standards.Dataset) -> set[str]:
+        path = block.json_path
+        source = self.spec.sources.get(block.source)
+        if source is None:
+            self.error("SPEC011", f"source {block.source!r} is not declared under sources "
+                       f"(declared: {', '.join(self.spec.sources)})", (*path, "source"))
+            return set(block.map)
+        columns = set(source.columns)
+        for j, join in enumerate(block.join):
+            jpath = (*path, "join", j)
+            other = self.spec.sources.get(join["source"])
+            if other is None:
+                self.error("SPEC011", f"joined source {join['source']!r} is not declared",
+                           (*jpath, "source"))
+                continue
+            if join.get("on", source.subject) not in source.columns:
+                self.error("SPEC014", f"column {join.get('on')!r} is not a column of "
+                           f"{block.source!r}", (*jpath, "on"))
+            if join.get("right_on", other.subject) not in other.columns:
+                self.error("SPEC014", f"column {join.get('right_on')!r} is not a column of "
+                           f"{join['source']!r}", (*jpath, "right_on"))
+            columns |= {f"{join['source']}.{c}" for c in other.columns}
+        if block.where:
+            self.condition(block.where, (*path, "where"), columns, block.source)
+        for var, mapping in block.map.items():
+            vpath = (*path, "map", var)
+            if not meta.has(var):
+                self.error("SPEC012", f"{var} is not a variable of {meta.name} in SDTMIG 3.4; "
+                           "non-standard variables go under supp:", vpath)
+            self.mapping(mapping, vpath, columns=columns, phases=("record",),
+                         block_source=block.source)
+        for qnam, mapping in block.supp.items():
+            qpath = (*path, "supp", qnam)
+            if meta.has(qnam):
+                self.error("SPEC017", f"{qnam} is a standard {meta.name} variable; map it under "
+                           "map:, not supp:", qpath)
+            self.mapping(mapping, qpath, columns=columns, phases=("record",),
+                         block_source=block.source)
+        return set(block.map)
+
+    def condition(self, cond: dict[str, Any], path: JsonPath, columns: set[str],
+                  source: str) -> None:
+        for col in condition_columns(cond):
+            if col not in columns:
+                self.error("SPEC014", f"column {col!r} is not a column of source {source!r} "
+                           "(or of a joined source, as source.column)", path)
+
+    def mapping(self, mapping: dict[str, Any], path: JsonPath, *, columns: set[str] | None,
+                phases: tuple[str, ...], block_source: str | None = None,
+                domain_vars: set[str] | None = None) -> None:
+        name = mapping["algorithm"]
+        algo = self.algorithms[name]
+        if algo.phase not in phases:
+            where = "map:/supp: of a record block" if algo.phase == "record" else "derive:"
+            self.error("SPEC013", f"algorithm {name!r} works on {algo.phase} level and belongs "
+                       f"under {where}", (*path, "algorithm"))
+            return
+        if columns is not None:
+            for arg in algo.column_args:
+                col = mapping.get(arg)
+                if col is not None and col not in columns:
+                    self.error("SPEC014", f"column {col!r} is not a column of source "
+                               f"{block_source!r} (or of a joined source, as source.column)",
+                               (*path, arg))
+                elif col is not None and name == "assign_datetime":
+                    ctype = self._column_type(col, block_source)
+                    if ctype not in ("date", "datetime", "time"):
+                        self.error("SPEC022", f"assign_datetime needs a date/datetime/time column; "
+                                   f"{col!r} is declared {ctype!r}", (*path, arg))
+        if "codelist" in mapping:
+            codelist = self._codelist(mapping["codelist"], (*path, "codelist"))
+            if codelist and name == "hardcode_ct" and mapping["value"] not in codelist.terms:
+                self.error("SPEC016", f"{mapping['value']!r} is not a term of {codelist.code} "
+                           f"({codelist.short_name})", (*path, "value"))
+        if name == "lookup":
+            other = self.spec.sources.get(mapping["source"])
+            if other is None:
+                self.error("SPEC011", f"lookup source {mapping['source']!r} is not declared",
+                           (*path, "source"))
+            else:
+                for arg, cols in (("column", other.columns), ("right_on", other.columns)):
+                    if arg in mapping and mapping[arg] not in cols:
+                        self.error("SPEC014", f"column {mapping[arg]!r} is not a column of "
+                                   f"{mapping['source']!r}", (*path, arg))
+                if columns is not None and "on" in mapping and mapping["on"] not in columns:
+                    self.error("SPEC014", f"column {mapping['on']!r} is not a column of "
+                               f"{block_source!r}", (*path, "on"))
+        if name == "condition":
+            for i, case in enumerate(mapping["cases"]):
+                if columns is not None:
+                    self.condition(case["when"], (*path, "cases", i, "when"), columns,
+                                   block_source or "")
+                self.mapping(case["then"], (*path, "cases", i, "then"), columns=columns,
+                             phases=phases, block_source=block_source, domain_vars=domain_vars)
+            if "else" in mapping:
+                self.mapping(mapping["else"], (*path, "else"), columns=columns, phases=phases,
+                             block_source=block_source, domain_vars=domain_vars)
+        if name == "coalesce":
+            for i, sub in enumerate(mapping["of"]):
+                self.mapping(sub, (*path, "of", i), columns=columns, phases=phases,
+                             block_source=block_source, domain_vars=domain_vars)
+        if name == "subject_date":
+            for i, item in enumerate(mapping["from"]):
+                if item["domain"] not in self.spec.domains:
+                    self.error("SPEC018", f"domain {item['domain']} is not mapped in this spec",
+                               (*path, "from", i, "domain"))
+        if name in ("study_day", "epoch"):
+            if domain_vars is not None and mapping["dtc"] not in domain_vars:
+                self.error("SPEC019", f"{mapping['dtc']} is not mapped in this domain",
+                           (*path, "dtc"))
+            if "DM" not in self.spec.domains:
+                self.error("SPEC019", f"{name} needs DM (RFSTDTC/RFXSTDTC) in the spec", path)
+
+    def _column_type(self, column: str, block_source: str | None) -> str | None:
+        if "." in column:
+            src, _, col = column.partition(".")
+        else:
+            src, col = block_source or "", column
+        source = self.spec.sources.get(src)
+        return source.columns[col].type if source and col in source.columns else None
+
+
+def check_spec(spec: Spec) -> ProblemLog:
+    """Every semantic problem of ``spec`` (errors and notices)."""
+    checker = _Checker(spec)
+    checker.sources()
+    checker.study_ct()
+    checker.domains()
+    return checker.problems

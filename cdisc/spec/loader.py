@@ -1,0 +1,219 @@
+"""Read a mapping spec (YAML), validate it, and build the :class:`Spec` model.
+
+Three passes, each reporting *every* problem it finds with file, line, column
+and JSON path: YAML syntax (ruamel's round-trip loader, which is a safe loader
+and keeps node positions), the JSON Schema ``schemas/mapping-spec.schema.json``,
+then the semantic checks in :mod:`cdisc.spec.check` (columns, variables,
+codelists and formats that exist).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from datetime import datetime, timezone
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from ..errors import Location, ProblemLog, SpecError
+from ..resources import schemas_dir
+from .model import (
+    ColumnSpec,
+    DomainSpec,
+    JsonPath,
+    RecordBlock,
+    SourceSpec,
+    Spec,
+    StudyCodelist,
+    StudyInfo,
+    format_json_path,
+)
+
+
+@cache
+def spec_schema() -> dict[str, Any]:
+    return json.loads((schemas_dir() / "mapping-spec.schema.json").read_text(encoding="utf-8"))
+
+
+def _positions(node: Any, path: JsonPath, out: dict[JsonPath, tuple[int, int]]) -> Any:
+    """Plain Python copy of a ruamel node, recording 1-based (line, column) per path."""
+    if isinstance(node, CommentedMap):
+        plain = {}
+        for key, value in node.items():
+            line, col = node.lc.key(key)
+            out[(*path, str(key))] = (line + 1, col + 1)
+            plain[str(key)] = _positions(value, (*path, str(key)), out)
+        return plain
+    if isinstance(node, CommentedSeq):
+        items = []
+        for i, value in enumerate(node):
+            line, col = node.lc.item(i)
+            out[(*path, i)] = (line + 1, col + 1)
+            items.append(_positions(value, (*path, i), out))
+        return items
+    return node
+
+
+def _yaml_text_to_document(text: str, file: str) -> tuple[Any, dict[JsonPath, tuple[int, int]]]:
+    yaml = YAML(typ="rt")  # round-trip constructor derives from SafeConstructor
+    yaml.allow_duplicate_keys = False
+    try:
+        node = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise SpecError.single(
+            "SPEC001", f"YAML syntax: {exc.problem or exc}",
+            file=file,
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from None
+    positions: dict[JsonPath, tuple[int, int]] = {(): (1, 1)}
+    return _positions(node, (), positions), positions
+
+
+def _schema_problems(document: Any, file: str,
+                     positions: dict[JsonPath, tuple[int, int]]) -> ProblemLog:
+    problems = ProblemLog()
+    validator = jsonschema.Draft202012Validator(spec_schema())
+    errors = sorted(validator.iter_errors(document), key=lambda e: [str(p) for p in e.path])
+    for error in errors:
+        # if/then failures are reported through their most specific cause
+        leaves = _leaf_errors(error)
+        for leaf in leaves:
+            path = tuple(leaf.absolute_path)
+            probe = path
+            while probe and probe not in positions:
+                probe = probe[:-1]
+            line, column = positions.get(probe, (None, None))
+            problems.add(
+                "SPEC002", _schema_message(leaf),
+                Location(file=file, line=line, column=column,
+                         json_path=format_json_path(path)),
+            )
+    return problems
+
+
+def _leaf_errors(error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
+    if error.validator in ("allOf", "anyOf") and error.context:
+        best = jsonschema.exceptions.best_match(error.context)
+        return [best] if best is not None else [error]
+    return [error]
+
+
+def _schema_message(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        return f"{error.message}; allowed here: {', '.join(sorted(error.schema.get('properties', {})))}"
+    if error.validator == "enum":
+        return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
+    return error.message
+
+
+def _created(study: dict[str, Any]) -> datetime:
+    """The output timestamp: SOURCE_DATE_EPOCH wins (reproducible builds), else the spec's."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.strip().isdigit():
+        return datetime.fromtimestamp(int(epoch), tz=timezone.utc).replace(tzinfo=None)
+    return datetime.fromisoformat(str(study["created"]))
+
+
+def _build(document: dict[str, Any], path: Path,
+           positions: dict[JsonPath, tuple[int, int]], source_dir: Path) -> Spec:
+    study = document["study"]
+    info = StudyInfo(
+        studyid=study["studyid"],
+        sdtmig_version=study["sdtmig_version"],
+        ct_version=study["ct_version"],
+        data_cutoff=study["data_cutoff"],
+        created=_created(study),
+        title=study.get("title", ""),
+        sponsor=study.get("sponsor", ""),
+        adamig_version=study.get("adamig_version", "1.3"),
+        usubjid_separator=study.get("usubjid_separator", "-"),
+    )
+    sources = {}
+    for name, src in document["sources"].items():
+        columns = {
+            col: ColumnSpec(
+                name=col,
+                type=c["type"],
+                formats=tuple([c["format"]] if isinstance(c.get("format"), str)
+                              else c.get("format", ())),
+                required=bool(c.get("required", False)),
+                label=c.get("label", ""),
+            )
+            for col, c in src["columns"].items()
+        }
+        file = Path(src["file"])
+        sources[name] = SourceSpec(
+            name=name,
+            file=file if file.is_absolute() else source_dir / file,
+            subject=src["subject"],
+            columns=columns,
+            key=tuple(src.get("key", ())),
+            sheet=src.get("sheet"),
+            json_path=("sources", name),
+        )
+    study_ct = {
+        name: StudyCodelist(name=name, codelist=c["codelist"], map=dict(c.get("map", {})))
+        for name, c in document.get("study_ct", {}).items()
+    }
+    domains = {}
+    for dname, dom in document["domains"].items():
+        blocks = tuple(
+            RecordBlock(
+                domain=dname,
+                index=i,
+                source=b["source"],
+                map=b["map"],
+                supp=b.get("supp", {}),
+                where=b.get("where"),
+                join=tuple(b.get("join", ())),
+            )
+            for i, b in enumerate(dom["records"])
+        )
+        domains[dname] = DomainSpec(
+            name=dname, records=blocks, derive=dom.get("derive", {}), label=dom.get("label", "")
+        )
+    return Spec(
+        path=path,
+        study=info,
+        sources=sources,
+        study_ct=study_ct,
+        domains=domains,
+        trial_summary=document.get("trial_summary", {}),
+        positions=positions,
+    )
+
+
+def load_spec(path: str | Path, source_dir: str | Path | None = None) -> Spec:
+    """Load and fully check a mapping spec; raise :class:`SpecError` with every problem.
+
+    Relative source file names resolve against ``source_dir`` if given, else
+    against the spec file's folder. Notices (e.g. sponsor-extended CT terms)
+    do not stop the load; they are kept in ``Spec.notices``.
+    """
+    from .check import check_spec  # check needs the mapping registry; import late
+
+    path = Path(path).resolve()
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError.single("SPEC000", "spec file not found", file=file) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError.single("SPEC000", f"spec is not UTF-8 text: {exc}", file=file) from None
+    document, positions = _yaml_text_to_document(text, file)
+    problems = _schema_problems(document, file, positions)
+    problems.raise_if_errors(SpecError)
+    base = Path(source_dir).resolve() if source_dir is not None else path.parent
+    spec = _build(document, path, positions, base)
+    checked = check_spec(spec)
+    checked.raise_if_errors(SpecError)
+    return replace(spec, notices=tuple(checked))
