@@ -1,0 +1,926 @@
+"""Independent RECIST 1.1 re-derivation from SDTM TU/TR, and its comparison with RS.
+
+Reference: Eisenhauer EA et al., "New response evaluation criteria in solid
+tumours: revised RECIST guideline (version 1.1)", Eur J Cancer 2009;45:228-247.
+Comments cite it as "RECIST 1.1 s4.3.1" (section) or "Table 1" (its tables).
+
+Inputs are SDTMIG 3.4 data frames, e.g. as read from CSV or XPT:
+
+* TU -- USUBJID, TULNKID, TUSTRESC (TARGET / NON-TARGET / NEW), TULOC (a
+  location containing ``LYMPH NODE`` makes the lesion nodal), VISITNUM/VISIT
+  (where a NEW lesion was first seen), TUEVAL/TUEVALID/TUACPTFL.
+* TR -- USUBJID, TRLNKID, TRTESTCD, TRSTRESN, TRSTRESC, VISITNUM, VISIT, TRDTC,
+  optional TRGRPID, TRSTAT, TREVAL/TREVALID/TRACPTFL, TRLOBXFL/TRBLFL.
+* RS -- USUBJID, RSTESTCD (OVRLRESP per time point, BESTRSP per subject),
+  RSSTRESC, VISITNUM/VISIT/RSDTC, RSEVAL/RSEVALID/RSACPTFL.
+
+How the SDTM encodes things, and what is read (checked on the pharmaversesdtm
+``*_onco_recist`` example):
+
+* Target lesion size: non-nodal lesions use TRTESTCD LDIAM (longest diameter);
+  nodal lesions use the short axis -- SAXIS when present, else LPERP (the
+  longest perpendicular, which is the short axis of a node), else LDIAM
+  (RECIST 1.1 s3.1, s4.3.2: "only the short axis of these nodes will
+  contribute to the sum").  A TRSTRESC of ``TOO SMALL TO MEASURE`` without
+  TRSTRESN counts as 5 mm (RECIST 1.1 s4.3.2).  A record with TRSTAT ``NOT DONE``
+  is a missing measurement.
+* Any TR summary record (TRTESTCD SUMDIAM and the like) is ignored: the sum of
+  diameters is always recomputed from the lesions.
+* Non-target and new lesion status: TRTESTCD TUMSTATE, TRSTRESC ``ABSENT`` /
+  ``PRESENT`` / ``UNEQUIVOCAL PROGRESSION`` (``EQUIVOCAL`` for a doubtful new
+  lesion; ``NOT EVALUABLE``, ``NOT ASSESSED`` or no record = not assessed).
+  Duplicate records of one lesion at one visit (the example repeats every
+  non-target status twice) are reduced to the worst status / largest size.
+* New lesions: a TU record with TUSTRESC ``NEW`` at the visit where it was
+  identified, or TR records at later visits of a lesion that TU (or TRGRPID)
+  marks ``NEW``, unless its status is ``ABSENT``/``EQUIVOCAL``.
+* Baseline: the visit flagged TRLOBXFL (or TRBLFL) = Y, else the subject's
+  first VISITNUM with target/non-target records.  Every later VISITNUM is a
+  post-baseline time point.
+* Evaluator: TU/TR/RS often hold several reads (the example has INVESTIGATOR
+  and INDEPENDENT ASSESSOR RADIOLOGIST 1 and 2).  ``RecistOptions.evaluator``
+  picks one: a value of --EVAL (``INVESTIGATOR``) or --EVALID
+  (``RADIOLOGIST 1``), or ``ACCEPTED`` for the records with --ACPTFL = Y (the
+  adjudicated read).  Default: the investigator, the read that RS OVRLRESP by
+  the investigator is compared with.  A selection that still holds two
+  evaluators for one subject and visit is refused (ValueError).  A subject
+  without TU records of that evaluator takes its lesions from all its TU
+  records (lesions identified once for every read).
+* ADT: the earliest TRDTC of the time point.  A TRDTC of year and month only
+  (``2014-02``) is imputed to the 1st of the month and the REASON says so;
+  a year-only date gives no ADT.
+
+Nothing here reads files: the caller passes data frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cdisc.errors import Location, Problem, Severity
+
+__all__ = [
+    "RecistOptions",
+    "agreement_summary",
+    "best_overall_response",
+    "compare_with_investigator",
+    "timepoint_responses",
+]
+
+TP_COLUMNS = [
+    "USUBJID",
+    "VISITNUM",
+    "VISIT",
+    "ADT",
+    "SUMDIAM",
+    "BASE_SUM",
+    "NADIR_SUM",
+    "PCHG_BASE",
+    "PCHG_NADIR",
+    "TRGRESP",
+    "NTRGRESP",
+    "NEWLPROG",
+    "OVRLRESP",
+    "REASON",
+    "BASEDT",
+    "EVALUATOR",
+]
+BOR_COLUMNS = ["USUBJID", "BOR", "BOR_DATE", "REASON"]
+
+NON_CR_NON_PD = "NON-CR/NON-PD"
+NA = "NA"  # no lesions of that kind at baseline (RECIST 1.1 Table 1 vs Table 2)
+
+_TARGET_TESTS = ("LDIAM", "LPERP", "SAXIS")
+_SUMMARY_TESTS = ("SUMDIAM", "SUMLDIAM", "SUMNLNLD", "SUMNLD", "PCBSD", "PCHGNAD", "ACNSD")
+_NODE_PRIORITY = {"SAXIS": 0, "LPERP": 1, "LDIAM": 2}  # short axis first
+_NOT_ASSESSED = {"", "NOT EVALUABLE", "NE", "NOT ASSESSED", "NOT DONE", "UNKNOWN", "ND"}
+
+
+@dataclass(frozen=True)
+class RecistOptions:
+    """Choices that RECIST 1.1 leaves to the protocol.
+
+    confirm: require confirmation of CR/PR (non-randomised trials, RECIST 1.1
+        s4.6.1, Table 3); otherwise the best time-point response stands.
+    confirm_min_days: the confirming CR/PR must be at least this many days
+        after the response it confirms ("no less than 4 weeks", s4.6.1).
+    confirm_max_ne: NE time points tolerated between a response and its
+        confirmation (as admiralonco's ``max_nr_ne``, default 1).
+    sd_min_days: SD (or NON-CR/NON-PD) counts for the best response only at a
+        time point at least this many days after the reference date (s4.4.3,
+        "in general not less than 6-8 weeks"); days = ADT - reference date, so
+        the reference day is day 0 (not the SDTM study-day convention).
+    reference: ``"first_assessment"`` -- day counting from the date of the
+        baseline tumour assessment (earliest TRDTC at the baseline visit,
+        column BASEDT) -- or ``"RFSTDTC"`` -- from DM.RFSTDTC (pass ``dm`` to
+        :func:`best_overall_response`).
+    evaluator: whose read is derived and compared: a --EVAL value
+        (``INVESTIGATOR``), a --EVALID value (``RADIOLOGIST 1``) or
+        ``ACCEPTED`` (--ACPTFL = Y).
+    """
+
+    confirm: bool = False
+    confirm_min_days: int = 28
+    sd_min_days: int = 42
+    reference: str = "first_assessment"
+    evaluator: str = "INVESTIGATOR"
+    confirm_max_ne: int = 1
+
+    def __post_init__(self) -> None:
+        if self.reference not in ("first_assessment", "RFSTDTC"):
+            raise ValueError(
+                f"RecistOptions.reference must be 'first_assessment' or 'RFSTDTC', "
+                f"not {self.reference!r}"
+            )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _up(s: pd.Series) -> pd.Series:
+    """Strings stripped and upper-cased; missing -> ''."""
+    return s.astype(object).where(s.notna(), "").astype(str).str.strip().str.upper()
+
+
+def _raw(s: pd.Series) -> pd.Series:
+    return s.astype(object).where(s.notna(), "").astype(str).str.strip()
+
+
+def _col(df: pd.DataFrame, name: str, fallback: str | None = None) -> pd.Series:
+    if name in df.columns:
+        return df[name]
+    if fallback is not None and fallback in df.columns:
+        return df[fallback]
+    return pd.Series([None] * len(df), index=df.index, dtype=object)
+
+
+def _require(df: pd.DataFrame, dataset: str, columns: Iterable[str]) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{dataset} lacks required column(s): {', '.join(missing)}")
+
+
+def _dates(dtc: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """ISO 8601 --DTC -> (date, imputed flag).  YYYY-MM is imputed to day 1."""
+    s = _raw(dtc).str[:10]
+    full = s.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
+    month = s.str.fullmatch(r"\d{4}-\d{2}")
+    text = s.where(full, (s + "-01").where(month, ""))
+    return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce"), month & ~full
+
+
+def _num(v: object) -> str:
+    """2.0 -> '2', 2.5 -> '2.5' (visit numbers in messages)."""
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(v)
+    if np.isnan(f):
+        return "?"
+    return str(int(f)) if f.is_integer() else f"{f:g}"
+
+
+def _ge(a: pd.Series | np.ndarray, b: pd.Series | np.ndarray) -> np.ndarray:
+    """a >= b, with float noise at the boundary counted as equal (-30.0% is PR)."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return (a >= b) | np.isclose(a, b, rtol=1e-9, atol=1e-9)
+
+
+def _select_evaluator(df: pd.DataFrame, prefix: str, evaluator: str) -> pd.DataFrame:
+    """Rows of one evaluator (see RecistOptions.evaluator)."""
+    ev, evid, acpt = f"{prefix}EVAL", f"{prefix}EVALID", f"{prefix}ACPTFL"
+    if ev not in df.columns and evid not in df.columns and acpt not in df.columns:
+        return df
+    want = evaluator.strip().upper()
+    if want == "ACCEPTED":
+        if acpt not in df.columns:
+            raise ValueError(f"evaluator 'ACCEPTED' needs {acpt}")
+        return df[_up(df[acpt]).eq("Y").to_numpy()]
+    mask = np.zeros(len(df), dtype=bool)
+    for col in (ev, evid):
+        if col in df.columns:
+            mask |= _up(df[col]).eq(want).to_numpy()
+    return df[mask]
+
+
+def _check_single_reader(df: pd.DataFrame, prefix: str, evaluator: str) -> None:
+    evid = f"{prefix}EVALID"
+    if evid not in df.columns or df.empty or "VISITNUM" not in df.columns:
+        return
+    n = df.assign(_ID=_up(df[evid])).groupby(["USUBJID", "VISITNUM"], dropna=False)["_ID"].nunique()
+    if (n > 1).any():
+        ids = sorted(set(_up(df[evid])) - {""})
+        raise ValueError(
+            f"evaluator {evaluator!r} selects several {evid} per subject and visit "
+            f"({', '.join(ids)}); choose one of them or 'ACCEPTED'"
+        )
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _lesions(tu: pd.DataFrame) -> pd.DataFrame:
+    """One row per USUBJID x lesion: ROLE (TARGET/NON-TARGET/NEW), NODE, TU visit."""
+    role = _up(_col(tu, "TUSTRESC", "TUORRES"))
+    les = pd.DataFrame(
+        {
+            "USUBJID": _raw(tu["USUBJID"]),
+            "LNKID": _raw(tu["TULNKID"]),
+            "ROLE": role,
+            "NODE": _up(_col(tu, "TULOC")).str.contains("LYMPH NODE", regex=False),
+            "TUVISITNUM": pd.to_numeric(_col(tu, "VISITNUM"), errors="coerce"),
+            "TUVISIT": _raw(_col(tu, "VISIT")),
+            "TUDT": _dates(_col(tu, "TUDTC"))[0],
+        }
+    )
+    les = les[les["ROLE"].isin(["TARGET", "NON-TARGET", "NEW"]) & les["LNKID"].ne("")]
+    return les.drop_duplicates(["USUBJID", "LNKID"]).reset_index(drop=True)
+
+
+def _status(stresc: pd.Series) -> pd.Series:
+    """TUMSTATE result -> PD / PRESENT / ABSENT / EQUIVOCAL / NaN (not assessed)."""
+    s = _up(stresc)
+    out = pd.Series("PRESENT", index=s.index, dtype=object)
+    out[s.isin(_NOT_ASSESSED)] = np.nan
+    out[s.str.contains("ABSENT") | s.eq("NOT PRESENT") | s.eq("NON-PATHOLOGICAL")] = "ABSENT"
+    out[s.eq("EQUIVOCAL")] = "EQUIVOCAL"
+    out[s.str.contains("UNEQUIVOCAL")] = "PD"
+    return out
+
+
+_STATUS_RANK = {"ABSENT": 1, "EQUIVOCAL": 2, "PRESENT": 3, "PD": 4}
+
+
+def _tr_records(tr: pd.DataFrame, lesions: pd.DataFrame) -> pd.DataFrame:
+    adt, imputed = _dates(_col(tr, "TRDTC"))
+    t = pd.DataFrame(
+        {
+            "USUBJID": _raw(tr["USUBJID"]),
+            "LNKID": _raw(tr["TRLNKID"]),
+            "TESTCD": _up(tr["TRTESTCD"]),
+            "VAL": pd.to_numeric(_col(tr, "TRSTRESN"), errors="coerce"),
+            "STRESC": _up(_col(tr, "TRSTRESC", "TRORRES")),
+            "VISITNUM": pd.to_numeric(tr["VISITNUM"], errors="coerce"),
+            "VISIT": _raw(_col(tr, "VISIT")),
+            "ADT": adt,
+            "ADT_IMPUTED": imputed,
+            "GRP": _up(_col(tr, "TRGRPID")),
+            "STAT": _up(_col(tr, "TRSTAT")),
+            "BLFL": _up(_col(tr, "TRLOBXFL", "TRBLFL")),
+        }
+    )
+    # Summary results are not trusted: the sum is recomputed from the lesions.
+    t = t[~t["TESTCD"].isin(_SUMMARY_TESTS)]
+    t = t[t["VISITNUM"].notna()]
+    # RECIST 1.1 s4.3.2: a lesion "too small to measure" counts as 5 mm.
+    too_small = t["VAL"].isna() & t["STRESC"].str.contains("TOO SMALL")
+    t.loc[too_small, "VAL"] = 5.0
+    not_done = t["STAT"].eq("NOT DONE")
+    t.loc[not_done, "VAL"] = np.nan
+    t.loc[not_done, "STRESC"] = ""
+    t = t.merge(lesions[["USUBJID", "LNKID", "ROLE", "NODE"]], on=["USUBJID", "LNKID"], how="left")
+    grp_role = t["GRP"].where(t["GRP"].isin(["TARGET", "NON-TARGET", "NEW"]))
+    t["ROLE"] = t["ROLE"].where(t["ROLE"].notna(), grp_role)
+    t["NODE"] = t["NODE"].eq(True)
+    return t
+
+
+def _baseline_visits(t: pd.DataFrame) -> pd.Series:
+    """USUBJID -> baseline VISITNUM (flagged, else the first with lesion records)."""
+    known = t[t["ROLE"].isin(["TARGET", "NON-TARGET"])]
+    first = known.groupby("USUBJID")["VISITNUM"].min()
+    flagged = known[known["BLFL"].eq("Y")].groupby("USUBJID")["VISITNUM"].max()
+    anything = t.groupby("USUBJID")["VISITNUM"].min()  # no baseline lesion at all
+    return flagged.combine_first(first).combine_first(anything).rename("BASEVISITNUM")
+
+
+def _target_sizes(t: pd.DataFrame) -> pd.DataFrame:
+    """USUBJID x VISITNUM x LNKID -> VAL, the size that enters the sum."""
+    m = t[(t["ROLE"] == "TARGET") & t["TESTCD"].isin(_TARGET_TESTS) & t["VAL"].notna()].copy()
+    # RECIST 1.1 s4.3.2: nodes are measured by short axis, other lesions by longest diameter.
+    m["PRIO"] = np.where(
+        m["NODE"], m["TESTCD"].map(_NODE_PRIORITY), np.where(m["TESTCD"].eq("LDIAM"), 0, np.nan)
+    )
+    m = m[m["PRIO"].notna()]
+    keys = ["USUBJID", "VISITNUM", "LNKID"]
+    m = m.groupby([*keys, "PRIO"], as_index=False)["VAL"].max()
+    m = m.sort_values([*keys, "PRIO"]).drop_duplicates(keys)
+    # A target lesion reported only as ABSENT (TUMSTATE) measures 0 mm.
+    gone = t[
+        (t["ROLE"] == "TARGET") & t["TESTCD"].eq("TUMSTATE") & _status(t["STRESC"]).eq("ABSENT")
+    ][keys].drop_duplicates()
+    gone = gone.merge(m[keys], on=keys, how="left", indicator=True)
+    gone = gone[gone["_merge"] == "left_only"][keys].assign(VAL=0.0)
+    return pd.concat([m[[*keys, "VAL"]], gone], ignore_index=True)
+
+
+def _per_visit(
+    keys: pd.DataFrame, lesions: pd.DataFrame, values: pd.DataFrame, column: str
+) -> pd.DataFrame:
+    """Every (USUBJID, VISITNUM) of ``keys`` crossed with the subject's lesions."""
+    grid = keys.merge(lesions, on="USUBJID")
+    return grid.merge(values, on=["USUBJID", "VISITNUM", "LNKID"], how="left")[
+        [*grid.columns, column]
+    ]
+
+
+def _join_ids(g: pd.DataFrame, mask: pd.Series, name: str) -> pd.DataFrame:
+    """USUBJID, VISITNUM -> comma-separated LNKIDs of the rows in ``mask``."""
+    sub = g.loc[mask, ["USUBJID", "VISITNUM", "LNKID"]]
+    if sub.empty:
+        return pd.DataFrame(
+            {
+                "USUBJID": pd.Series(dtype=object),
+                "VISITNUM": pd.Series(dtype=float),
+                name: pd.Series(dtype=object),
+            }
+        )
+    out = sub.groupby(["USUBJID", "VISITNUM"])["LNKID"].agg(", ".join)
+    return out.rename(name).reset_index()
+
+
+def _target_summary(keys: pd.DataFrame, targets: pd.DataFrame, sizes: pd.DataFrame) -> pd.DataFrame:
+    g = _per_visit(keys, targets, sizes, "VAL")
+    # RECIST 1.1 s4.3.1 CR: "disappearance of all target lesions"; a node counts as
+    # disappeared when its short axis is < 10 mm (s4.3.2), so the sum need not be 0.
+    g["GONE"] = np.where(g["NODE"], g["VAL"] < 10, g["VAL"] == 0)
+    g["MISS"] = g["VAL"].isna()
+    out = g.groupby(["USUBJID", "VISITNUM"]).agg(
+        T_N=("LNKID", "size"),
+        T_MISS=("MISS", "sum"),
+        T_SUM=("VAL", "sum"),
+        T_GONE=("GONE", "sum"),
+    )
+    return out.reset_index().merge(
+        _join_ids(g, g["MISS"], "T_MISSING"), on=["USUBJID", "VISITNUM"], how="left"
+    )
+
+
+def _nontarget_summary(
+    keys: pd.DataFrame, nontargets: pd.DataFrame, t: pd.DataFrame
+) -> pd.DataFrame:
+    st = t[(t["ROLE"] == "NON-TARGET") & t["TESTCD"].eq("TUMSTATE")].copy()
+    st["RANK"] = _status(st["STRESC"]).map(_STATUS_RANK)
+    st = st[st["RANK"].notna()]
+    # Duplicate records of one lesion at one visit: keep the worst status.
+    st = st.groupby(["USUBJID", "VISITNUM", "LNKID"], as_index=False)["RANK"].max()
+    g = _per_visit(keys, nontargets, st, "RANK")
+    g["MISS"] = g["RANK"].isna()
+    g["PD"] = g["RANK"].eq(_STATUS_RANK["PD"])
+    g["ABS"] = g["RANK"].eq(_STATUS_RANK["ABSENT"])
+    out = g.groupby(["USUBJID", "VISITNUM"]).agg(
+        NT_N=("LNKID", "size"), NT_MISS=("MISS", "sum"), NT_PD=("PD", "sum"), NT_ABS=("ABS", "sum")
+    )
+    out = out.reset_index()
+    for mask, name in ((g["MISS"], "NT_MISSING"), (g["PD"], "NT_PDIDS")):
+        out = out.merge(_join_ids(g, mask, name), on=["USUBJID", "VISITNUM"], how="left")
+    return out
+
+
+def _new_lesions(t: pd.DataFrame, lesions: pd.DataFrame, base: pd.Series) -> pd.DataFrame:
+    """USUBJID x VISITNUM -> NEW_IDS (unequivocal new lesions), EQUIV_IDS."""
+    keys = ["USUBJID", "VISITNUM", "LNKID"]
+    n = t[t["ROLE"].eq("NEW")].copy()
+    status = _status(n["STRESC"])
+    measured = n["TESTCD"].isin(_TARGET_TESTS) & n["VAL"].gt(0)
+    n["KIND"] = np.select(
+        [status.eq("EQUIVOCAL"), status.isin(["PRESENT", "PD"]) | measured],
+        ["EQUIVOCAL", "NEW"],
+        default="",
+    )
+    rec = n[keys + ["KIND"]]
+    # A TU NEW record at a visit without TR status for that lesion: new at that visit.
+    tu_new = lesions[lesions["ROLE"].eq("NEW") & lesions["TUVISITNUM"].notna()].rename(
+        columns={"TUVISITNUM": "VISITNUM"}
+    )[keys]
+    tu_new = tu_new.merge(rec[keys].drop_duplicates(), on=keys, how="left", indicator=True)
+    tu_new = tu_new[tu_new["_merge"] == "left_only"][keys].assign(KIND="NEW")
+    allnew = pd.concat([rec, tu_new], ignore_index=True)
+    allnew = allnew.merge(base, left_on="USUBJID", right_index=True, how="left")
+    allnew = allnew[allnew["VISITNUM"] > allnew["BASEVISITNUM"].fillna(-np.inf)]
+    # NEW beats EQUIVOCAL for the same lesion and visit.
+    allnew = allnew[allnew["KIND"].ne("")].sort_values("KIND", ascending=False)
+    allnew = allnew.drop_duplicates(keys).sort_values(keys)
+    new_ids = _join_ids(allnew, allnew["KIND"].eq("NEW"), "NEW_IDS")
+    eq_ids = _join_ids(allnew, allnew["KIND"].eq("EQUIVOCAL"), "EQUIV_IDS")
+    return new_ids.merge(eq_ids, on=["USUBJID", "VISITNUM"], how="outer")
+
+
+# --------------------------------------------------------------------------- time points
+
+
+def timepoint_responses(
+    tu: pd.DataFrame, tr: pd.DataFrame, options: RecistOptions = RecistOptions()
+) -> pd.DataFrame:
+    """RECIST 1.1 response at every post-baseline assessment, derived from TU/TR only.
+
+    Returns one row per USUBJID x post-baseline VISITNUM of the chosen evaluator
+    (``options.evaluator``), sorted by USUBJID, VISITNUM, with:
+
+    * ADT -- date of the assessment (datetime64; earliest TRDTC; YYYY-MM -> day 1);
+    * SUMDIAM -- sum of target lesion sizes (short axis for nodes), missing when
+      a baseline target lesion was not measured; BASE_SUM; NADIR_SUM -- the
+      smallest complete sum *before* this assessment, baseline included (the
+      reference for PD, RECIST 1.1 s4.3.1); PCHG_BASE, PCHG_NADIR (percent;
+      PCHG_NADIR is missing when the nadir is 0 mm);
+    * TRGRESP -- CR / PR / SD / PD / NE, ``NA`` without target lesions;
+    * NTRGRESP -- CR / NON-CR/NON-PD / PD / NE, ``NA`` without non-target lesions;
+    * NEWLPROG -- Y when an unequivocal new lesion is seen;
+    * OVRLRESP -- Table 1 (target disease) or Table 2 (non-target disease only);
+      NE when there was no disease at baseline and no new lesion;
+    * REASON -- short text of the rule that decided OVRLRESP;
+    * BASEDT -- date of the baseline assessment; EVALUATOR -- whose read.
+    """
+    _require(tu, "TU", ["USUBJID", "TULNKID"])
+    _require(tr, "TR", ["USUBJID", "TRLNKID", "TRTESTCD", "VISITNUM"])
+    tu_all = tu
+    tu = _select_evaluator(tu, "TU", options.evaluator)
+    tr = _select_evaluator(tr, "TR", options.evaluator)
+    # A subject whose TU has no record of this evaluator (lesions identified once
+    # for all reads) takes its lesions from every TU record of the subject.
+    orphan = ~_raw(tu_all["USUBJID"]).isin(set(_raw(tu["USUBJID"])))
+    tu = pd.concat([tu, tu_all[orphan.to_numpy()]], ignore_index=True)
+    _check_single_reader(tr, "TR", options.evaluator)
+
+    lesions = _lesions(tu)
+    t = _tr_records(tr, lesions)
+    base = _baseline_visits(t)
+    t = t.merge(base, left_on="USUBJID", right_index=True, how="left")
+
+    # Assessments: post-baseline visits with TR records, or a TU NEW lesion.
+    post = t[t["VISITNUM"] > t["BASEVISITNUM"].fillna(-np.inf)]
+    visit_dates = (
+        post.sort_values("ADT")
+        .groupby(["USUBJID", "VISITNUM"])
+        .agg(VISIT=("VISIT", "first"), ADT=("ADT", "min"), ADT_IMPUTED=("ADT_IMPUTED", "first"))
+    )
+    tu_new = lesions[lesions["ROLE"].eq("NEW") & lesions["TUVISITNUM"].notna()]
+    tu_new = tu_new.merge(base, left_on="USUBJID", right_index=True, how="left")
+    tu_new = tu_new[tu_new["TUVISITNUM"] > tu_new["BASEVISITNUM"].fillna(-np.inf)]
+    tu_visits = (
+        tu_new.groupby(["USUBJID", "TUVISITNUM"])
+        .agg(VISIT=("TUVISIT", "first"), ADT=("TUDT", "min"))
+        .rename_axis(["USUBJID", "VISITNUM"])
+        .assign(ADT_IMPUTED=False)
+    )
+    tp = visit_dates.combine_first(tu_visits).reset_index()
+    tp["ADT_IMPUTED"] = tp["ADT_IMPUTED"].eq(True)
+    keys = tp[["USUBJID", "VISITNUM"]]
+
+    base_keys = base.rename("VISITNUM").reset_index()
+    basedt = t[t["VISITNUM"].eq(t["BASEVISITNUM"])].groupby("USUBJID")["ADT"].min()
+
+    targets = lesions[lesions["ROLE"].eq("TARGET")][["USUBJID", "LNKID", "NODE"]]
+    nontargets = lesions[lesions["ROLE"].eq("NON-TARGET")][["USUBJID", "LNKID"]]
+    sizes = _target_sizes(t)
+
+    tsum = _target_summary(keys, targets, sizes)
+    bsum = _target_summary(base_keys, targets, sizes)
+    bsum = bsum.assign(BASE_SUM=bsum["T_SUM"].where(bsum["T_MISS"].eq(0)))[["USUBJID", "BASE_SUM"]]
+    ntsum = _nontarget_summary(keys, nontargets, t)
+    newl = _new_lesions(t, lesions, base)
+
+    tp = (
+        tp.merge(tsum, on=["USUBJID", "VISITNUM"], how="left")
+        .merge(bsum, on="USUBJID", how="left")
+        .merge(ntsum, on=["USUBJID", "VISITNUM"], how="left")
+        .merge(newl, on=["USUBJID", "VISITNUM"], how="left")
+        .sort_values(["USUBJID", "VISITNUM"], kind="stable")
+        .reset_index(drop=True)
+    )
+    tp["BASEDT"] = tp["USUBJID"].map(basedt)
+    has_t = tp["T_N"].fillna(0).gt(0)
+    has_nt = tp["NT_N"].fillna(0).gt(0)
+
+    complete = has_t & tp["T_MISS"].eq(0)
+    tp["SUMDIAM"] = tp["T_SUM"].where(complete)
+    # Nadir: smallest complete sum so far, baseline included (RECIST 1.1 s4.3.1 PD).
+    prev = tp.groupby("USUBJID")["SUMDIAM"].shift()
+    prev = prev.groupby(tp["USUBJID"]).cummin().groupby(tp["USUBJID"]).ffill()
+    tp["NADIR_SUM"] = np.fmin(tp["BASE_SUM"], prev).where(has_t)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tp["PCHG_BASE"] = (tp["SUMDIAM"] - tp["BASE_SUM"]) / tp["BASE_SUM"] * 100
+        tp["PCHG_NADIR"] = ((tp["SUMDIAM"] - tp["NADIR_SUM"]) / tp["NADIR_SUM"] * 100).where(
+            tp["NADIR_SUM"].gt(0)
+        )
+
+    # --- target lesions, RECIST 1.1 s4.3.1
+    inc = tp["T_SUM"] - tp["NADIR_SUM"]  # measured lesions only when some are missing
+    # CR is tested before PD: nodes shrunk below 10 mm are "disappeared" (s4.3.2), so
+    # a node growing from 5 to 8 mm after a CR is not progression.
+    t_cr = complete & tp["T_GONE"].eq(tp["T_N"])
+    # PD: >= 20% above the nadir AND >= 5 mm absolute.  With lesions missing, PD
+    # still follows when the measured ones alone meet it (s4.4.2: the missing
+    # lesions could only add to the sum).
+    t_pd = has_t & ~t_cr & _ge(inc, 5.0) & _ge(inc, 0.2 * tp["NADIR_SUM"])
+    t_ne = has_t & (tp["T_MISS"].gt(0) | tp["BASE_SUM"].isna())
+    # PR: >= 30% decrease from the BASELINE sum.
+    t_pr = complete & _ge(tp["BASE_SUM"] - tp["SUMDIAM"], 0.3 * tp["BASE_SUM"])
+    tp["TRGRESP"] = np.select(
+        [~has_t, t_cr, t_pd, t_ne, t_pr], [NA, "CR", "PD", "NE", "PR"], default="SD"
+    )
+
+    # --- non-target lesions, RECIST 1.1 s4.3.3 (CR: all absent, nodes non-pathological;
+    # PD: unequivocal progression; NE when not all assessed, s4.4.2)
+    tp["NTRGRESP"] = np.select(
+        [~has_nt, tp["NT_PD"].gt(0), tp["NT_MISS"].gt(0), tp["NT_ABS"].eq(tp["NT_N"])],
+        [NA, "PD", "NE", "CR"],
+        default=NON_CR_NON_PD,
+    )
+
+    # --- new lesions, RECIST 1.1 s4.3.5: an unequivocal new lesion is PD.
+    new = tp["NEW_IDS"].notna() & tp["NEW_IDS"].ne("")
+    tp["NEWLPROG"] = np.where(new, "Y", "N")
+
+    # --- overall response: Table 1 (target disease), Table 2 (non-target only)
+    trg, ntr = tp["TRGRESP"], tp["NTRGRESP"]
+    tp["OVRLRESP"] = np.select(
+        [
+            new | trg.eq("PD") | ntr.eq("PD"),  # Table 1/2: any PD or new lesion -> PD
+            has_t & trg.eq("NE"),  # Table 1: target not all evaluated, non-PD -> NE
+            has_t & trg.eq("CR") & ntr.isin(["CR", NA]),  # Table 1: CR + CR -> CR
+            has_t & trg.eq("CR"),  # Table 1: CR + NON-CR/NON-PD or NE -> PR
+            has_t & trg.eq("PR"),  # Table 1: PR + non-PD or not all evaluated -> PR
+            has_t & trg.eq("SD"),  # Table 1: SD + non-PD or not all evaluated -> SD
+            ~has_t & has_nt,  # Table 2: non-target disease only -> NT response
+        ],
+        ["PD", "NE", "CR", "PR", "PR", "SD", ntr],
+        default="NE",  # no disease at baseline (no Table row applies)
+    )
+    tp["EVALUATOR"] = options.evaluator
+    tp["REASON"] = [_tp_reason(r) for r in tp.itertuples(index=False)]
+    return tp[TP_COLUMNS]
+
+
+def _pct(x: float) -> str:
+    return f"{x:+.2f}%"
+
+
+def _tp_reason(r) -> str:
+    """Short text of the rule that decided OVRLRESP."""
+    parts: list[str] = []
+    ovr, trg, ntr = r.OVRLRESP, r.TRGRESP, r.NTRGRESP
+    visit = r.VISIT or f"VISITNUM {_num(r.VISITNUM)}"
+    if r.NEWLPROG == "Y":
+        parts.append(f"new lesion {r.NEW_IDS} at {visit} -> PD")
+    if trg == "PD":
+        partial = f" (partial sum, {r.T_MISSING} not measured)" if r.T_MISS else ""
+        inc = r.T_SUM - r.NADIR_SUM
+        rel = f"{inc / r.NADIR_SUM * 100:+.2f}%, " if r.NADIR_SUM else ""
+        parts.append(
+            f"target sum {r.T_SUM:.2f} mm is {rel}{inc:+.2f} mm from nadir "
+            f"{r.NADIR_SUM:.2f} mm{partial} -> PD"
+        )
+    if ntr == "PD":
+        parts.append(f"non-target unequivocal progression ({r.NT_PDIDS}) -> PD")
+    if not parts:
+        if trg == "NE":
+            what = (
+                "baseline target sum incomplete"
+                if pd.isna(r.BASE_SUM)
+                else f"target lesion(s) {r.T_MISSING} not measured"
+            )
+            parts.append(f"{what} -> NE")
+        elif trg == "CR":
+            parts.append("all target lesions disappeared (nodes < 10 mm)")
+        elif trg in ("PR", "SD"):
+            nadir = "" if pd.isna(r.PCHG_NADIR) else f", {_pct(r.PCHG_NADIR)} from nadir"
+            parts.append(f"target sum {_pct(r.PCHG_BASE)} from baseline{nadir} -> {trg}")
+        if trg in ("CR", NA):
+            if ntr == "NE":
+                parts.append(f"non-target lesion(s) {r.NT_MISSING} not assessed")
+            elif ntr in ("CR", NON_CR_NON_PD):
+                parts.append(f"non-target {ntr}")
+        if trg == "CR":
+            table = "Table 1" if ntr != NA else "targets only"
+            parts.append(f"-> {ovr} ({table})")
+        elif trg == NA and ntr != NA:
+            parts.append(f"-> {ovr} (Table 2, non-target disease only)")
+        elif trg == NA and ntr == NA:
+            parts.append("no target or non-target lesions at baseline -> NE")
+    if isinstance(r.EQUIV_IDS, str) and r.EQUIV_IDS:
+        parts.append(f"equivocal new lesion {r.EQUIV_IDS} not counted")
+    if r.ADT_IMPUTED:
+        parts.append("ADT imputed to day 1 of a partial TRDTC")
+    return "; ".join(parts).replace("; -> ", " -> ")
+
+
+# --------------------------------------------------------------------------- best response
+
+_RANK = {"CR": 0, "PR": 1, "SD": 2, NON_CR_NON_PD: 3, "PD": 4, "NE": 5}
+
+
+def best_overall_response(
+    timepoints: pd.DataFrame,
+    options: RecistOptions = RecistOptions(),
+    dm: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Best overall response per subject (RECIST 1.1 s4.4.3, s4.6.1, Table 3).
+
+    One row per USUBJID of ``timepoints``: BOR, BOR_DATE (the ADT of the time
+    point that gives the BOR), REASON.  Subjects without any post-baseline
+    time point are not in ``timepoints`` and so not here (report them as NE
+    from ADSL).  Only time points up to and including the first PD count
+    ("from the start of treatment until ... progression").
+
+    Days are counted as ADT - reference date (``options.reference``).  A time
+    point without ADT can neither satisfy ``sd_min_days`` nor confirm.
+
+    Without confirmation: the best time-point response in the order CR > PR >
+    SD > NON-CR/NON-PD > PD > NE.  SD and NON-CR/NON-PD count only at a time
+    point at least ``sd_min_days`` after the reference; an earlier one counts
+    as NE, so "early SD then PD" gives PD and "early SD, then nothing" gives NE
+    (s4.4.3).  CR and PR count whenever they occur.
+
+    With confirmation (Table 3; as admiralonco's confirmed BOR): a CR is
+    confirmed by the first CR at least ``confirm_min_days`` later when every
+    time point in between is CR or NE (at most ``confirm_max_ne`` NE); a PR by
+    the first CR or PR at least ``confirm_min_days`` later with only CR, PR or
+    NE in between (at most ``confirm_max_ne`` NE) and no PR after a CR.  An
+    unconfirmed CR/PR still counts as SD when it is at least ``sd_min_days``
+    after the reference (Table 3: "PR then SD/PD/NE -> SD provided minimum
+    criteria for SD duration met").  CR followed by PR is not confirmed as
+    either (Table 3 allows "SD, PD or PR" after review; here SD/PD by duration).
+    For a subject with non-target disease only (TRGRESP ``NA`` throughout)
+    that stable category is called NON-CR/NON-PD (Table 2 footnote).
+
+    Ties (several time points with the best response): the earliest gives
+    BOR_DATE.  NE never beats anything and never breaks a confirmation by
+    itself.  A subject with only NE gives NE with no BOR_DATE.
+    """
+    if options.reference == "RFSTDTC":
+        if dm is None or "RFSTDTC" not in dm.columns:
+            raise ValueError("RecistOptions(reference='RFSTDTC') needs dm with RFSTDTC")
+        ref = pd.Series(_dates(dm["RFSTDTC"])[0].to_numpy(), index=_raw(dm["USUBJID"]))
+        ref = ref[~ref.index.duplicated()]
+        refdt = timepoints["USUBJID"].map(ref)
+        ref_name = "RFSTDTC"
+    else:
+        refdt = timepoints["BASEDT"]
+        ref_name = "the baseline assessment"
+    tp = timepoints.assign(_REF=pd.to_datetime(refdt))
+    tp["_DAYS"] = (pd.to_datetime(tp["ADT"]) - tp["_REF"]).dt.days
+    tp = tp.sort_values(["USUBJID", "VISITNUM"], kind="stable")
+    rows = [_bor_one(subj, g, options, ref_name) for subj, g in tp.groupby("USUBJID", sort=True)]
+    return pd.DataFrame(rows, columns=BOR_COLUMNS)
+
+
+def _label(visit: object, days: float) -> str:
+    d = "day ?" if pd.isna(days) else f"day {int(days)}"
+    return f"{visit} ({d})"
+
+
+def _bor_one(subj: str, g: pd.DataFrame, o: RecistOptions, ref_name: str) -> list[object]:
+    resp = g["OVRLRESP"].tolist()
+    if "PD" in resp:  # RECIST 1.1 s4.4.3: best response until progression
+        g = g.iloc[: resp.index("PD") + 1]
+        resp = resp[: resp.index("PD") + 1]
+    days = g["_DAYS"].to_numpy(dtype=float)
+    adt = g["ADT"].tolist()
+    visits = g["VISIT"].tolist()
+    has_target = g["TRGRESP"].ne(NA).any()
+    stable = "SD" if has_target else NON_CR_NON_PD
+    # s4.4.3: SD must be met at least once >= sd_min_days after the reference.
+    long_enough = _ge(days, o.sd_min_days)
+    notes: list[str] = []
+
+    def first(mask: Iterable[bool]) -> int | None:
+        return next((i for i, m in enumerate(mask) if m), None)
+
+    def result(bor: str, i: int | None, why: str) -> list[object]:
+        text = "; ".join([why, *notes])
+        return [subj, bor, adt[i] if i is not None else pd.NaT, text]
+
+    if o.confirm:
+        cr_i, cr_j = _confirmed(resp, days, o, anchor=("CR",), ok=("CR", "NE"))
+        if cr_i is not None:
+            return result(
+                "CR",
+                cr_i,
+                f"CR at {_label(visits[cr_i], days[cr_i])} confirmed by "
+                f"CR at {visits[cr_j]} (+{int(days[cr_j] - days[cr_i])} days)",
+            )
+        pr_i, pr_j = _confirmed(resp, days, o, anchor=("PR",), ok=("CR", "PR", "NE"))
+        if pr_i is not None:
+            return result(
+                "PR",
+                pr_i,
+                f"PR at {_label(visits[pr_i], days[pr_i])} confirmed by "
+                f"{resp[pr_j]} at {visits[pr_j]} (+{int(days[pr_j] - days[pr_i])} days)",
+            )
+        unconf = [f"{r} at {visits[i]}" for i, r in enumerate(resp) if r in ("CR", "PR")]
+        if unconf:
+            notes.append(f"not confirmed >= {o.confirm_min_days} days: {', '.join(unconf)}")
+        sd_i = first(
+            r in ("CR", "PR", "SD", NON_CR_NON_PD) and ok
+            for r, ok in zip(resp, long_enough, strict=True)
+        )
+    else:
+        for best in ("CR", "PR"):
+            i = first(r == best for r in resp)
+            if i is not None:
+                return result(best, i, f"{best} at {_label(visits[i], days[i])} (unconfirmed)")
+        sd_i = first(
+            r in ("SD", NON_CR_NON_PD) and ok for r, ok in zip(resp, long_enough, strict=True)
+        )
+    if sd_i is not None:
+        return result(
+            stable,
+            sd_i,
+            f"{resp[sd_i]} at {_label(visits[sd_i], days[sd_i])} >= "
+            f"{o.sd_min_days} days after {ref_name} -> {stable}",
+        )
+    early = [
+        _label(visits[i], days[i])
+        for i, r in enumerate(resp)
+        if r in ("CR", "PR", "SD", NON_CR_NON_PD)
+    ]
+    if early:
+        notes.append(f"stable disease only before day {o.sd_min_days}: {', '.join(early)}")
+    if "PD" in resp:
+        i = resp.index("PD")
+        return result("PD", i, f"PD at {_label(visits[i], days[i])}")
+    return result("NE", None, "no evaluable response")
+
+
+def _confirmed(
+    resp: list[str],
+    days: np.ndarray,
+    o: RecistOptions,
+    anchor: tuple[str, ...],
+    ok: tuple[str, ...],
+) -> tuple[int | None, int | None]:
+    """First confirmed response (index, confirming index), RECIST 1.1 s4.6.1 / Table 3."""
+    for i, r in enumerate(resp):
+        if r not in anchor or np.isnan(days[i]):
+            continue
+        later = [
+            j
+            for j in range(i + 1, len(resp))
+            if resp[j] in ("CR", "PR")
+            and resp[j] in ok
+            and _ge(days[j] - days[i], o.confirm_min_days)
+        ]
+        if not later:
+            continue
+        j = later[0]
+        between = resp[i + 1 : j + 1]
+        if not all(b in ok for b in between) or between.count("NE") > o.confirm_max_ne:
+            continue
+        if "CR" in between and "PR" in between[between.index("CR") :]:
+            continue  # PR after CR: not a confirmation (Table 3 note)
+        return i, j
+    return None, None
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def _rs_select(rs: pd.DataFrame, testcd: str, evaluator: str) -> pd.DataFrame:
+    _require(rs, "RS", ["USUBJID", "RSTESTCD"])
+    rs = rs.reset_index(drop=True).assign(_RECORD=lambda d: np.arange(1, len(d) + 1))
+    r = _select_evaluator(rs, "RS", evaluator)
+    r = r[_up(r["RSTESTCD"]).eq(testcd)]
+    _check_single_reader(r, "RS", evaluator)
+    return pd.DataFrame(
+        {
+            "USUBJID": _raw(r["USUBJID"]),
+            "VISITNUM": pd.to_numeric(_col(r, "VISITNUM"), errors="coerce"),
+            "RSVISIT": _raw(_col(r, "VISIT")),
+            "RSDT": _dates(_col(r, "RSDTC"))[0],
+            "INV": _up(_col(r, "RSSTRESC", "RSORRES")),
+            "RECORD": r["_RECORD"],
+        }
+    ).reset_index(drop=True)
+
+
+def _match_timepoints(
+    derived_tp: pd.DataFrame, rs: pd.DataFrame, evaluator: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """RS OVRLRESP rows matched to derived time points (by VISITNUM, else by date)."""
+    r = _rs_select(rs, "OVRLRESP", evaluator)
+    d = derived_tp[["USUBJID", "VISITNUM", "VISIT", "ADT", "OVRLRESP", "REASON"]].copy()
+    d["USUBJID"] = _raw(d["USUBJID"])
+    d["DID"] = np.arange(len(d))
+    by_visit = r[r["VISITNUM"].notna()].merge(d, on=["USUBJID", "VISITNUM"], how="left")
+    by_date = (
+        r[r["VISITNUM"].isna()]
+        .drop(columns="VISITNUM")
+        .merge(d, left_on=["USUBJID", "RSDT"], right_on=["USUBJID", "ADT"], how="left")
+    )
+    m = pd.concat([by_visit, by_date], ignore_index=True)
+    derived_only = d[~d["DID"].isin(m["DID"].dropna())]
+    return m, derived_only
+
+
+def _who(evaluator: str) -> str:
+    return "investigator" if evaluator.strip().upper() == "INVESTIGATOR" else evaluator
+
+
+def compare_with_investigator(
+    derived_tp: pd.DataFrame,
+    derived_bor: pd.DataFrame,
+    rs: pd.DataFrame,
+    evaluator: str = "INVESTIGATOR",
+) -> list[Problem]:
+    """Disagreements between the derivation and the evaluator's RS, as warnings.
+
+    RECIST001, one per time point: RS OVRLRESP (matched by USUBJID and
+    VISITNUM, by RSDTC = ADT when RS has no VISITNUM) differs from the derived
+    OVRLRESP, or exists on one side only.  RECIST002, one per subject: RS
+    BESTRSP differs from the derived BOR (derive ``derived_bor`` with the
+    study's confirmation rule first).  A derived BOR without an RS BESTRSP is
+    reported only when RS holds BESTRSP for this evaluator at all.
+    Location names dataset RS, USUBJID, RSSTRESC and its record number (1-based
+    row of ``rs``); the message names the visit, both responses and the reason.
+    """
+    who = _who(evaluator)
+    problems: list[Problem] = []
+    m, derived_only = _match_timepoints(derived_tp, rs, evaluator)
+    for row in m.itertuples(index=False):
+        visit = row.RSVISIT or (row.VISIT if isinstance(row.VISIT, str) else "")
+        vn = row.VISITNUM if pd.notna(row.VISITNUM) else None
+        where = f"{visit} (VISITNUM {_num(vn)})"
+        if pd.isna(row.DID):
+            msg = f"{where}: no TR assessment to derive a response from; {who} {row.INV}"
+        elif row.INV != row.OVRLRESP:
+            msg = f"{where}: {row.REASON}; {who} {row.INV}"
+        else:
+            continue
+        problems.append(
+            Problem(
+                "RECIST001",
+                msg,
+                Location(
+                    dataset="RS",
+                    usubjid=row.USUBJID,
+                    field="RSSTRESC",
+                    value=row.INV,
+                    record=int(row.RECORD),
+                ),
+                Severity.WARNING,
+            )
+        )
+    for row in derived_only.itertuples(index=False):
+        problems.append(
+            Problem(
+                "RECIST001",
+                f"{row.VISIT} (VISITNUM {_num(row.VISITNUM)}): {row.REASON}; "
+                f"no {who} OVRLRESP in RS",
+                Location(dataset="RS", usubjid=row.USUBJID, field="RSSTRESC"),
+                Severity.WARNING,
+            )
+        )
+
+    b = _rs_select(rs, "BESTRSP", evaluator)
+    bor = derived_bor.assign(USUBJID=_raw(derived_bor["USUBJID"]))
+    mb = b.merge(bor, on="USUBJID", how="outer" if len(b) else "left", indicator="MATCH")
+    for row in mb.itertuples(index=False):
+        loc = Location(
+            dataset="RS",
+            usubjid=row.USUBJID,
+            field="RSSTRESC",
+            value=None if pd.isna(row.INV) else row.INV,
+            record=None if pd.isna(row.RECORD) else int(row.RECORD),
+        )
+        if row.MATCH == "left_only":
+            msg = f"best response: no derived BOR (no post-baseline TR); {who} {row.INV}"
+        elif row.MATCH == "right_only":
+            msg = f"best response: derived {row.BOR} ({row.REASON}); no {who} BESTRSP in RS"
+        elif row.INV != row.BOR:
+            msg = f"best response: derived {row.BOR} ({row.REASON}); {who} {row.INV}"
+        else:
+            continue
+        problems.append(Problem("RECIST002", msg, loc, Severity.WARNING))
+    return problems
+
+
+def agreement_summary(
+    derived_tp: pd.DataFrame, rs: pd.DataFrame, evaluator: str = "INVESTIGATOR"
+) -> dict:
+    """Time-point agreement with RS OVRLRESP of ``evaluator``.
+
+    Returns ``{"evaluator", "compared", "agree", "disagree", "pairs",
+    "rs_only", "derived_only"}`` where ``compared`` counts time points present
+    on both sides and ``pairs`` maps (RS response, derived response) to a
+    count, agreeing pairs included.
+    """
+    m, derived_only = _match_timepoints(derived_tp, rs, evaluator)
+    both = m[m["DID"].notna()]
+    pairs = both.groupby(["INV", "OVRLRESP"]).size()
+    agree = int((both["INV"] == both["OVRLRESP"]).sum())
+    return {
+        "evaluator": evaluator,
+        "compared": len(both),
+        "agree": agree,
+        "disagree": len(both) - agree,
+        "pairs": {(str(i), str(d)): int(n) for (i, d), n in pairs.items()},
+        "rs_only": int(m["DID"].isna().sum()),
+        "derived_only": len(derived_only),
+    }
