@@ -16,10 +16,10 @@ def data_dir(name: str) -> Traversable:
     and ``cdisc.mappings`` (see pyproject's package-dir). Run from a checkout,
     ``cdisc`` is the source folder and they sit beside it.
     """
-    try:
-        return importlib.resources.files(f"cdisc.{name}")
-    except ModuleNotFoundError:
-        return _CHECKOUT_ROOT / name
+    installed = importlib.resources.files("cdisc") / name
+    if installed.is_dir():
+        return installed
+    return _CHECKOUT_ROOT / name
 
 
 def schemas_dir() -> Traversable:

@@ -47,7 +47,8 @@ def evaluate_condition(cond: dict[str, Any], frame: pd.DataFrame) -> pd.Series:
     if "is_missing" in cond:
         return ~present if cond["is_missing"] else present
     if "equals" in cond:
-        return (present & (column == _comparable(column, cond["equals"]))).fillna(False).astype(bool)
+        equal = present & (column == _comparable(column, cond["equals"]))
+        return equal.fillna(False).astype(bool)
     if "not_equals" in cond:
         equal = present & (column == _comparable(column, cond["not_equals"]))
         return ~equal.fillna(False).astype(bool)

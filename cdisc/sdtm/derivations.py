@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from .conditions import evaluate_condition
-from .dates import iso_to_date, study_day as _study_day
+from .dates import iso_to_date
+from .dates import study_day as _study_day
 from .registry import MappingContext, algorithm
 
 

@@ -75,10 +75,11 @@ def _join(frame: pd.DataFrame, block: RecordBlock, ctx: MappingContext) -> pd.Da
         rkey = f"{join['source']}.{right_on}"
         dup = right[rkey].duplicated(keep=False) & right[rkey].notna()
         for idx in dup[dup].index:
+            row = int(right.at[idx, f"{join['source']}.{ROW}"])
             ctx.problems.add("MAP003", f"joined source {join['source']!r} has several rows for "
                              f"one {right_on}; a join must be many-to-one",
-                             Location(file=other.file, row=int(right.at[idx, f"{join['source']}.{ROW}"]),
-                                      field=right_on, value=right.at[idx, rkey]))
+                             Location(file=other.file, row=row, field=right_on,
+                                      value=right.at[idx, rkey]))
         right = right[~right[rkey].duplicated(keep="first")]
         left_key = as_text(frame[left_on]).astype("string")
         right_key = as_text(right[rkey]).astype("string")

@@ -125,11 +125,12 @@ class MappingContext:
         if not mask.any():
             return
         where = mask[mask].index
-        shown = values if values is not None else (frame[column] if column in frame else None)
+        shown = values if values is not None else frame.get(column)
         for idx in where:
             source_name = frame.at[idx, SOURCE] if SOURCE in frame else None
             row = frame.at[idx, ROW] if ROW in frame else None
-            file = str(self.spec.sources[source_name].file) if source_name in self.spec.sources else None
+            source = self.spec.sources.get(source_name) if source_name else None
+            file = str(source.file) if source else None
             value: Any = shown.at[idx] if shown is not None else None
             self.problems.add(
                 code,

@@ -105,7 +105,8 @@ def _read_one(spec: SourceSpec, problems: ProblemLog) -> SourceTable | None:
     frame[ROW] = rows.to_numpy()
 
     if spec.key:
-        dup = frame.duplicated(list(spec.key), keep=False) & frame[list(spec.key)].notna().all(axis=1)
+        key = list(spec.key)
+        dup = frame.duplicated(key, keep=False) & frame[key].notna().all(axis=1)
         for idx in dup[dup].index:
             problems.add(
                 "SRC007", f"duplicate key ({', '.join(spec.key)}) in the source",

@@ -109,7 +109,8 @@ def _leaf_errors(error: jsonschema.ValidationError) -> list[jsonschema.Validatio
 
 def _schema_message(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
-        return f"{error.message}; allowed here: {', '.join(sorted(error.schema.get('properties', {})))}"
+        allowed = ", ".join(sorted(error.schema.get("properties", {})))
+        return f"{error.message}; allowed here: {allowed}"
     if error.validator == "enum":
         return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
     return error.message
