@@ -1,0 +1,157 @@
+"""The embedded PEComa example end to end: XPT files read back by pandas reproduce the paper."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import cli
+from cdisc.pipeline import convert
+
+# Table III rows by CTCAE v4.0 term (the paper's own grouping)
+TABLE3_ROW = {
+    "Mucositis oral": "Mucositis", "Rash maculo-papular": "Rash", "Rash acneiform": "Rash",
+    "Fatigue": "Fatigue", "Lung infection": "Infection", "Urinary tract infection": "Infection",
+    "Pain": "Pain", "Cough": "Cough", "Edema limbs": "Oedema",
+    "Cholesterol high": "Raised cholesterol", "Hyperglycemia": "Raised glucose",
+    "Hypertriglyceridemia": "Raised triglycerides", "Anemia": "Anaemia",
+    "Platelet count decreased": "Thrombocytopenia",
+}
+# (patients with worst grade 1/2, with grade 3/4, any) as Table III prints them
+TABLE3 = {
+    "Mucositis": (5, 0, 5), "Rash": (3, 0, 3), "Fatigue": (1, 1, 2), "Infection": (2, 0, 2),
+    "Pain": (2, 0, 2), "Cough": (0, 1, 1), "Oedema": (0, 1, 1), "Raised cholesterol": (0, 1, 1),
+    "Raised glucose": (0, 1, 1), "Raised triglycerides": (0, 1, 1), "Anaemia": (1, 0, 1),
+    "Thrombocytopenia": (0, 1, 1),
+}
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("run") / "out"
+    convert(out_dir=folder)
+    return folder
+
+
+def read(out: Path, name: str) -> pd.DataFrame:
+    frame = pd.read_sas(out / "sdtm" / f"{name}.xpt", format="xport", encoding="ascii")
+    return frame
+
+
+def test_files_written(out):
+    assert sorted(p.name for p in (out / "sdtm").iterdir()) == [
+        "ae.xpt", "dm.xpt", "ds.xpt", "ex.xpt", "suppae.xpt", "suppdm.xpt"]
+
+
+def test_dm_reproduces_table_1(out):
+    dm = read(out, "dm")
+    assert len(dm) == 10 and dm["USUBJID"].is_unique
+    assert dm["SEX"].value_counts().to_dict() == {"F": 8, "M": 2}
+    assert dm["AGE"].median() == 53 and (dm["AGE"].min(), dm["AGE"].max()) == (26, 63)
+    assert set(dm["AGEU"]) == {"YEARS"}
+    assert list(dm.columns[:6]) == ["STUDYID", "DOMAIN", "USUBJID", "SUBJID", "RFSTDTC",
+                                    "RFENDTC"]
+    male = dm.set_index("SUBJID").loc["007"]
+    assert male["SEX"] == "M" and male["ARMCD"] == "TEMSIRO"
+    assert dm["DTHFL"].eq("Y").sum() == 5
+    assert (dm["DTHFL"] == "Y").eq(dm["DTHDTC"] != "").all()
+
+
+def test_suppdm_carries_performance_status_and_split_comment(out):
+    supp = read(out, "suppdm")
+    ps = supp[supp["QNAM"] == "WHOPS"]["QVAL"].value_counts().to_dict()
+    assert ps == {"1": 5, "0": 4, "2": 1}
+    assert set(supp["IDVAR"]) == {""} and set(supp["RDOMAIN"]) == {"DM"}
+    pieces = supp[supp["QNAM"].str.startswith("COMMENT")].groupby("USUBJID")["QNAM"].apply(list)
+    assert pieces["PECOMA-MTOR-003"] == ["COMMENT", "COMMENT1"]
+    assert supp["QVAL"].str.len().max() <= 200
+
+
+def test_ex_has_the_published_treatments_and_doses(out):
+    ex = read(out, "ex")
+    by_drug = ex.groupby("EXTRT")["USUBJID"].nunique().to_dict()
+    assert by_drug == {"Sirolimus": 9, "Temsirolimus": 1}
+    siro = ex[ex["EXTRT"] == "Sirolimus"]
+    first = siro.sort_values("EXSTDTC").groupby("USUBJID")["EXDOSE"].first()
+    assert set(first) == {3.0}  # started at 3 mg daily
+    assert siro["EXDOSE"].max() == 5.0 and set(siro["EXDOSFRQ"]) == {"QD"}
+    tem = ex[ex["EXTRT"] == "Temsirolimus"]
+    assert set(tem["EXDOSE"]) == {25.0} and set(tem["EXROUTE"]) == {"INTRAVENOUS"}
+    # treatment duration per patient (Table II): last dose - first dose + 1
+    dates = ex.assign(start=pd.to_datetime(ex["EXSTDTC"]), end=pd.to_datetime(ex["EXENDTC"]))
+    span = dates.groupby("USUBJID").agg(start=("start", "min"), end=("end", "max"))
+    days = ((span["end"] - span["start"]).dt.days + 1).tolist()
+    assert days == [94, 1366, 637, 7, 56, 217, 158, 16, 311, 98]
+    assert (ex["EXSTDY"] >= 1).all()
+    assert ex.groupby("USUBJID")["EXSEQ"].apply(lambda s: list(s) == list(range(1, len(s) + 1))
+                                                ).all()
+
+
+def test_ae_reproduces_table_3(out):
+    ae = read(out, "ae")
+    related = ae[ae["AEREL"] == "Related"]
+    worst = (related.assign(row=related["AEDECOD"].map(TABLE3_ROW),
+                            grade=related["AETOXGR"].astype(int))
+             .groupby(["row", "USUBJID"])["grade"].max())
+    got = {row: (int((g <= 2).sum()), int((g >= 3).sum()), len(g))
+           for row, g in worst.groupby(level=0)}
+    assert got == TABLE3
+    assert ae["AESTDTC"].str.len().min() == 7  # partial onset dates kept partial
+    assert ae.loc[ae["AESTDTC"].str.len() == 7, "AESTDY"].isna().all()
+    assert 0 not in set(ae["AESTDY"].dropna())
+
+
+def test_ds_has_end_of_treatment_and_deaths(out):
+    ds = read(out, "ds")
+    assert ds["DSDECOD"].value_counts().to_dict() == {
+        "PROGRESSIVE DISEASE": 6, "DEATH": 5, "ADVERSE EVENT": 1}
+
+
+def test_reconciliation_accounts_for_every_record(out):
+    report = json.loads((out / "run-report.json").read_text())
+    for line in report["reconciliation"]:
+        assert line["read"] == line["mapped"] + line["excluded"]
+    assert {r["source"]: r["mapped"] for r in report["reconciliation"]}["dosing"] == 30
+    assert "/work/" not in (out / "run-report.json").read_text()
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_same_input_gives_byte_identical_output(out, tmp_path):
+    again = tmp_path / "again"
+    convert(out_dir=again)
+    assert digest(again) == digest(out)
+
+
+def test_source_date_epoch_sets_the_header_timestamp(tmp_path, monkeypatch):
+    import pyreadstat
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1362096000")  # 2013-03-01T00:00:00Z
+    convert(out_dir=tmp_path / "o")
+    _, meta = pyreadstat.read_xport(tmp_path / "o" / "sdtm" / "dm.xpt", metadataonly=True)
+    assert meta.creation_time.date().isoformat() == "2013-03-01"
+
+
+def test_cli_convert_default_and_failure_leaves_output_untouched(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    result = runner.invoke(cli.main, ["convert"])
+    assert result.exit_code == 0, result.output
+    assert "patients: 10 read, 10 mapped, 0 excluded" in result.output
+    before = digest(tmp_path / "out")
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("spec_version: 1\nstudy: {}\n")
+    result = runner.invoke(cli.main, ["convert", "--spec", str(bad)])
+    assert result.exit_code == 2
+    assert digest(tmp_path / "out") == before
+    errors = json.loads((tmp_path / "out.errors.json").read_text())
+    assert errors["counts"]["SPEC002"] >= 1
