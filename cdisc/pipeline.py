@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import __version__, standards
+from .adam.recist import RecistOptions, recist_review
 from .errors import Location, MappingError, Problem, ProblemLog, Severity, SourceError
 from .output.folder import safe_child, staged_output
 from .output.reports import run_report, write_json
@@ -78,12 +79,18 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
     base = spec.base_dir
     warnings = [relative_location(p, base) for p in (*spec.notices, *result.problems)
                 if p.severity is not Severity.ERROR]
+    review = recist_review(result.datasets, RecistOptions(**spec.recist))
+    if review is not None:
+        warnings.extend(review.findings)
     out = Path(out_dir)
     with staged_output(out) as staging:
         files = write_outputs(spec, result, staging)
         counts = {name: len(frame) for name, frame in result.datasets.items()}
         write_json(run_report(result, counts, warnings, __version__), staging / "run-report.json")
         files.append(staging / "run-report.json")
+        if review is not None:
+            write_json(review.payload, staging / "recist-review.json")
+            files.append(staging / "recist-review.json")
     final = [out.resolve() / f.relative_to(staging) for f in files]
     return ConversionResult(out.resolve(), spec, result, final, warnings)
 

@@ -45,7 +45,8 @@ def read(out: Path, name: str) -> pd.DataFrame:
 
 def test_files_written(out):
     assert sorted(p.name for p in (out / "sdtm").iterdir()) == [
-        "ae.xpt", "dm.xpt", "ds.xpt", "ex.xpt", "suppae.xpt", "suppdm.xpt"]
+        "ae.xpt", "dm.xpt", "ds.xpt", "ex.xpt", "rs.xpt", "suppae.xpt", "suppdm.xpt",
+        "supptu.xpt", "tr.xpt", "tu.xpt"]
 
 
 def test_dm_reproduces_table_1(out):
@@ -112,11 +113,56 @@ def test_ds_has_end_of_treatment_and_deaths(out):
         "PROGRESSIVE DISEASE": 6, "DEATH": 5, "ADVERSE EVENT": 1}
 
 
+def test_rs_best_response_reproduces_table_2(out):
+    rs = read(out, "rs")
+    best = rs[rs["RSTESTCD"] == "BESTRESP"]
+    assert best["RSSTRESC"].value_counts().to_dict() == {"PR": 5, "SD": 1, "PD": 1}
+    assert best.set_index("USUBJID")["RSSTRESC"].to_dict() == {
+        "PECOMA-MTOR-001": "SD", "PECOMA-MTOR-002": "PR", "PECOMA-MTOR-003": "PR",
+        "PECOMA-MTOR-005": "PD", "PECOMA-MTOR-007": "PR", "PECOMA-MTOR-009": "PR",
+        "PECOMA-MTOR-010": "PR"}
+    overall = rs[rs["RSTESTCD"] == "OVRLRESP"]
+    assert overall["USUBJID"].nunique() == 7
+    assert set(rs["RSCAT"]) == {"RECIST 1.1"}
+
+
+def test_tu_tr_links_and_figure_1_lesion(out):
+    tu, tr = read(out, "tu"), read(out, "tr")
+    links = set(zip(tu["USUBJID"], tu["TULNKID"], strict=True))
+    measured = tr[tr["TRLNKID"] != ""]
+    assert set(zip(measured["USUBJID"], measured["TRLNKID"], strict=True)) <= links
+    assert len(tu) == len(links)  # one TU record per lesion
+    p3 = tr[(tr["USUBJID"] == "PECOMA-MTOR-003") & (tr["TRLNKID"] == "T01")]
+    assert p3.sort_values("TRDTC")["TRSTRESN"].tolist()[:2] == [20, 13]
+    assert p3.set_index("TRDTC")["TRSTRESN"].to_dict()["2012-07-19"] == 10
+    assert p3.set_index("TRDTC")["TRSTRESN"].to_dict()["2013-01-24"] == 7
+    new = tu[(tu["USUBJID"] == "PECOMA-MTOR-003") & (tu["TUSTRESC"] == "NEW")]
+    assert new[["TULNKID", "TUDTC", "TULOC"]].values.tolist() == [["NEW01", "2012-07-19",
+                                                                   "LIVER"]]
+    sums = tr[(tr["USUBJID"] == "PECOMA-MTOR-003") & (tr["TRTESTCD"] == "SUMDIAM")]
+    assert sums.sort_values("TRDTC")["TRSTRESN"].tolist()[0] == 46
+    supp = read(out, "supptu")
+    assert "Segment VII" in set(supp["QVAL"])
+
+
+def test_recist_review_shows_the_figure_1_discrepancy(out):
+    review = json.loads((out / "recist-review.json").read_text())
+    assert review["agreement"]["compared"] == 39 and review["agreement"]["agree"] == 38
+    (finding,) = review["findings"]
+    assert finding["location"]["usubjid"] == "PECOMA-MTOR-003"
+    assert "new lesion NEW01 at WEEK 63 -> PD; investigator PR" in finding["message"]
+    best = {b["USUBJID"]: b["BOR"] for b in review["best_overall_response"]}
+    assert sorted(best.values()) == ["PD", "PR", "PR", "PR", "PR", "PR", "SD"]
+
+
 def test_reconciliation_accounts_for_every_record(out):
     report = json.loads((out / "run-report.json").read_text())
     for line in report["reconciliation"]:
         assert line["read"] == line["mapped"] + line["excluded"]
-    assert {r["source"]: r["mapped"] for r in report["reconciliation"]}["dosing"] == 30
+    mapped = {r["source"]: r["mapped"] for r in report["reconciliation"]}
+    assert mapped == {"patients": 10, "dosing": 30, "toxicities": 23, "disposition": 10,
+                      "tumour_measurements": 185, "responses": 39}
+    assert report["exclusions"] == []
     assert "/work/" not in (out / "run-report.json").read_text()
 
 

@@ -450,7 +450,7 @@ def test_compare_with_investigator():
         ("S1", 2, "WEEK 3", "OVRLRESP", "PR"),
         ("S1", 3, "WEEK 6", "OVRLRESP", "PR"),
         ("S1", 4, "WEEK 9", "OVRLRESP", "PD"),
-        ("S1", None, None, "BESTRSP", "PR"),
+        ("S1", None, None, "BESTRESP", "PR"),
     )
     probs = compare_with_investigator(tp, b, rs)
     assert [p.code for p in probs] == ["RECIST001", "RECIST001"]
@@ -493,14 +493,14 @@ def test_pharmaversesdtm_agreement(evaluator):
     visit).  Each target lesion has LDIAM and LPERP; nodes are summed by
     LPERP (short axis).  Every non-target status appears twice per read
     (identical duplicates).  No NEW lesions, no UNEQUIVOCAL PROGRESSION, no
-    TR SUMDIAM, no RS BESTRSP.  One TRDTC/RSDTC is partial (01-701-1015 WEEK 6,
+    TR SUMDIAM, no RS BESTRESP.  One TRDTC/RSDTC is partial (01-701-1015 WEEK 6,
     "2014-02"; NE anyway).
 
     Measured agreement (RS OVRLRESP vs derived OVRLRESP, matched on
     USUBJID + VISITNUM): 22 of 22 time points for the investigator, and also
     22/22 for RADIOLOGIST 1, 22/22 for RADIOLOGIST 2 (and 22/22 for the
     ACCEPTED read).  There is no disagreement class to explain: RECIST001
-    is empty.  RECIST002 cannot be exercised: RS holds no BESTRSP.
+    is empty.  RECIST002 cannot be exercised: RS holds no BESTRESP.
 
     The data are built to sit on the RECIST boundaries, and each rule was
     needed to reach 22/22 (measured by switching one rule off at a time):
@@ -585,7 +585,7 @@ def test_pharmaversesdtm_best_response():
         "01-701-1133": "SD",
     }
     assert "confirmed by PR at WEEK 12" in confirmed.loc["01-701-1118", "REASON"]
-    # RS has no BESTRSP: nothing to compare per subject
+    # RS has no BESTRESP: nothing to compare per subject
     assert not any(
         p.code == "RECIST002" for p in compare_with_investigator(tp, best_overall_response(tp), rs)
     )

@@ -21,7 +21,7 @@ def problems_of(tmp_path, spec_text, files=MINI_FILES):
 def test_the_shipped_example_spec_is_valid():
     spec = load_spec(example_spec_path())
     assert spec.study.studyid == "PECOMA-MTOR"
-    assert list(spec.domains) == ["DM", "EX", "AE", "DS"]
+    assert list(spec.domains) == ["DM", "EX", "AE", "DS", "TU", "TR", "RS"]
     assert spec.notices == ()
 
 

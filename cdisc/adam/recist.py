@@ -11,7 +11,7 @@ Inputs are SDTMIG 3.4 data frames, e.g. as read from CSV or XPT:
   (where a NEW lesion was first seen), TUEVAL/TUEVALID/TUACPTFL.
 * TR -- USUBJID, TRLNKID, TRTESTCD, TRSTRESN, TRSTRESC, VISITNUM, VISIT, TRDTC,
   optional TRGRPID, TRSTAT, TREVAL/TREVALID/TRACPTFL, TRLOBXFL/TRBLFL.
-* RS -- USUBJID, RSTESTCD (OVRLRESP per time point, BESTRSP per subject),
+* RS -- USUBJID, RSTESTCD (OVRLRESP per time point, BESTRESP per subject),
   RSSTRESC, VISITNUM/VISIT/RSDTC, RSEVAL/RSEVALID/RSACPTFL.
 
 How the SDTM encodes things, and what is read (checked on the pharmaversesdtm
@@ -55,7 +55,7 @@ Nothing here reads files: the caller passes data frames.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -834,9 +834,9 @@ def compare_with_investigator(
     RECIST001, one per time point: RS OVRLRESP (matched by USUBJID and
     VISITNUM, by RSDTC = ADT when RS has no VISITNUM) differs from the derived
     OVRLRESP, or exists on one side only.  RECIST002, one per subject: RS
-    BESTRSP differs from the derived BOR (derive ``derived_bor`` with the
-    study's confirmation rule first).  A derived BOR without an RS BESTRSP is
-    reported only when RS holds BESTRSP for this evaluator at all.
+    BESTRESP differs from the derived BOR (derive ``derived_bor`` with the
+    study's confirmation rule first).  A derived BOR without an RS BESTRESP is
+    reported only when RS holds BESTRESP for this evaluator at all.
     Location names dataset RS, USUBJID, RSSTRESC and its record number (1-based
     row of ``rs``); the message names the visit, both responses and the reason.
     """
@@ -878,7 +878,7 @@ def compare_with_investigator(
             )
         )
 
-    b = _rs_select(rs, "BESTRSP", evaluator)
+    b = _rs_select(rs, "BESTRESP", evaluator)
     bor = derived_bor.assign(USUBJID=_raw(derived_bor["USUBJID"]))
     mb = b.merge(bor, on="USUBJID", how="outer" if len(b) else "left", indicator="MATCH")
     for row in mb.itertuples(index=False):
@@ -892,7 +892,7 @@ def compare_with_investigator(
         if row.MATCH == "left_only":
             msg = f"best response: no derived BOR (no post-baseline TR); {who} {row.INV}"
         elif row.MATCH == "right_only":
-            msg = f"best response: derived {row.BOR} ({row.REASON}); no {who} BESTRSP in RS"
+            msg = f"best response: derived {row.BOR} ({row.REASON}); no {who} BESTRESP in RS"
         elif row.INV != row.BOR:
             msg = f"best response: derived {row.BOR} ({row.REASON}); {who} {row.INV}"
         else:
@@ -924,3 +924,57 @@ def agreement_summary(
         "rs_only": int(m["DID"].isna().sum()),
         "derived_only": len(derived_only),
     }
+
+
+@dataclass(frozen=True)
+class RecistReview:
+    findings: list[Problem]  # one per disagreement with the investigator
+    payload: dict[str, object]  # JSON-ready: options, agreement, findings, derived responses
+
+
+def recist_review(
+    datasets: Mapping[str, pd.DataFrame], options: RecistOptions = RecistOptions()
+) -> RecistReview | None:
+    """Re-derive RECIST 1.1 from TU/TR and set it beside the investigator's RS.
+
+    Returns a JSON-ready dict (``None`` when the package has no TU/TR/RS):
+    the derived time-point and best overall responses, the agreement summary
+    and one finding per disagreement. Nothing in RS is changed: a disagreement
+    is a finding for a reviewer (e.g. a clinical decision to continue despite
+    a new lesion), never a correction.
+    """
+    if not {"TU", "TR", "RS"} <= set(datasets):
+        return None
+    tu, tr, rs = datasets["TU"], datasets["TR"], datasets["RS"]
+    dm = datasets.get("DM")
+    timepoints = timepoint_responses(tu, tr, options)
+    best = best_overall_response(timepoints, options, dm=dm)
+    findings = compare_with_investigator(timepoints, best, rs, evaluator=options.evaluator)
+    summary = agreement_summary(timepoints, rs, evaluator=options.evaluator)
+
+    def records(frame: pd.DataFrame) -> list[dict[str, object]]:
+        text = frame.astype(object).where(frame.notna(), None)
+        for column in text.columns:
+            if pd.api.types.is_datetime64_any_dtype(frame[column]):
+                text[column] = frame[column].dt.strftime("%Y-%m-%d").where(frame[column].notna())
+        return text.to_dict(orient="records")
+
+    return RecistReview(findings, {
+        "options": {
+            "confirm": options.confirm,
+            "confirm_min_days": options.confirm_min_days,
+            "sd_min_days": options.sd_min_days,
+            "reference": options.reference,
+            "evaluator": options.evaluator,
+        },
+        "agreement": {
+            **{k: v for k, v in summary.items() if k != "pairs"},
+            "pairs": [
+                {"investigator": inv, "derived": der, "count": n}
+                for (inv, der), n in sorted(summary["pairs"].items())
+            ],
+        },
+        "findings": [p.to_dict() for p in findings],
+        "timepoints": records(timepoints),
+        "best_overall_response": records(best),
+    })

@@ -21,8 +21,12 @@ def safe_child(root: Path, relative: str) -> Path:
     """``root / relative``, refusing names that would leave ``root`` (``../x``, absolute)."""
     candidate = (root / relative).resolve()
     if root.resolve() not in candidate.parents and candidate != root.resolve():
-        raise OutputError.single("OUT001", f"output name {relative!r} points outside the output "
-                                 "folder", file=str(root), field=relative)
+        raise OutputError.single(
+            "OUT001",
+            f"output name {relative!r} points outside the output folder",
+            file=str(root),
+            field=relative,
+        )
     return candidate
 
 

@@ -14,14 +14,20 @@ from ..errors import Problem
 from ..sdtm.engine import SdtmResult
 
 
-def run_report(result: SdtmResult, datasets: dict[str, int], notices: list[Problem],
-               version: str) -> dict[str, Any]:
+def run_report(
+    result: SdtmResult, datasets: dict[str, int], notices: list[Problem], version: str
+) -> dict[str, Any]:
     return {
         "tool": {"name": "cdisc-convert", "version": version},
         "datasets": [{"name": name, "records": n} for name, n in sorted(datasets.items())],
         "reconciliation": [
-            {"source": r.source, "file": Path(r.file).name, "read": r.read, "mapped": r.mapped,
-             "excluded": r.excluded}
+            {
+                "source": r.source,
+                "file": Path(r.file).name,
+                "read": r.read,
+                "mapped": r.mapped,
+                "excluded": r.excluded,
+            }
             for r in result.reconciliation
         ],
         "exclusions": [
@@ -33,8 +39,9 @@ def run_report(result: SdtmResult, datasets: dict[str, int], notices: list[Probl
 
 
 def write_json(payload: Any, path: Path) -> None:
-    path.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8"
+    )
 
 
 def reconciliation_lines(result: SdtmResult) -> list[str]:

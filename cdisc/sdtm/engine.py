@@ -31,6 +31,7 @@ from ..errors import Location, ProblemLog, Severity
 from ..sources.reader import ROW, SOURCE, SourceTable
 from ..spec.model import DomainSpec, RecordBlock, Spec
 from .conditions import describe_condition, evaluate_condition
+from .dates import to_iso8601
 from .primitives import as_text, evaluate, split_text
 from .registry import MappingContext, get_algorithm
 
@@ -100,6 +101,53 @@ def _join(frame: pd.DataFrame, block: RecordBlock, ctx: MappingContext) -> pd.Da
     return frame
 
 
+def _order_key(frame: pd.DataFrame, column: str, ctx: MappingContext) -> pd.Series:
+    """Sortable form of a column: dates by their ISO 8601 value, numbers as numbers."""
+    spec = ctx.column_spec(column)
+    if spec is not None and spec.formats:
+        iso, _ = to_iso8601(frame[column], spec.formats)  # bad dates are reported by the mapping
+        return iso.astype("string")
+    return frame[column]
+
+
+def _first_per(frame: pd.DataFrame, block: RecordBlock, ctx: MappingContext,
+               exclusions: list[pd.DataFrame]) -> pd.DataFrame:
+    """One row per group, the earliest by ``order_by`` (e.g. a lesion's first assessment)."""
+    rule = block.first_per or {}
+    bctx = ctx.at(block.domain, "", block.json_path)
+    ordered = frame.assign(__order__=_order_key(frame, rule["order_by"], bctx)).sort_values(
+        ["__order__", ROW], kind="mergesort", na_position="last")
+    first = ~ordered.duplicated(rule["by"], keep="first")
+    dropped = ordered.loc[~first, [SOURCE, ROW]]
+    if len(dropped):
+        exclusions.append(dropped.assign(
+            reason=f"{block.domain} records[{block.index}]: not the first row per "
+                   f"{', '.join(rule['by'])} by {rule['order_by']}"))
+    return frame.loc[ordered.index[first.to_numpy()]].sort_index()
+
+
+def _aggregate(frame: pd.DataFrame, block: RecordBlock, ctx: MappingContext) -> pd.DataFrame:
+    """One row per group: by columns, first values, sums (missing if any part is) and counts.
+
+    Every source row of a group counts as used; the group's lineage row is its first.
+    """
+    rule = block.aggregate or {}
+    groups = frame.groupby(rule["by"], sort=True, dropna=False)
+    parts = {SOURCE: groups[SOURCE].first(), ROW: groups[ROW].min()}
+    for column in rule.get("first", []):
+        parts[column] = groups[column].first()
+    for name, column in rule.get("sum", {}).items():
+        # RECIST-style sums: one unmeasured part makes the sum unknown, not smaller
+        incomplete = frame[column].isna().groupby(
+            [frame[b] for b in rule["by"]], sort=True, dropna=False).any()
+        parts[name] = groups[column].sum(min_count=1).where(~incomplete)
+    for name, column in rule.get("count", {}).items():
+        parts[name] = groups[column].count().astype("float64")
+    out = pd.DataFrame(parts).reset_index()
+    ctx.used_rows.setdefault(block.source, set()).update(int(r) for r in frame[ROW])
+    return out
+
+
 def _record_block(block: RecordBlock, ctx: MappingContext,
                   exclusions: list[pd.DataFrame]) -> pd.DataFrame:
     table = ctx.sources[block.source]
@@ -112,6 +160,10 @@ def _record_block(block: RecordBlock, ctx: MappingContext,
                 reason=f"{block.domain} records[{block.index}] where: "
                        f"{describe_condition(block.where)} is false"))
         frame = frame[keep]
+    if block.first_per:
+        frame = _first_per(frame, block, ctx, exclusions)
+    if block.aggregate:
+        frame = _aggregate(frame, block, ctx)
     out = pd.DataFrame(index=frame.index)
     for var, mapping in block.map.items():
         out[var] = evaluate(mapping, frame, ctx.at(block.domain, var,

@@ -235,6 +235,19 @@ def usubjid(src: pd.DataFrame, ctx: MappingContext, *, column: str,
     return out.astype(object).where(out.notna(), None)
 
 
+@algorithm("visitnum", "record", column_args=("column",))
+def visitnum(src: pd.DataFrame, ctx: MappingContext, *, column: str) -> pd.Series:
+    """VISITNUM from the collected visit name through the spec's ``visits:`` table.
+
+    With ``visits: {BASELINE: 0, WEEK 8: 8}``, ``WEEK 8`` -> 8; a visit not in the
+    table is an error naming the record (planned visits are study design, TV).
+    """
+    numbers = src[column].map(ctx.spec.visits)
+    ctx.report("MAP009", "visit name is not in the spec's visits: table", src,
+               src[column].notna() & numbers.isna(), column)
+    return numbers.astype("float64")
+
+
 def split_text(values: pd.Series, width: int = 200) -> list[pd.Series]:
     """Split text over ``width`` bytes into pieces of at most ``width``, at a blank if possible.
 
@@ -272,4 +285,5 @@ __all__ = [
     "lookup",
     "split_text",
     "usubjid",
+    "visitnum",
 ]

@@ -123,6 +123,21 @@ class _Checker:
             columns |= {f"{join['source']}.{c}" for c in other.columns}
         if block.where:
             self.condition(block.where, (*path, "where"), columns, block.source)
+        if block.first_per:
+            for col in [*block.first_per["by"], block.first_per["order_by"]]:
+                if col not in columns:
+                    self.error("SPEC014", f"column {col!r} is not a column of source "
+                               f"{block.source!r}", (*path, "first_per"))
+        if block.aggregate:
+            agg = block.aggregate
+            named = [*agg["by"], *agg.get("first", []), *agg.get("sum", {}).values(),
+                     *agg.get("count", {}).values()]
+            for col in named:
+                if col not in columns:
+                    self.error("SPEC014", f"column {col!r} is not a column of source "
+                               f"{block.source!r}", (*path, "aggregate"))
+            columns = {*agg["by"], *agg.get("first", []), *agg.get("sum", {}),
+                       *agg.get("count", {})}
         for var, mapping in block.map.items():
             vpath = (*path, "map", var)
             if not meta.has(var):

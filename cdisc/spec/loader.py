@@ -47,7 +47,8 @@ def _positions(node: Any, path: JsonPath, out: dict[JsonPath, tuple[int, int]]) 
     if isinstance(node, CommentedMap):
         plain = {}
         for key, value in node.items():
-            line, col = node.lc.key(key)
+            # a key brought in by a YAML merge (<<: *anchor) has no position here
+            line, col = node.lc.key(key) if key in node.lc.data else (node.lc.line, node.lc.col)
             out[(*path, str(key))] = (line + 1, col + 1)
             plain[str(key)] = _positions(value, (*path, str(key)), out)
         return plain
@@ -176,6 +177,8 @@ def _build(document: dict[str, Any], path: Path,
                 supp=b.get("supp", {}),
                 where=b.get("where"),
                 join=tuple(b.get("join", ())),
+                first_per=b.get("first_per"),
+                aggregate=b.get("aggregate"),
             )
             for i, b in enumerate(dom["records"])
         )
@@ -189,6 +192,8 @@ def _build(document: dict[str, Any], path: Path,
         study_ct=study_ct,
         domains=domains,
         trial_summary=document.get("trial_summary", {}),
+        visits=dict(document.get("visits", {})),
+        recist=dict(document.get("recist", {})),
         positions=positions,
     )
 

@@ -69,6 +69,8 @@ class RecordBlock:
     supp: dict[str, dict[str, Any]] = field(default_factory=dict)
     where: dict[str, Any] | None = None
     join: tuple[dict[str, Any], ...] = ()
+    first_per: dict[str, Any] | None = None
+    aggregate: dict[str, Any] | None = None
 
     @property
     def json_path(self) -> JsonPath:
@@ -98,6 +100,8 @@ class Spec:
     study_ct: dict[str, StudyCodelist]
     domains: dict[str, DomainSpec]
     trial_summary: dict[str, Any] = field(default_factory=dict)
+    visits: dict[str, float] = field(default_factory=dict)
+    recist: dict[str, Any] = field(default_factory=dict)
     notices: tuple[Problem, ...] = ()
     # json path -> (line, column), 1-based, for every node of the YAML document
     positions: dict[JsonPath, tuple[int, int]] = field(default_factory=dict, repr=False)
