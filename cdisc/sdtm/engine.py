@@ -316,12 +316,14 @@ def build_sdtm(spec: Spec, sources: dict[str, SourceTable], problems: ProblemLog
                                           ctx.at(name, var, ("domains", name, "derive", var)))
 
     _check_orphans(built, spec, ctx)
+    _check_one_dm_record(built, ctx)
 
     # 5. long text, SUPPQUAL, conform to the IG
     datasets: dict[str, pd.DataFrame] = {}
     lineage: dict[str, pd.DataFrame] = {}
     for name, domain in spec.domains.items():
         meta = metas[name]
+        _check_text(built[name], name, ctx)
         frame, piece_labels = _split_long(built[name], domain, ctx, meta)
         supp = _suppqual(frame, domain, spec, piece_labels)
         conformed = _conform(_sort(frame, meta), meta, ctx)
@@ -346,6 +348,29 @@ def build_sdtm(spec: Spec, sources: dict[str, SourceTable], problems: ProblemLog
 def _strip_lineage(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return (frame.drop(columns=[SOURCE, ROW]).reset_index(drop=True),
             frame[[SOURCE, ROW]].reset_index(drop=True))
+
+
+def _check_one_dm_record(built: dict[str, pd.DataFrame], ctx: MappingContext) -> None:
+    """DM has one record per subject (SDTMIG 3.4 section 5.1): duplicates name both rows."""
+    dm = built.get("DM")
+    if dm is None or "USUBJID" not in dm:
+        return
+    duplicate = dm["USUBJID"].notna() & dm["USUBJID"].duplicated(keep=False)
+    ctx.at("DM", "USUBJID", ()).report(
+        "MAP011", "subject has more than one demographics record", dm, duplicate, "USUBJID")
+
+
+def _check_text(frame: pd.DataFrame, name: str, ctx: MappingContext) -> None:
+    """Character values must be ASCII (FDA Technical Conformance Guide, XPT v5)."""
+    for column in frame.columns:
+        if column in (SOURCE, ROW) or frame[column].dtype != object:
+            continue
+        text = frame[column].astype("string")
+        bad = text.str.contains(r"[^\x00-\x7f]", regex=True).fillna(False)
+        if bad.any():
+            ctx.at(name, column.removeprefix(SUPP_PREFIX), ()).report(
+                "MAP010", "text has non-ASCII characters (XPT v5 and the FDA TCG require "
+                "ASCII); transliterate it in the source", frame, bad.astype(bool), None, text)
 
 
 def _check_orphans(built: dict[str, pd.DataFrame], spec: Spec, ctx: MappingContext) -> None:
