@@ -1,0 +1,71 @@
+"""Source reading: CSV and XLSX give the same records, types are checked with locations."""
+
+from __future__ import annotations
+
+import pandas as pd
+from click.testing import CliRunner
+
+import cli
+from cdisc.errors import ProblemLog
+from cdisc.pipeline import build
+from cdisc.sources import read_sources
+from cdisc.spec import load_spec
+
+from helpers import MINI_FILES, MINI_SPEC, write_study
+
+
+def test_xlsx_source_gives_the_same_sdtm_as_csv(tmp_path):
+    csv_spec = write_study(tmp_path / "csv", MINI_SPEC, MINI_FILES)
+    xlsx_dir = tmp_path / "xlsx"
+    spec_text = MINI_SPEC.replace("file: aes.csv", "file: aes.xlsx\n    sheet: AEs")
+    xlsx_spec = write_study(xlsx_dir, spec_text, {k: v for k, v in MINI_FILES.items()
+                                                  if k != "aes.csv"})
+    aes = pd.read_csv(csv_spec.parent / "aes.csv", dtype=str)
+    with pd.ExcelWriter(xlsx_dir / "aes.xlsx") as writer:
+        aes.to_excel(writer, sheet_name="AEs", index=False)
+    _, from_csv = build(csv_spec)
+    _, from_xlsx = build(xlsx_spec)
+    pd.testing.assert_frame_equal(from_csv.datasets["AE"], from_xlsx.datasets["AE"])
+    # sorted by the AE keys: USUBJID, AEDECOD, AESTDTC
+    assert from_xlsx.datasets["AE"]["AESTDTC"].tolist() == [
+        "2012-01-09", "2012-02", "2012-01-10", "2012-03-21"]
+
+
+def test_types_required_and_duplicate_keys_are_located(tmp_path):
+    files = dict(MINI_FILES)
+    files["pts.csv"] = """
+        id,sex,age,consent
+        1,Female,forty,01-JAN-2012
+        1,Male,50,05-JAN-2012
+        ,Male,51,05-JAN-2012
+    """
+    spec = load_spec(write_study(tmp_path, MINI_SPEC, files))
+    problems = ProblemLog()
+    read_sources(spec, problems)
+    found = sorted((p.code, p.location.row, p.location.field, p.location.value)
+                   for p in problems)
+    assert found == [
+        ("SRC005", 2, "age", "forty"),
+        ("SRC006", 4, "id", None),
+        ("SRC007", 2, "id", "1"),
+        ("SRC007", 3, "id", "1"),
+        ("SRC008", 4, "id", None),
+    ]
+
+
+def test_values_are_read_as_text_not_reinterpreted(mini_study):
+    spec = load_spec(mini_study)
+    (mini_study.parent / "pts.csv").write_text("id,sex,age,consent\n01,NA,40,\n")
+    problems = ProblemLog()
+    tables = read_sources(spec, problems)
+    row = tables["pts"].frame.iloc[0]
+    assert (row["id"], row["sex"], row["consent"]) == ("01", "NA", None)
+
+
+def test_spec_check_command(mini_study):
+    result = CliRunner().invoke(cli.main, ["spec", "check", str(mini_study)])
+    assert result.exit_code == 0 and "OK (3 domains, 3 sources)" in result.output
+    mini_study.write_text(mini_study.read_text().replace("column: term", "column: terms", 1))
+    result = CliRunner().invoke(cli.main, ["spec", "check", str(mini_study)])
+    assert result.exit_code == 2
+    assert "SPEC014" in result.output and "'terms'" in result.output
