@@ -188,7 +188,7 @@ def lookup(src: pd.DataFrame, ctx: MappingContext, *, source: str, column: str,
     """
     table = ctx.sources[source].frame
     right_key = right_on or _subject_column(ctx, source)
-    left_key = on or ctx.spec.sources[ctx._block_source].subject  # type: ignore[index]
+    left_key = on or ctx.spec.sources[ctx.block_source or source].subject
     right = table[[right_key, column, "__row__"]].dropna(subset=[right_key])
     dup = right[right_key].duplicated(keep=False)
     if dup.any():

@@ -100,11 +100,11 @@ class MappingContext:
             source, _, name = column.partition(".")
             src = self.spec.sources.get(source)
             return src.columns.get(name) if src else None
-        block_source = self._block_source
+        block_source = self.block_source
         return self.spec.sources[block_source].columns.get(column) if block_source else None
 
     @property
-    def _block_source(self) -> str | None:
+    def block_source(self) -> str | None:
         path = self.json_path
         if len(path) >= 4 and path[0] == "domains" and path[2] == "records":
             block = self.spec.domains[self.domain].records[int(path[3])]

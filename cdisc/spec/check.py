@@ -138,6 +138,9 @@ class _Checker:
                                f"{block.source!r}", (*path, "aggregate"))
             columns = {*agg["by"], *agg.get("first", []), *agg.get("sum", {}),
                        *agg.get("count", {})}
+        if meta.has("USUBJID") and "USUBJID" not in block.map:
+            self.error("SPEC024", f"every {meta.name} record needs USUBJID: map it in this "
+                       "block (algorithm usubjid)", (*path, "map"))
         for var, mapping in block.map.items():
             vpath = (*path, "map", var)
             if not meta.has(var):
