@@ -1,4 +1,6 @@
-"""Command line: ``cdisc convert``, ``cdisc spec check``. Parses arguments, calls the library.
+"""Command line: ``cdisc convert``, ``cdisc validate``, ``cdisc spec check``.
+
+Parses arguments, calls the library.
 
 Exit codes: 0 success; 1 validation found errors in the data; 2 the run
 itself failed (bad spec, unreadable or invalid source records, bad arguments).
@@ -46,6 +48,37 @@ def convert(spec_path: Path | None, source_dir: Path | None, out_dir: Path,
     except CdiscError as exc:
         _fail(exc, errors_json or out_dir.with_name(out_dir.name + ".errors.json"))
     print_summary(result)
+    if result.validation is not None:
+        from cdisc.validate import summary_line
+
+        click.echo(f"{summary_line(result.validation)}: see validation.json")
+        if result.validation.has_errors:
+            sys.exit(1)
+
+
+@main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write validation.json and validation.xlsx into this folder.")
+def validate(folder: Path, report_dir: Path | None) -> None:
+    """Validate the XPT datasets in FOLDER (and its sdtm/, adam/ subfolders).
+
+    Exit code 0: no errors; 1: errors found; 2: the run failed (unreadable input).
+    """
+    from cdisc.validate import print_report, validate_folder, write_reports
+
+    try:
+        result = validate_folder(folder)
+        print_report(result)
+        if report_dir is not None:
+            for path in write_reports(result, report_dir):
+                click.echo(f"report          {path}")
+    except CdiscError as exc:
+        _fail(exc, None)
+    except OSError as exc:  # the report folder cannot be written
+        _fail(CdiscError.single("VAL004", f"cannot write the report: {exc}",
+                                file=str(report_dir)), None)
+    sys.exit(1 if result.has_errors else 0)
 
 
 @main.group()

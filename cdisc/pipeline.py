@@ -20,6 +20,7 @@ from .resources import example_spec_path
 from .sdtm.engine import SdtmResult, build_sdtm
 from .sources.reader import read_sources
 from .spec import Spec, load_spec
+from .validate import ValidationResult, validate_datasets, write_reports
 
 
 @dataclass
@@ -29,6 +30,9 @@ class ConversionResult:
     sdtm: SdtmResult
     files: list[Path] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    #: findings of cdisc.validate on the datasets; the outputs are written even with
+    #: errors, and ``cdisc convert`` then exits 1
+    validation: ValidationResult | None = None
 
 
 def relative_location(problem: Problem, base: Path) -> Problem:
@@ -82,9 +86,13 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
     review = recist_review(result.datasets, RecistOptions(**spec.recist))
     if review is not None:
         warnings.extend(review.findings)
+    validation = validate_datasets(result.datasets, standard_hint="SDTM")
     out = Path(out_dir)
     with staged_output(out) as staging:
         files = write_outputs(spec, result, staging)
+        validation = validation.with_files(
+            {f.stem.upper(): f.relative_to(staging).as_posix() for f in files})
+        files += write_reports(validation, staging)  # validation.json/.xlsx beside sdtm/
         counts = {name: len(frame) for name, frame in result.datasets.items()}
         write_json(run_report(result, counts, warnings, __version__), staging / "run-report.json")
         files.append(staging / "run-report.json")
@@ -92,7 +100,7 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
             write_json(review.payload, staging / "recist-review.json")
             files.append(staging / "recist-review.json")
     final = [out.resolve() / f.relative_to(staging) for f in files]
-    return ConversionResult(out.resolve(), spec, result, final, warnings)
+    return ConversionResult(out.resolve(), spec, result, final, warnings, validation)
 
 
 __all__ = ["ConversionResult", "Location", "build", "convert", "relative_location"]

@@ -1,0 +1,148 @@
+"""Run every registered rule over a set of datasets, or over a folder of XPT files.
+
+>>> import pandas as pd
+>>> dm = pd.DataFrame({"STUDYID": ["S"], "DOMAIN": ["DM"], "USUBJID": ["S-1"]})
+>>> result = validate_datasets({"DM": dm})
+>>> result.has_errors  # SUBJID, SITEID, SEX, COUNTRY are required
+True
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import CdiscError, Location, Problem, Severity
+from ..output.xpt import read_xpt
+from .frames import run_cache
+from .registry import Rule, all_rules
+from .study import Study, metadata
+
+INTERNAL = "CV0000"  # a rule raised: reported as a finding so the run still ends with a report
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    records: int
+    standard: str  # "SDTM" or "ADaM"
+    label: str | None = None  # from the standards metadata; None for a dataset we do not know
+    file: str | None = None  # relative to the validated folder, '/'-separated
+
+
+@dataclass
+class ValidationResult:
+    datasets: list[DatasetInfo]
+    findings: list[Problem]
+    rules: list[Rule] = field(default_factory=list)  # every rule that ran, by id
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for p in self.findings if p.severity is severity)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        return {s.value: self.count(s) for s in Severity}
+
+    @property
+    def has_errors(self) -> bool:
+        return any(p.severity is Severity.ERROR for p in self.findings)
+
+    def rule_counts(self) -> Counter[str]:
+        return Counter(p.code for p in self.findings)
+
+    def with_files(self, files: Mapping[str, str]) -> ValidationResult:
+        """The same result with each dataset's file name (relative, '/'-separated)."""
+        return replace(self, datasets=[replace(d, file=files.get(d.name, d.file))
+                                       for d in self.datasets])
+
+
+def _order(p: Problem) -> tuple[str, int, str, str, str]:
+    loc = p.location
+    return (loc.dataset or "", loc.record or 0, p.code, loc.field or "", p.message)
+
+
+def validate_datasets(datasets: Mapping[str, pd.DataFrame], *,
+                      standard_hint: str | Mapping[str, str] | None = None) -> ValidationResult:
+    """Every finding of every rule on ``datasets`` (name -> frame), in a stable order.
+
+    Each dataset is checked as SDTM or ADaM: from the shipped metadata when we know
+    it, else from ``standard_hint`` ("SDTM"/"ADaM", or a name -> hint mapping), else
+    from its name. A dataset we do not know gets the generic checks and a notice.
+    A rule that raises becomes a CV0000 finding; the run itself does not fail.
+    """
+    hints: Mapping[str, str] | None
+    if isinstance(standard_hint, str):
+        hints = {name: standard_hint for name in datasets}
+    else:
+        hints = standard_hint
+    study = Study(datasets, hints)
+    findings: list[Problem] = []
+    rules = all_rules()
+    with run_cache():
+        for rule in rules:
+            try:
+                findings.extend(rule.check(study))
+            except Exception as exc:  # a defect in one rule must not hide the others' findings
+                findings.append(Problem(INTERNAL, f"rule {rule.id} could not run: "
+                                        f"{type(exc).__name__}: {exc}", Location(),
+                                        Severity.ERROR))
+    infos = []
+    for name in study.names():
+        meta = metadata(name)
+        infos.append(DatasetInfo(name, len(study[name]), study.standards[name],
+                                 meta.label if meta is not None else None))
+    return ValidationResult(infos, sorted(findings, key=_order), rules)
+
+
+def _hint(relative: Path) -> str | None:
+    for part in relative.parts[:-1]:
+        if part.lower() in ("sdtm", "adam"):
+            return part
+    return None
+
+
+def validate_folder(path: str | Path) -> ValidationResult:
+    """Read every ``*.xpt`` under ``path`` (sdtm/ and adam/ subfolders too) and validate them.
+
+    Raises :class:`CdiscError` (nothing is validated) when the folder does not exist,
+    holds no XPT file, a file cannot be read, or two files hold the same dataset.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise CdiscError.single("VAL001", "not a folder", file=str(path))
+    files = sorted(
+        p for p in root.rglob("*")
+        if p.is_file() and p.suffix.lower() == ".xpt"
+        # Hidden folders are staging/backup copies (see cdisc.output.folder), not inputs.
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+    if not files:
+        raise CdiscError.single("VAL002", "no .xpt files to validate", file=str(path))
+    frames: dict[str, pd.DataFrame] = {}
+    where: dict[str, str] = {}
+    hints: dict[str, str] = {}
+    problems: list[Problem] = []
+    for file in files:
+        relative = file.relative_to(root).as_posix()
+        try:
+            frame, meta = read_xpt(file)
+        except CdiscError as exc:
+            problems += [replace(p, location=replace(p.location, file=relative))
+                         for p in exc.problems]
+            continue
+        name = (meta.name or file.stem).strip().upper()
+        if name in frames:
+            problems.append(Problem("VAL003", f"dataset {name} is also in {where[name]}",
+                                    Location(file=relative, dataset=name)))
+            continue
+        frames[name], where[name] = frame, relative
+        hint = _hint(file.relative_to(root))
+        if hint:
+            hints[name] = hint
+    if problems:
+        raise CdiscError(problems)
+    return validate_datasets(frames, standard_hint=hints).with_files(where)

@@ -1,0 +1,254 @@
+"""Dates: real calendar dates, start before end, study days, exposure within the reference period.
+
+ISO 8601 values are compared at their common precision (see
+:func:`cdisc.validate.frames.iso_compare`): a partial date is neither before
+nor after a date inside the period it covers, so it never raises a finding
+on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ...errors import Problem, Severity
+from ...sdtm.dates import study_day
+from ..frames import hits, iso_compare, memo, numbers, show, text
+from ..registry import rule
+from ..study import SDTM, Study, as_study, metadata
+from .subjects import DM
+
+EX = "EX"
+# The date part of each end of an ISO 8601 value or interval (durations are skipped).
+_DATE_PART = r"^(\d{4}-\d{2}-\d{2})"
+
+
+def _per_subject(frame: pd.DataFrame, dm: pd.DataFrame, variable: str) -> pd.Series:
+    """DM.``variable`` for each record's subject (first DM record wins; CV0201 reports more)."""
+    if variable not in dm.columns or "USUBJID" not in frame.columns:
+        return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    ref = pd.Series(text(dm, variable).to_numpy(), index=text(dm, "USUBJID").to_numpy())
+    ref = ref[~ref.index.duplicated(keep="first") & ref.index.notna()]
+    return text(frame, "USUBJID").map(ref)
+
+
+def _study_day_pairs(frame: pd.DataFrame) -> Iterator[tuple[str, str]]:
+    """(--DY, --DTC), (--STDY, --STDTC), (--ENDY, --ENDTC) pairs present in the frame.
+
+    Named by the SDTM convention, so a domain we have no metadata for is checked too;
+    VISITDY (planned day, no VISITDTC) drops out because its date variable does not exist.
+    """
+    for name in map(str, frame.columns):
+        for day, dtc in (("STDY", "STDTC"), ("ENDY", "ENDTC"), ("DY", "DTC")):
+            if name.endswith(day):
+                date = name[: -len(day)] + dtc
+                if date in frame.columns:
+                    yield name, date
+                break
+
+
+_Day = tuple[str, pd.DataFrame, str, str, pd.Series, pd.Series, pd.Series]
+
+
+def _study_days(datasets: Mapping[str, pd.DataFrame]) -> list[_Day]:
+    """For every study-day variable: (dataset, frame, --DY, --DTC, value, expected, RFSTDTC)."""
+    study = as_study(datasets)
+    dm = study.get(DM)
+    if dm is None:
+        return []
+    # Three rules read the same days: computed once per run (keyed on DM and the datasets).
+    key = ("study_days", tuple((n, id(study[n])) for n in study.names(SDTM)))
+    return memo(dm, key, lambda: list(_compute_study_days(study, dm)))
+
+
+def _compute_study_days(study: Study, dm: pd.DataFrame) -> Iterator[_Day]:
+    for name in study.names(SDTM):
+        frame = study[name]
+        rfstdtc = _per_subject(frame, dm, "RFSTDTC")
+        known = text(frame, "USUBJID").isin(set(text(dm, "USUBJID").dropna())) \
+            if "USUBJID" in frame.columns and "USUBJID" in dm.columns else None
+        for day, dtc in _study_day_pairs(frame):
+            expected = study_day(text(frame, dtc).astype("string"), rfstdtc.astype("string"))
+            value = numbers(frame[day])
+            if known is not None:  # a subject not in DM is CV0202's finding, not a day error
+                value = value.where(known.to_numpy())
+            yield name, frame, day, dtc, value, expected, rfstdtc
+
+
+@rule("CV0301", Severity.ERROR, "Study day is 0",
+      "SDTMIG 3.4 section 4.4.4 (there is no study day 0); CG0006 (CORE-000529)")
+def study_day_zero(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    out: list[Problem] = []
+    for name, frame, day, _dtc, value, _exp, _ref in _study_days(datasets):
+        out += hits("CV0301", name, frame, value.eq(0).to_numpy(), variable=day,
+                    message=f"{day} is 0; the day of RFSTDTC is day 1 and the day before is -1")
+    return out
+
+
+@rule("CV0302", Severity.ERROR, "Study day does not follow from the date and DM.RFSTDTC",
+      "SDTMIG 3.4 section 4.4.4; CG0006 (CORE-000529), CG0220 (CORE-000552), "
+      "CG0222 (CORE-000553)")
+def study_day_value(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    out: list[Problem] = []
+    for name, frame, day, dtc, value, expected, ref in _study_days(datasets):
+        exp = expected.astype("float64")
+        bad = value.notna() & exp.notna() & value.ne(0) & value.ne(exp)
+        out += hits("CV0302", name, frame, bad.to_numpy(dtype=bool), variable=day,
+                    message=lambda i, f=frame, d=dtc, e=exp, r=ref, y=day:
+                    f"{y} should be {int(e.iat[i])} ({d} {show(f[d].iat[i])}, "
+                    f"RFSTDTC {show(r.iat[i])}; day 1 = RFSTDTC, no day 0)")
+    return out
+
+
+@rule("CV0303", Severity.ERROR, "Study day given although the date or RFSTDTC is incomplete",
+      "SDTMIG 3.4 section 4.4.4 (study day only from complete dates); CG0007 (CORE-000354), "
+      "CG0221 (CORE-000138), CG0223 (CORE-000139)")
+def study_day_partial(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    out: list[Problem] = []
+    for name, frame, day, dtc, value, expected, ref in _study_days(datasets):
+        bad = value.notna() & expected.isna()
+        out += hits("CV0303", name, frame, bad.to_numpy(dtype=bool), variable=day,
+                    message=lambda i, f=frame, d=dtc, r=ref, y=day:
+                    f"{y} is populated but {d} {show(f[d].iat[i])} or RFSTDTC "
+                    f"{show(r.iat[i])} is not a complete date")
+    return out
+
+
+def _iso_variables(name: str, frame: pd.DataFrame) -> list[str]:
+    """Date/time variables: ISO 8601 datetimes in the metadata, else by the --DTC name."""
+    meta = metadata(name)
+    out = []
+    for var in map(str, frame.columns):
+        if meta is not None and meta.has(var):
+            if meta.variable(var).iso8601 == "datetime":
+                out.append(var)
+        elif var.endswith("DTC") and not pd.api.types.is_numeric_dtype(frame[var].dtype):
+            out.append(var)
+    return out
+
+
+@rule("CV0304", Severity.ERROR, "Date is not a real calendar date",
+      "SDTMIG 3.4 sections 4.4.1-4.4.2 (ISO 8601 dates; partial dates keep only known parts)")
+def real_dates(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    study = as_study(datasets)
+    out: list[Problem] = []
+    for name in study.names(SDTM):
+        frame = study[name]
+        for var in _iso_variables(name, frame):
+            values = text(frame, var).astype("string")
+            bad = np.zeros(len(frame), dtype=bool)
+            # Both ends of an interval; the ISO pattern itself is CV0104's business.
+            ends = values.str.split("/", n=1, expand=True).reindex(columns=[0, 1])
+            for end in (0, 1):
+                day = ends[end].astype("string").str.extract(_DATE_PART, expand=False)
+                real = pd.to_datetime(day, format="%Y-%m-%d", errors="coerce")
+                bad |= (day.notna() & real.isna()).fillna(False).to_numpy(dtype=bool)
+            out += hits("CV0304", name, frame, bad, variable=var,
+                        message=lambda i, t=values, v=var:
+                        f"{v} {show(t.iat[i])} is not a date that exists")
+    return out
+
+
+def _start_end_pairs(frame: pd.DataFrame) -> Iterator[tuple[str, str]]:
+    # --STDTC/--ENDTC share their prefix: AESTDTC/AEENDTC, RFSTDTC/RFENDTC, RFXSTDTC/RFXENDTC.
+    for var in map(str, frame.columns):
+        if var.endswith("STDTC"):
+            end = var[: -len("STDTC")] + "ENDTC"
+            if end in frame.columns:
+                yield var, end
+
+
+@rule("CV0305", Severity.ERROR, "Start date/time is after the end date/time",
+      "CORE-000718 (FB3209) --STDTC <= --ENDTC; DM: CORE-000711 (FB3404) RFSTDTC <= RFENDTC, "
+      "CORE-000714 (FB3408) RFXSTDTC <= RFXENDTC")
+def start_before_end(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    study = as_study(datasets)
+    out: list[Problem] = []
+    for name in study.names(SDTM):
+        frame = study[name]
+        for start, end in _start_end_pairs(frame):
+            order = iso_compare(frame[start], frame[end])
+            out += hits("CV0305", name, frame, order.eq(1).fillna(False).to_numpy(dtype=bool),
+                        variable=start,
+                        message=lambda i, f=frame, s=start, e=end:
+                        f"{s} {show(f[s].iat[i])} is after {e} {show(f[e].iat[i])}")
+    return out
+
+
+def _exposure(datasets: Mapping[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    study = as_study(datasets)
+    ex, dm = study.get(EX), study.get(DM)
+    if ex is None or dm is None or "USUBJID" not in ex.columns or "USUBJID" not in dm.columns:
+        return None
+    return ex, dm
+
+
+@rule("CV0306", Severity.ERROR, "Exposure outside DM.RFXSTDTC..RFXENDTC",
+      "SDTMIG 3.4 section 5.2 (RFXSTDTC/RFXENDTC are the first and last exposure); "
+      "CG0148 (CORE-000239), CG0147 (CORE-000238)")
+def exposure_in_reference_period(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    pair = _exposure(datasets)
+    if pair is None:
+        return []
+    ex, dm = pair
+    out: list[Problem] = []
+    first, last = _per_subject(ex, dm, "RFXSTDTC"), _per_subject(ex, dm, "RFXENDTC")
+    if "EXSTDTC" in ex.columns:
+        early = iso_compare(ex["EXSTDTC"], first).eq(-1).fillna(False).to_numpy(dtype=bool)
+        out += hits("CV0306", EX, ex, early, variable="EXSTDTC",
+                    message=lambda i: f"EXSTDTC {show(ex['EXSTDTC'].iat[i])} is before "
+                    f"DM.RFXSTDTC {show(first.iat[i])}")
+    end_var = "EXENDTC" if "EXENDTC" in ex.columns else "EXSTDTC" if "EXSTDTC" in ex.columns \
+        else None
+    if end_var is not None:
+        end = text(ex, end_var)
+        if end_var == "EXENDTC" and "EXSTDTC" in ex.columns:  # no end: the start is the last day
+            end = end.where(end.notna(), text(ex, "EXSTDTC"))
+        late = iso_compare(end, last).eq(1).fillna(False).to_numpy(dtype=bool)
+        out += hits("CV0306", EX, ex, late, variable=end_var, value=end,
+                    message=lambda i: f"{end_var} {show(end.iat[i])} is after DM.RFXENDTC "
+                    f"{show(last.iat[i])}")
+    return out
+
+
+def _ex_extreme(ex: pd.DataFrame, variables: tuple[str, ...], how: str) -> pd.Series:
+    """Earliest ("min") or latest ("max") ISO value per subject over ``variables``."""
+    frames = [pd.DataFrame({"u": text(ex, "USUBJID"), "d": text(ex, v)})
+              for v in variables if v in ex.columns]
+    if not frames:
+        return pd.Series(dtype=object)
+    # ISO 8601 strings sort in time order (a partial date sorts before its days).
+    long = pd.concat(frames).dropna()
+    return long.groupby("u")["d"].agg(how)
+
+
+def _reference_vs_exposure(rule_id: str, datasets: Mapping[str, pd.DataFrame], ref_var: str,
+                           ex_vars: tuple[str, ...], how: str, what: str) -> list[Problem]:
+    pair = _exposure(datasets)
+    if pair is None or ref_var not in pair[1].columns:
+        return []
+    ex, dm = pair
+    extreme = text(dm, "USUBJID").map(_ex_extreme(ex, ex_vars, how))
+    differs = iso_compare(dm[ref_var], extreme).ne(0).fillna(False)
+    # A subject with exposure but no reference date is also wrong.
+    absent = text(dm, ref_var).isna() & extreme.notna()
+    return hits(rule_id, DM, dm, (differs | absent).to_numpy(dtype=bool), variable=ref_var,
+                message=lambda i: f"{ref_var} {show(dm[ref_var].iat[i])} is not the {what} "
+                f"{show(extreme.iat[i])}")
+
+
+@rule("CV0307", Severity.ERROR, "DM.RFXSTDTC is not the earliest EX.EXSTDTC",
+      "SDTMIG 3.4 section 5.2; CG0148 (CORE-000239)")
+def rfxstdtc_first_exposure(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    return _reference_vs_exposure("CV0307", datasets, "RFXSTDTC", ("EXSTDTC",), "min",
+                                  "earliest EXSTDTC")
+
+
+@rule("CV0308", Severity.ERROR, "DM.RFXENDTC is not the latest EX.EXENDTC (or EXSTDTC)",
+      "SDTMIG 3.4 section 5.2; CG0147 (CORE-000238)")
+def rfxendtc_last_exposure(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    return _reference_vs_exposure("CV0308", datasets, "RFXENDTC", ("EXSTDTC", "EXENDTC"),
+                                  "max", "latest EXSTDTC/EXENDTC")
+

@@ -1,0 +1,142 @@
+"""SUPP-- records point at a real parent record (RDOMAIN, USUBJID, IDVAR, IDVARVAL)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ...errors import Problem, Severity
+from ..frames import dataset_hit, hits, key_text, show, text
+from ..registry import rule
+from ..study import SDTM, as_study
+from .subjects import DM
+
+_SUPP = re.compile(r"SUPP[A-Z0-9]{2,4}\Z")
+_CITE = "SDTMIG 3.4 section 8.4 (Relating Non-standard Variable Values to a Parent Domain)"
+
+
+class _Supp:
+    """One SUPP-- dataset with its identifying columns as comparable text."""
+
+    def __init__(self, name: str, frame: pd.DataFrame) -> None:
+        self.name, self.frame = name, frame
+
+        # text() gives an all-null column for a variable the dataset lacks.
+        self.rdomain = text(frame, "RDOMAIN").str.upper()
+        self.usubjid = text(frame, "USUBJID")
+        self.idvar = text(frame, "IDVAR").str.upper()
+        self.idvarval = key_text(frame["IDVARVAL"]) if "IDVARVAL" in frame.columns \
+            else text(frame, "IDVARVAL")
+        self.qnam = text(frame, "QNAM")
+
+
+def _supps(datasets: Mapping[str, pd.DataFrame]) -> Iterator[tuple[_Supp, dict[str, pd.DataFrame]]]:
+    study = as_study(datasets)
+    for name in study.names(SDTM):
+        if _SUPP.match(name) and "RDOMAIN" in study[name].columns:
+            yield _Supp(name, study[name]), study
+
+
+@rule("CV0601", Severity.ERROR, "SUPP-- parent dataset (RDOMAIN) is not present",
+      f"{_CITE}; CG0373 (CORE-000457), CG0369 (CORE-000502)")
+def parent_dataset(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    out = []
+    for supp, study in _supps(datasets):
+        for parent in sorted(set(supp.rdomain.dropna()) - set(study)):
+            count = int(supp.rdomain.eq(parent).sum())
+            out.append(dataset_hit("CV0601", supp.name, f"RDOMAIN {parent!r} ({count} records) "
+                                   f"names a dataset that is not present", variable="RDOMAIN",
+                                   value=parent))
+    return out
+
+
+@rule("CV0602", Severity.ERROR, "SUPP-- subject has no record in the parent dataset",
+      f"{_CITE}: RDOMAIN and USUBJID identify the parent subject")
+def parent_subject(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    out: list[Problem] = []
+    for supp, study in _supps(datasets):
+        bad = np.zeros(len(supp.frame), dtype=bool)
+        for parent in set(supp.rdomain.dropna()) & set(study):
+            frame = study[parent]
+            subjects = set(text(frame, "USUBJID").dropna()) if "USUBJID" in frame.columns \
+                else set()
+            bad |= (supp.rdomain.eq(parent) & supp.usubjid.notna()
+                    & ~supp.usubjid.isin(subjects)).to_numpy(dtype=bool)
+        out += hits("CV0602", supp.name, supp.frame, bad, variable="USUBJID",
+                    message=lambda i, s=supp: f"USUBJID has no record in {s.rdomain.iat[i]}")
+    return out
+
+
+@rule("CV0603", Severity.ERROR, "SUPP-- IDVAR is not a variable of the parent dataset",
+      f"{_CITE}; CG0370 (CORE-000712)")
+def parent_variable(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    out: list[Problem] = []
+    for supp, study in _supps(datasets):
+        bad = np.zeros(len(supp.frame), dtype=bool)
+        for parent in set(supp.rdomain.dropna()) & set(study):
+            columns = {str(c).upper() for c in study[parent].columns}
+            bad |= (supp.rdomain.eq(parent) & supp.idvar.notna()
+                    & ~supp.idvar.isin(columns)).to_numpy(dtype=bool)
+        out += hits("CV0603", supp.name, supp.frame, bad, variable="IDVAR",
+                    message=lambda i, s=supp: f"IDVAR {show(s.idvar.iat[i])} is not a variable "
+                    f"of {s.rdomain.iat[i]}")
+    return out
+
+
+@rule("CV0604", Severity.ERROR, "SUPP-- IDVAR/IDVARVAL match no parent record of the subject",
+      f"{_CITE}; CG0371 (CORE-000206)")
+def parent_record(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    out: list[Problem] = []
+    for supp, study in _supps(datasets):
+        wanted = pd.DataFrame({"r": supp.rdomain, "u": supp.usubjid, "v": supp.idvar,
+                               "x": supp.idvarval})
+        # Only records CV0601-CV0603 have not already rejected: the parent dataset, the
+        # subject in it and the variable IDVAR exist; each record is then checked once.
+        parents, subjects = [], []
+        for (parent, idvar), _ in wanted.dropna(subset=["r", "v"]).groupby(["r", "v"]):
+            frame = study.get(parent)
+            if frame is None or idvar not in frame.columns or "USUBJID" not in frame.columns:
+                continue
+            usubjid = text(frame, "USUBJID")
+            parents.append(pd.DataFrame({"r": parent, "v": idvar, "u": usubjid,
+                                         "x": key_text(frame[idvar])}))
+            subjects.append(pd.DataFrame({"r": parent, "v": idvar, "u": usubjid}))
+        if not parents:
+            continue
+        known = pd.concat(parents).dropna().drop_duplicates()
+        checkable = pd.MultiIndex.from_frame(wanted[["r", "v", "u"]]).isin(
+            pd.MultiIndex.from_frame(pd.concat(subjects).dropna()))
+        merged = wanted.merge(known, on=["r", "v", "u", "x"], how="left", indicator=True)
+        bad = checkable & (merged["_merge"] == "left_only").to_numpy()
+        out += hits("CV0604", supp.name, supp.frame, bad, variable="IDVARVAL",
+                    message=lambda i, s=supp: f"no {s.rdomain.iat[i]} record of this subject "
+                    f"has {s.idvar.iat[i]} = {show(s.idvarval.iat[i])}")
+    return out
+
+
+@rule("CV0605", Severity.ERROR, "QNAM is not unique for its parent record",
+      f"{_CITE}; CG0411 (CORE-000203)")
+def qnam_unique(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    out: list[Problem] = []
+    for supp, _ in _supps(datasets):
+        keys = pd.DataFrame({"r": supp.rdomain, "u": supp.usubjid, "v": supp.idvar,
+                             "x": supp.idvarval, "q": supp.qnam})
+        dup = keys["q"].notna() & keys.duplicated(keep="first")
+        out += hits("CV0605", supp.name, supp.frame, dup.to_numpy(dtype=bool), variable="QNAM",
+                    message="QNAM already given for this parent record")
+    return out
+
+
+@rule("CV0606", Severity.ERROR, "SUPP-- IDVAR is null for a parent other than DM",
+      f"{_CITE}; CG0203 (CORE-000134)")
+def idvar_needed(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    out: list[Problem] = []
+    for supp, _ in _supps(datasets):
+        bad = supp.rdomain.notna() & supp.rdomain.ne(DM) & supp.idvar.isna()
+        out += hits("CV0606", supp.name, supp.frame, bad.to_numpy(dtype=bool), variable="IDVAR",
+                    message=lambda i, s=supp: f"IDVAR is null; a {s.rdomain.iat[i]} qualifier "
+                    "must name its parent record")
+    return out
