@@ -101,7 +101,7 @@ def to_iso8601(values: pd.Series, formats: Sequence[str]) -> tuple[pd.Series, pd
             parts.loc[hit_index, col] = found.loc[hit_index, col]
         matched.loc[hit_index] = True
 
-    unknown = parts.apply(lambda c: c.str.fullmatch(UNKNOWN, case=False).fillna(False))
+    unknown = parts.apply(lambda c: c.str.fullmatch(UNKNOWN, case=False).fillna(False)).astype(bool)
     absent = parts.isna() | unknown
     year = _numeric_part(parts["year"], unknown["year"])
     month_text = parts["month"].str.upper()

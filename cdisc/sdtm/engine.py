@@ -368,9 +368,10 @@ def _check_text(frame: pd.DataFrame, name: str, ctx: MappingContext) -> None:
         text = frame[column].astype("string")
         bad = text.str.contains(r"[^\x00-\x7f]", regex=True).fillna(False)
         if bad.any():
-            ctx.at(name, column.removeprefix(SUPP_PREFIX), ()).report(
+            variable = column.removeprefix(SUPP_PREFIX)
+            ctx.at(name, variable, ()).report(
                 "MAP010", "text has non-ASCII characters (XPT v5 and the FDA TCG require "
-                "ASCII); transliterate it in the source", frame, bad.astype(bool), None, text)
+                "ASCII); transliterate it in the source", frame, bad.astype(bool), variable, text)
 
 
 def _check_orphans(built: dict[str, pd.DataFrame], spec: Spec, ctx: MappingContext) -> None:

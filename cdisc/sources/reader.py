@@ -11,12 +11,13 @@ exclusion can name the line it came from.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from ..errors import Location, ProblemLog, SourceError
+from ..errors import Location, Problem, ProblemLog, SourceError
 from ..spec.model import SourceSpec, Spec
 
 SOURCE = "__source__"
@@ -37,39 +38,84 @@ class SourceTable:
         return str(self.spec.file)
 
 
-def _read_raw(spec: SourceSpec) -> tuple[pd.DataFrame, int]:
-    """The file as text cells, and the file line/row number of the first record."""
+def _read_csv(spec: SourceSpec) -> tuple[pd.DataFrame, list[int]]:
+    """CSV cells as text, and the file line each record starts on.
+
+    Read with the csv module so each record's line is exact even after a blank
+    line (skipped, as a spreadsheet export has them) or a quoted cell that spans
+    lines. A record with more or fewer cells than the header (an unquoted comma,
+    a lost one) is an error naming its line, never values shifted into the
+    next column.
+    """
+    file = str(spec.file)
+    with spec.file.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise ValueError("the file is empty (no header line)")
+        records: list[list[str]] = []
+        rows: list[int] = []
+        problems: list[Problem] = []
+        start = reader.line_num + 1
+        try:
+            for record in reader:
+                if record and not (len(record) == 1 and not record[0].strip()):
+                    extra = record[len(header):]
+                    if len(record) < len(header) or any(cell.strip() for cell in extra):
+                        problems.append(Problem("SRC009", (
+                            f"the record has {len(record)} cells but the header has "
+                            f"{len(header)}; a cell with a comma must be in double quotes"),
+                            Location(file=file, row=start, value=",".join(record))))
+                    records.append(record[:len(header)])
+                    rows.append(start)
+                start = reader.line_num + 1
+        except csv.Error as exc:  # a NUL byte, a cell over the csv field size limit
+            problems.append(Problem("SRC003", f"cannot read the file: {exc}",
+                                    Location(file=file, row=start)))
+    if problems:
+        raise SourceError(problems)
+    first: dict[str, int] = {}
+    for i, name in enumerate(header):
+        first.setdefault(name, i)
+    duplicated = [n for n in spec.columns if header.count(n) > 1]
+    if duplicated:
+        raise SourceError([Problem("SRC010", f"column {n!r} appears {header.count(n)} times in "
+                                   "the header", Location(file=file, row=1, field=n))
+                           for n in duplicated])
+    frame = pd.DataFrame({name: [r[i] for r in records] for name, i in first.items()},
+                         index=pd.RangeIndex(len(records)), dtype=object)
+    return frame, rows
+
+
+def _read_raw(spec: SourceSpec) -> tuple[pd.DataFrame, list[int]]:
+    """The file as text cells, and the file line/row number of each record."""
     suffix = spec.file.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         frame = pd.read_excel(
             spec.file, sheet_name=spec.sheet or 0, dtype=str, keep_default_na=False,
             engine="openpyxl",
         )
-    elif suffix in (".csv", ".txt"):
-        frame = pd.read_csv(
-            spec.file, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8",
-        )
-    else:
-        raise SourceError.single(
-            "SRC001", f"unsupported source file type {suffix!r} (use .csv or .xlsx)",
-            file=str(spec.file),
-        )
-    # Header is row/line 1, so the first record is 2 (CSV lines assume no
-    # embedded newlines in quoted cells; Excel rows are exact).
-    return frame, 2
+        # Header is row 1, so the first record is row 2 (Excel keeps blank rows).
+        return frame, list(range(2, 2 + len(frame)))
+    if suffix in (".csv", ".txt"):
+        return _read_csv(spec)
+    raise SourceError.single(
+        "SRC001", f"unsupported source file type {suffix!r} (use .csv or .xlsx)",
+        file=str(spec.file),
+    )
 
 
 def _read_one(spec: SourceSpec, problems: ProblemLog) -> SourceTable | None:
     file = str(spec.file)
     try:
-        raw, first_row = _read_raw(spec)
+        raw, row_numbers = _read_raw(spec)
     except SourceError as exc:
         problems.extend(exc.problems)
         return None
     except FileNotFoundError:
         problems.add("SRC002", "source file not found", Location(file=file))
         return None
-    except (UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
         problems.add("SRC003", f"cannot read the file: {exc}", Location(file=file))
         return None
 
@@ -80,7 +126,7 @@ def _read_one(spec: SourceSpec, problems: ProblemLog) -> SourceTable | None:
     if missing:
         return None
 
-    rows = pd.RangeIndex(first_row, first_row + len(raw))
+    rows = pd.Index(row_numbers, dtype=int)
     frame = pd.DataFrame(index=raw.index)
     for name, col in spec.columns.items():
         text = raw[name].astype(str).str.strip()

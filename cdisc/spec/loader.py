@@ -19,10 +19,10 @@ from typing import Any
 
 import jsonschema
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from ..errors import Location, ProblemLog, SpecError
+from ..errors import Location, Problem, ProblemLog, SpecError
 from ..resources import schemas_dir
 from .model import (
     ColumnSpec,
@@ -42,24 +42,64 @@ def spec_schema() -> dict[str, Any]:
     return json.loads((schemas_dir() / "mapping-spec.schema.json").read_text(encoding="utf-8"))
 
 
-def _positions(node: Any, path: JsonPath, out: dict[JsonPath, tuple[int, int]]) -> Any:
-    """Plain Python copy of a ruamel node, recording 1-based (line, column) per path."""
-    if isinstance(node, CommentedMap):
-        plain = {}
-        for key, value in node.items():
-            # a key brought in by a YAML merge (<<: *anchor) has no position here
-            line, col = node.lc.key(key) if key in node.lc.data else (node.lc.line, node.lc.col)
-            out[(*path, str(key))] = (line + 1, col + 1)
-            plain[str(key)] = _positions(value, (*path, str(key)), out)
-        return plain
-    if isinstance(node, CommentedSeq):
-        items = []
-        for i, value in enumerate(node):
-            line, col = node.lc.item(i)
-            out[(*path, i)] = (line + 1, col + 1)
-            items.append(_positions(value, (*path, i), out))
-        return items
-    return node
+#: a spec has a few thousand nodes; aliases that expand beyond this are a YAML bomb
+MAX_NODES = 100_000
+
+
+class _NotPlainData(Exception):
+    """A node a spec must not have; raised with the JSON path of the node."""
+
+    def __init__(self, path: JsonPath, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class _Plain:
+    """Plain Python copy of a ruamel document, with 1-based (line, column) per path.
+
+    The round-trip loader constructs nothing from a tag: ``!!python/...`` comes
+    back as tagged data. A spec is plain data, so any explicit tag but ``!!str``
+    is refused (all of them are reported), as are recursive aliases and alias bombs.
+    """
+
+    def __init__(self) -> None:
+        self.positions: dict[JsonPath, tuple[int, int]] = {(): (1, 1)}
+        self.tags: list[tuple[JsonPath, str]] = []
+        self.budget = MAX_NODES
+
+    def copy(self, node: Any, path: JsonPath = (), ancestors: frozenset[int] = frozenset()) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            raise _NotPlainData(path, f"the document expands to more than {MAX_NODES} nodes "
+                                "through aliases (a YAML bomb?)")
+        tag = getattr(getattr(node, "tag", None), "value", None)
+        if tag == "tag:yaml.org,2002:str" and isinstance(node, TaggedScalar):
+            return str(node.value)  # `!!str 01`: the text as written
+        if tag is not None:
+            self.tags.append((path, str(tag).replace("tag:yaml.org,2002:", "!!")))
+            return None
+        if isinstance(node, CommentedMap | CommentedSeq):
+            if id(node) in ancestors:
+                raise _NotPlainData(path, "an alias refers to a node that contains it "
+                                    "(recursive YAML)")
+            ancestors = ancestors | {id(node)}
+        out = self.positions
+        if isinstance(node, CommentedMap):
+            plain = {}
+            for key, value in node.items():
+                # a key brought in by a YAML merge (<<: *anchor) has no position here
+                line, col = node.lc.key(key) if key in node.lc.data else (node.lc.line, node.lc.col)
+                out[(*path, str(key))] = (line + 1, col + 1)
+                plain[str(key)] = self.copy(value, (*path, str(key)), ancestors)
+            return plain
+        if isinstance(node, CommentedSeq):
+            items = []
+            for i, value in enumerate(node):
+                where = node.lc.item(i)
+                out[(*path, i)] = (where[0] + 1, where[1] + 1) if where else out[path]
+                items.append(self.copy(value, (*path, i), ancestors))
+            return items
+        return node
 
 
 def _yaml_text_to_document(text: str, file: str) -> tuple[Any, dict[JsonPath, tuple[int, int]]]:
@@ -75,8 +115,37 @@ def _yaml_text_to_document(text: str, file: str) -> tuple[Any, dict[JsonPath, tu
             line=mark.line + 1 if mark else None,
             column=mark.column + 1 if mark else None,
         ) from None
-    positions: dict[JsonPath, tuple[int, int]] = {(): (1, 1)}
-    return _positions(node, (), positions), positions
+    except YAMLError as exc:  # e.g. ReaderError: a control character in the text
+        position = getattr(exc, "position", None)
+        line = column = None
+        if isinstance(position, int):
+            before = text[:position]
+            line, column = before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
+        raise SpecError.single("SPEC001", f"YAML: {exc}".split("\n")[0], file=file, line=line,
+                               column=column) from None
+    plain = _Plain()
+    try:
+        document = plain.copy(node)
+    except _NotPlainData as exc:
+        raise SpecError(Problem("SPEC001", str(exc), _spec_location(file, plain.positions,
+                                                                   exc.path))) from None
+    if plain.tags:
+        raise SpecError([
+            Problem("SPEC001", f"YAML tag {tag} is not allowed: a spec is plain data (maps, "
+                    "lists, text, numbers), read with a safe loader that constructs no objects",
+                    _spec_location(file, plain.positions, path))
+            for path, tag in plain.tags
+        ])
+    return document, plain.positions
+
+
+def _spec_location(file: str, positions: dict[JsonPath, tuple[int, int]],
+                   path: JsonPath) -> Location:
+    probe = path
+    while probe and probe not in positions:
+        probe = probe[:-1]
+    line, column = positions.get(probe, (None, None))
+    return Location(file=file, line=line, column=column, json_path=format_json_path(path))
 
 
 def _schema_problems(document: Any, file: str,
@@ -88,16 +157,8 @@ def _schema_problems(document: Any, file: str,
         # if/then failures are reported through their most specific cause
         leaves = _leaf_errors(error)
         for leaf in leaves:
-            path = tuple(leaf.absolute_path)
-            probe = path
-            while probe and probe not in positions:
-                probe = probe[:-1]
-            line, column = positions.get(probe, (None, None))
-            problems.add(
-                "SPEC002", _schema_message(leaf),
-                Location(file=file, line=line, column=column,
-                         json_path=format_json_path(path)),
-            )
+            problems.add("SPEC002", _schema_message(leaf),
+                         _spec_location(file, positions, tuple(leaf.absolute_path)))
     return problems
 
 
