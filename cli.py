@@ -26,6 +26,8 @@ def main() -> None:
 
 def _fail(exc: CdiscError, errors_json: Path | None) -> None:
     print_problems(exc.problems, errors_json)
+    for line in exc.reconciliation or ():
+        click.echo(f"reconciliation  {line}", err=True)
     sys.exit(2)
 
 

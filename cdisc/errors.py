@@ -126,6 +126,9 @@ class ProblemLog:
 class CdiscError(Exception):
     """A run that cannot go on. Carries every problem found, each with a location."""
 
+    #: lines of the source-record reconciliation, when the run got as far as mapping
+    reconciliation: list[str] | None = None
+
     def __init__(self, problems: Problem | Iterable[Problem]) -> None:
         self.problems: list[Problem] = (
             [problems] if isinstance(problems, Problem) else list(problems)

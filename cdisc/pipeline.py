@@ -14,7 +14,7 @@ from . import __version__, standards
 from .adam.recist import RecistOptions, recist_review
 from .errors import Location, MappingError, Problem, ProblemLog, Severity, SourceError
 from .output.folder import safe_child, staged_output
-from .output.reports import run_report, write_json
+from .output.reports import reconciliation_lines, run_report, write_json
 from .output.xpt import write_xpt
 from .resources import example_spec_path
 from .sdtm.engine import SdtmResult, build_sdtm
@@ -55,7 +55,10 @@ def build(spec_path: str | Path | None = None,
     sources = read_sources(spec, problems)
     problems.raise_if_errors(SourceError)
     result = build_sdtm(spec, sources, problems)
-    problems.raise_if_errors(MappingError)
+    if problems.errors:
+        error = MappingError(problems.errors)
+        error.reconciliation = reconciliation_lines(result)
+        raise error
     return spec, result
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .errors import Problem
+from .output.reports import reconciliation_lines
 
 if TYPE_CHECKING:
     from .pipeline import ConversionResult
@@ -35,8 +36,7 @@ def print_problems(problems: Sequence[Problem], errors_json: Path | None) -> Non
 
 
 def print_summary(result: ConversionResult) -> None:
-    for line in (f"{r.source}: {r.read} read, {r.mapped} mapped, {r.excluded} excluded"
-                 for r in result.sdtm.reconciliation):
+    for line in reconciliation_lines(result.sdtm):
         click.echo(f"reconciliation  {line}")
     for name, frame in sorted(result.sdtm.datasets.items()):
         click.echo(f"dataset         {name:<8} {len(frame):>5} records")

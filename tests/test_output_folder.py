@@ -1,0 +1,70 @@
+"""The staged output folder: killed runs' leftovers are cleaned up or restored."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+import cli
+from cdisc.output.folder import staged_output
+
+from helpers import MINI_FILES, MINI_SPEC, write_study
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_leftovers_of_a_killed_run_are_removed(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("previous run")
+    stale = tmp_path / f".out.new-{dead_pid()}-abc123"
+    stale.mkdir()
+    (stale / "dm.xpt").write_bytes(b"half written")
+    with staged_output(out) as staging:
+        (staging / "new.txt").write_text("this run")
+    assert not stale.exists()
+    assert sorted(p.name for p in out.iterdir()) == ["new.txt"]
+
+
+def test_a_run_killed_mid_swap_gets_its_previous_output_back(tmp_path):
+    out = tmp_path / "out"
+    backup = tmp_path / f".out.old-{dead_pid()}-xyz789"
+    backup.mkdir()
+    (backup / "dm.xpt").write_text("previous run")  # out/ had been moved aside, then kill
+    with pytest.raises(RuntimeError), staged_output(out):
+        raise RuntimeError("this run fails too")
+    assert (out / "dm.xpt").read_text() == "previous run"
+    assert not backup.exists()
+
+
+def test_a_live_runs_staging_folder_is_left_alone(tmp_path):
+    out = tmp_path / "out"
+    live = tmp_path / f".out.new-{os.getpid()}-live"
+    live.mkdir()
+    with staged_output(out) as staging:
+        (staging / "x.txt").write_text("x")
+    assert live.exists()
+
+
+def test_a_failed_mapping_run_still_prints_the_reconciliation(tmp_path):
+    files = dict(MINI_FILES)
+    files["aes.csv"] = """
+        id,term,onset
+        1,Fatigue,31-FEB-2012
+        2,Rash,10-JAN-2012
+    """
+    spec = write_study(tmp_path, MINI_SPEC, files)
+    result = CliRunner().invoke(cli.main, ["convert", "--spec", str(spec), "--out",
+                                           str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "reconciliation  aes: 2 read, 2 mapped, 0 excluded" in result.output
+    assert "MAP002" in result.output
