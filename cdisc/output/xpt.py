@@ -71,7 +71,7 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from numbers import Number
 from pathlib import Path
@@ -562,7 +562,7 @@ def _format_problems(
 def _naive(moment: datetime) -> datetime:
     # SAS stores no zone; an aware time is written as UTC (SOURCE_DATE_EPOCH is UTC).
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.replace(microsecond=0)
 
 

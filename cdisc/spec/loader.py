@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -182,7 +182,7 @@ def _created(study: dict[str, Any]) -> datetime:
     """The output timestamp: SOURCE_DATE_EPOCH wins (reproducible builds), else the spec's."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch and epoch.strip().isdigit():
-        return datetime.fromtimestamp(int(epoch), tz=timezone.utc).replace(tzinfo=None)
+        return datetime.fromtimestamp(int(epoch), tz=UTC).replace(tzinfo=None)
     return datetime.fromisoformat(str(study["created"]))
 
 
