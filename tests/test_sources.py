@@ -69,3 +69,24 @@ def test_spec_check_command(mini_study):
     result = CliRunner().invoke(cli.main, ["spec", "check", str(mini_study)])
     assert result.exit_code == 2
     assert "SPEC014" in result.output and "'terms'" in result.output
+
+
+def test_fast_and_exact_csv_readers_agree(tmp_path):
+    from cdisc.resources import example_spec_path
+    from cdisc.sources.reader import _read_csv, _read_csv_fast
+
+    spec = load_spec(example_spec_path())
+    for source in spec.sources.values():
+        fast, fast_rows = _read_csv_fast(source)
+        exact, exact_rows = _read_csv(source)
+        pd.testing.assert_frame_equal(fast[list(source.columns)], exact[list(source.columns)],
+                                      check_dtype=False)
+        assert fast_rows == exact_rows
+    # a blank line or a quoted line break: only the exact reader knows the lines
+    odd = tmp_path / "odd.csv"
+    odd.write_text('id,note\n1,"two\nlines"\n\n2,x\n')
+    from dataclasses import replace
+
+    source = replace(next(iter(spec.sources.values())), file=odd, columns={})
+    assert _read_csv_fast(source) is None
+    assert _read_csv(source)[1] == [2, 5]

@@ -12,6 +12,7 @@ exclusion can name the line it came from.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,32 @@ class SourceTable:
     @property
     def file(self) -> str:
         return str(self.spec.file)
+
+
+def _read_csv_fast(spec: SourceSpec) -> tuple[pd.DataFrame, list[int]] | None:
+    """pandas' C parser when its records map one-to-one onto file lines, else None.
+
+    The common file (no blank lines, no line breaks inside quoted cells, every
+    record as wide as the header) has record i on line i + 2, which is checked
+    by counting the file's lines; any other file goes to :func:`_read_csv`,
+    which knows each record's line. The C parser is several times faster than
+    the csv module loop.
+    """
+    data = spec.file.read_bytes()
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+    try:
+        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False,
+                            na_filter=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError):
+        return None
+    # A short record's missing cells come back as NaN even with na_filter off;
+    # a header name seen twice comes back renamed ("x.1").
+    if (lines != len(frame) + 1 or frame.isna().any().any()
+            or any(name not in frame.columns for name in spec.columns)
+            or len(set(frame.columns)) != len(frame.columns)
+            or any(f"{name}.1" in frame.columns for name in spec.columns)):
+        return None
+    return frame, list(range(2, 2 + len(frame)))
 
 
 def _read_csv(spec: SourceSpec) -> tuple[pd.DataFrame, list[int]]:
@@ -98,7 +125,7 @@ def _read_raw(spec: SourceSpec) -> tuple[pd.DataFrame, list[int]]:
         # Header is row 1, so the first record is row 2 (Excel keeps blank rows).
         return frame, list(range(2, 2 + len(frame)))
     if suffix in (".csv", ".txt"):
-        return _read_csv(spec)
+        return _read_csv_fast(spec) or _read_csv(spec)
     raise SourceError.single(
         "SRC001", f"unsupported source file type {suffix!r} (use .csv or .xlsx)",
         file=str(spec.file),
