@@ -9,6 +9,7 @@ itself failed (bad spec, unreadable or invalid source records, bad arguments).
 from __future__ import annotations
 
 import sys
+import traceback
 from pathlib import Path
 
 import click
@@ -22,6 +23,13 @@ from cdisc.report_console import print_problems, print_summary
 @click.version_option(__version__, prog_name="cdisc")
 def main() -> None:
     """Case-series records to CDISC SDTM, validated, as SAS XPORT v5."""
+
+
+def _internal(exc: Exception) -> CdiscError:
+    """An unexpected exception is a bug, never data findings: exit 2, with the traceback."""
+    traceback.print_exc()
+    return CdiscError.single("INTERNAL", f"{type(exc).__name__}: {exc} (a bug in cdisc-convert: "
+                             "please report it with the spec and data that caused it)")
 
 
 def _fail(exc: CdiscError, errors_json: Path | None) -> None:
@@ -49,6 +57,8 @@ def convert(spec_path: Path | None, source_dir: Path | None, out_dir: Path,
         result = run_convert(spec_path, source_dir=source_dir, out_dir=out_dir)
     except CdiscError as exc:
         _fail(exc, errors_json or out_dir.with_name(out_dir.name + ".errors.json"))
+    except Exception as exc:  # the exit code must say "run failed", not "findings"
+        _fail(_internal(exc), errors_json or out_dir.with_name(out_dir.name + ".errors.json"))
     print_summary(result)
     if result.validation is not None:
         from cdisc.validate import summary_line
@@ -80,6 +90,8 @@ def validate(folder: Path, report_dir: Path | None) -> None:
     except OSError as exc:  # the report folder cannot be written
         _fail(CdiscError.single("VAL004", f"cannot write the report: {exc}",
                                 file=str(report_dir)), None)
+    except Exception as exc:  # the exit code must say "run failed", not "findings"
+        _fail(_internal(exc), None)
     sys.exit(1 if result.has_errors else 0)
 
 
@@ -98,6 +110,8 @@ def spec_check(spec_path: Path) -> None:
         loaded = load_spec(spec_path)
     except CdiscError as exc:
         _fail(exc, None)
+    except Exception as exc:  # the exit code must say "run failed", not "findings"
+        _fail(_internal(exc), None)
     for notice in loaded.notices:
         click.echo(str(notice))
     click.echo(f"{spec_path}: OK ({len(loaded.domains)} domains, {len(loaded.sources)} sources)")

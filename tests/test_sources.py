@@ -90,3 +90,14 @@ def test_fast_and_exact_csv_readers_agree(tmp_path):
     source = replace(next(iter(spec.sources.values())), file=odd, columns={})
     assert _read_csv_fast(source) is None
     assert _read_csv(source)[1] == [2, 5]
+
+
+def test_a_trailing_comma_never_shifts_cells(tmp_path):
+    files = dict(MINI_FILES)
+    files["aes.csv"] = "id,term,onset\n1,Fatigue,09-JAN-2012,\n2,Rash,10-JAN-2012,\n"
+    _, result = build(write_study(tmp_path / "empty", MINI_SPEC, files))
+    assert result.datasets["AE"]["AETERM"].tolist() == ["Fatigue", "Rash"]
+    files["aes.csv"] = "id,term,onset\n1,Fatigue,09-JAN-2012,x\n2,Rash,10-JAN-2012,\n"
+    problems = ProblemLog()
+    read_sources(load_spec(write_study(tmp_path / "text", MINI_SPEC, files)), problems)
+    assert [(p.code, p.location.row) for p in problems] == [("SRC009", 2)]

@@ -30,6 +30,7 @@ from .. import standards
 from ..errors import Location, ProblemLog, Severity
 from ..sources.reader import ROW, SOURCE, SourceTable
 from ..spec.model import DomainSpec, RecordBlock, Spec
+from ..text import decimals
 from .conditions import describe_condition, evaluate_condition
 from .dates import to_iso8601
 from .primitives import as_text, evaluate, split_text
@@ -81,7 +82,8 @@ def _join(frame: pd.DataFrame, block: RecordBlock, ctx: MappingContext) -> pd.Da
                              f"one {right_on}; a join must be many-to-one",
                              Location(file=other.file, row=row, field=right_on,
                                       value=right.at[idx, rkey]))
-        right = right[~right[rkey].duplicated(keep="first")]
+        # a blank key matches nothing (pandas would pair blank with blank)
+        right = right[right[rkey].notna() & ~right[rkey].duplicated(keep="first")]
         left_key = as_text(frame[left_on]).astype("string")
         right_key = as_text(right[rkey]).astype("string")
         merged = frame.assign(__key__=left_key.to_numpy()).merge(
@@ -140,7 +142,9 @@ def _aggregate(frame: pd.DataFrame, block: RecordBlock, ctx: MappingContext) -> 
         # RECIST-style sums: one unmeasured part makes the sum unknown, not smaller
         incomplete = frame[column].isna().groupby(
             [frame[b] for b in rule["by"]], sort=True, dropna=False).any()
-        parts[name] = groups[column].sum(min_count=1).where(~incomplete)
+        # 62 + 24.1 + 35.2 is 121.30000000000001 in binary: keep the inputs' precision
+        total = groups[column].sum(min_count=1).round(decimals(frame[column]))
+        parts[name] = total.where(~incomplete)
     for name, column in rule.get("count", {}).items():
         parts[name] = groups[column].count().astype("float64")
     out = pd.DataFrame(parts).reset_index()

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import Severity
+from ..text import number_text
 from .conditions import evaluate_condition
 from .ct import resolve_codelist
 from .dates import combine_date_time, to_iso8601
@@ -40,21 +41,18 @@ def as_text(values: pd.Series) -> pd.Series:
 
     Text stays as it is; an object column mixing text and numbers (from a
     ``condition`` with numeric and text branches) has its numbers converted.
+    See :func:`cdisc.text.number_text`.
     """
     if values.dtype == object:
         numeric = values.map(type).isin(_NUMBER_TYPES)
         if not numeric.any():
             return values
         out = values.copy()
-        out[numeric] = as_text(pd.to_numeric(values[numeric]))
+        out[numeric] = number_text(values[numeric])
         return out
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return values
-    numbers = values.astype("Float64")
-    integral = numbers.notna() & (numbers % 1 == 0)
-    text = numbers.astype("string")
-    text[integral] = numbers[integral].astype("Int64").astype("string")
-    return text.astype(object).where(numbers.notna(), None)
+    return number_text(values)
 
 
 _NUMBER_TYPES = (int, float, np.int64, np.float64, np.int32, np.float32)

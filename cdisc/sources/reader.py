@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,13 +52,19 @@ def _read_csv_fast(spec: SourceSpec) -> tuple[pd.DataFrame, list[int]] | None:
     data = spec.file.read_bytes()
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
     try:
-        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False,
-                            na_filter=False, encoding="utf-8-sig")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError):
+        with warnings.catch_warnings():
+            # "loss of data with index_col=False": a record wider than the header
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False,
+                                na_filter=False, encoding="utf-8-sig", index_col=False)
+        header = next(csv.reader(io.StringIO(data.decode("utf-8-sig").split("\n", 1)[0])))
+    except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError,
+            UnicodeDecodeError, ValueError, StopIteration):
         return None
-    # A short record's missing cells come back as NaN even with na_filter off;
-    # a header name seen twice comes back renamed ("x.1").
-    if (lines != len(frame) + 1 or frame.isna().any().any()
+    # A short record's missing cells come back as NaN even with na_filter off, a
+    # header name seen twice comes back renamed ("x.1"), and a record wider than
+    # the header must not shift its cells: the exact reader reports those.
+    if (lines != len(frame) + 1 or frame.isna().any().any() or list(frame.columns) != header
             or any(name not in frame.columns for name in spec.columns)
             or len(set(frame.columns)) != len(frame.columns)
             or any(f"{name}.1" in frame.columns for name in spec.columns)):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import standards
+from ..adam.recist import RecistOptions
 from ..errors import ProblemLog, Severity, StandardsError
 from ..sdtm.conditions import condition_columns
 from ..sdtm.dates import check_format
@@ -22,10 +23,23 @@ class _Checker:
         self.spec = spec
         self.problems = ProblemLog()
         self.algorithms = known_algorithms()
+        self.derived: dict[str, set[str]] = {}
 
     def error(self, code: str, message: str, path: JsonPath,
               severity: Severity = Severity.ERROR) -> None:
         self.problems.add(code, message, self.spec.locate(path), severity)
+
+    # -- study ----------------------------------------------------------------
+    def study(self) -> None:
+        shipped = standards.ct_versions()
+        if self.spec.study.ct_version not in shipped.values():
+            self.error("SPEC029", f"CT version {self.spec.study.ct_version} is not shipped; this "
+                       f"version of the tool has {', '.join(sorted(set(shipped.values())))}",
+                       ("study", "ct_version"))
+        try:
+            RecistOptions(**self.spec.recist)
+        except (TypeError, ValueError) as exc:
+            self.error("SPEC026", f"recist options: {exc}", ("recist",))
 
     # -- sources ---------------------------------------------------------------
     def sources(self) -> None:
@@ -98,6 +112,30 @@ class _Checker:
                 self.mapping(mapping, path, columns=None, phases=("subject", "domain"),
                              domain_vars=mapped)
                 mapped.add(var)
+            seq = f"{dname}SEQ"
+            if dname != "DM" and meta.has(seq) and seq not in mapped and any(
+                    b.supp for b in dom.records):
+                self.error("SPEC025", f"{dname} has supp: variables, whose IDVAR is {seq}: "
+                           f"derive {seq} (algorithm seq)", ("domains", dname))
+            self.derived[dname] = mapped
+        self.references()
+
+    def references(self) -> None:
+        """What --DY, EPOCH and DM itself need from DM (SDTMIG 3.4 sections 4.4.4, 5.2)."""
+        domains = self.spec.domains
+        if domains and "DM" not in domains:
+            self.error("SPEC028", "every SDTM submission has DM (SDTMIG 3.4 section 5.2): add a "
+                       "DM domain, the subjects of all other domains must be in it", ("domains",))
+            return
+        needs = {"study_day": ("RFSTDTC",), "epoch": ("RFXSTDTC", "RFXENDTC")}
+        dm_vars = self.derived.get("DM", set())
+        for dname, dom in domains.items():
+            for var, mapping in dom.derive.items():
+                for needed in needs.get(mapping["algorithm"], ()):
+                    if needed not in dm_vars:
+                        self.error("SPEC019", f"{mapping['algorithm']} reads DM.{needed}, which "
+                                   "this spec does not map or derive", ("domains", dname,
+                                                                        "derive", var))
 
     def block(self, block: RecordBlock, meta: standards.Dataset) -> set[str]:
         path = block.json_path
@@ -148,6 +186,11 @@ class _Checker:
                            "non-standard variables go under supp:", vpath)
             self.mapping(mapping, vpath, columns=columns, phases=("record",),
                          block_source=block.source)
+            if (meta.has(var) and meta.variable(var).iso8601 and mapping["algorithm"] == "assign"
+                    and self._column_type(mapping["column"], block.source)
+                    in ("date", "datetime", "time")):
+                self.error("SPEC027", f"{var} is ISO 8601 but {mapping['column']!r} is a "
+                           "collected date: use assign_datetime to convert it", vpath)
         for qnam, mapping in block.supp.items():
             qpath = (*path, "supp", qnam)
             if meta.has(qnam):
@@ -242,6 +285,7 @@ class _Checker:
 def check_spec(spec: Spec) -> ProblemLog:
     """Every semantic problem of ``spec`` (errors and notices)."""
     checker = _Checker(spec)
+    checker.study()
     checker.sources()
     checker.study_ct()
     checker.domains()

@@ -280,6 +280,11 @@ def load_spec(path: str | Path, source_dir: str | Path | None = None) -> Spec:
     problems = _schema_problems(document, file, positions)
     problems.raise_if_errors(SpecError)
     base = Path(source_dir).resolve() if source_dir is not None else path.parent
+    try:
+        datetime.fromisoformat(str(document["study"]["created"]))
+    except ValueError as exc:
+        raise SpecError(Problem("SPEC030", f"created is not a real date/time: {exc}",
+                                _spec_location(file, positions, ("study", "created")))) from None
     spec = _build(document, path, positions, base)
     checked = check_spec(spec)
     checked.raise_if_errors(SpecError)

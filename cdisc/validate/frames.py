@@ -19,6 +19,7 @@ import pandas as pd
 from pandas.api.types import infer_dtype
 
 from ..errors import Location, Problem
+from ..text import number_text
 from .registry import get_rule
 
 # The leading date/time of an ISO 8601 value (the start of an interval), which the
@@ -57,18 +58,6 @@ def numbers(s: pd.Series) -> pd.Series:
     if pd.api.types.is_bool_dtype(s.dtype):
         return pd.Series(np.nan, index=s.index)
     return pd.to_numeric(s, errors="coerce").astype("float64")
-
-
-def number_text(s: pd.Series) -> pd.Series:
-    """Numbers as the text an IDVARVAL or a key would carry: 3.0 -> "3", 2.5 -> "2.5"."""
-    num = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    out = np.full(len(num), None, dtype=object)
-    finite = np.isfinite(num)
-    integral = finite & (np.floor(num, where=finite, out=np.zeros_like(num)) == num)
-    out[integral] = num[integral].astype(np.int64).astype(str)
-    rest = ~np.isnan(num) & ~integral
-    out[rest] = num[rest].astype(str)
-    return pd.Series(out, index=s.index, dtype=object)
 
 
 def key_text(s: pd.Series) -> pd.Series:

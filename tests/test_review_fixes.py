@@ -1,0 +1,118 @@
+"""Problems found in review: each now a located problem, never silent or a traceback."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import cli
+from cdisc.errors import SpecError
+from cdisc.pipeline import build
+from cdisc.spec import load_spec
+from cdisc.text import decimals, number_text
+
+from helpers import MINI_FILES, MINI_SPEC, write_study
+
+
+def spec_problems(tmp_path, text, files=MINI_FILES):
+    with pytest.raises(SpecError) as info:
+        load_spec(write_study(tmp_path, text, files))
+    return {(p.code, p.location.json_path) for p in info.value.problems}
+
+
+def test_supp_needs_seq(tmp_path):
+    text = MINI_SPEC.replace(
+        "          AESTDTC: {algorithm: assign_datetime, column: onset}\n",
+        "          AESTDTC: {algorithm: assign_datetime, column: onset}\n        supp:\n"
+        "          AEX: {algorithm: assign, column: term, label: X, origin: CRF}\n"
+    ).replace("      AESEQ: {algorithm: seq}\n", "")
+    assert spec_problems(tmp_path, text) == {("SPEC025", "$.domains.AE")}
+
+
+def test_dm_reference_dates_must_be_derived_for_dy_and_epoch(tmp_path):
+    text = MINI_SPEC.replace(
+        "      RFSTDTC: {algorithm: subject_date, agg: min, from: [{domain: EX, variable: "
+        "EXSTDTC}]}\n", "")
+    assert spec_problems(tmp_path, text) == {
+        ("SPEC019", "$.domains.EX.derive.EXSTDY"), ("SPEC019", "$.domains.AE.derive.AESTDY")}
+
+
+def test_a_spec_without_dm_is_refused(tmp_path):
+    text = MINI_SPEC[:MINI_SPEC.index("  DM:\n")] + MINI_SPEC[MINI_SPEC.index("  EX:\n"):]
+    text = text.replace("      EXSTDY: {algorithm: study_day, dtc: EXSTDTC}\n", "")
+    text = text.replace("      AESTDY: {algorithm: study_day, dtc: AESTDTC}\n", "").replace(
+        "      EPOCH: {algorithm: epoch, dtc: AESTDTC}\n", "")
+    assert spec_problems(tmp_path, text) == {("SPEC028", "$.domains")}
+
+
+def test_assigning_a_collected_date_to_a_dtc_variable_is_refused(tmp_path):
+    text = MINI_SPEC.replace("AESTDTC: {algorithm: assign_datetime, column: onset}",
+                             "AESTDTC: {algorithm: assign, column: onset}")
+    assert spec_problems(tmp_path, text) == {("SPEC027", "$.domains.AE.records[0].map.AESTDTC")}
+
+
+def test_study_options_are_checked(tmp_path):
+    text = MINI_SPEC.replace('ct_version: "2025-03-28"', 'ct_version: "2023-12-15"')
+    assert spec_problems(tmp_path, text) == {("SPEC029", "$.study.ct_version")}
+    text = MINI_SPEC.replace('created: "2013-02-01T00:00:00"', 'created: "2013-02-30T00:00:00"')
+    assert spec_problems(tmp_path / "c", text) == {("SPEC030", "$.study.created")}
+
+
+def test_unexpected_exception_exits_2_not_1(tmp_path, monkeypatch):
+    import cdisc.pipeline
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(cdisc.pipeline, "build", broken)
+    result = CliRunner().invoke(cli.main, ["convert", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    errors = json.loads((tmp_path / "out.errors.json").read_text())
+    assert errors["counts"] == {"INTERNAL": 1}
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_blank_join_key_matches_nothing(tmp_path):
+    files = dict(MINI_FILES)
+    files["pts.csv"] = "id,sex,age,consent\n1,,40,01-JAN-2012\n2,Male,50,05-JAN-2012\n"
+    files["extra.csv"] = "code,site\n,99\nMale,02\n"
+    extra = ("  extra:\n    file: extra.csv\n    subject: site\n    columns:\n"
+             "      code: {type: string}\n      site: {type: string}\n")
+    join = "        join: [{source: extra, on: sex, right_on: code, required: false}]\n"
+    site = ("SITEID: {algorithm: coalesce, of: [{algorithm: assign, column: extra.site}, "
+            '{algorithm: hardcode, value: "01"}]}')
+    text = (MINI_SPEC.replace("  doses:\n", extra + "  doses:\n", 1)
+            .replace("      - source: pts\n", "      - source: pts\n" + join, 1)
+            .replace('SITEID: {algorithm: hardcode, value: "01"}', site))
+    _, result = build(write_study(tmp_path, text, files))
+    # patient 1 has no sex: it must not pick up the row whose code is blank (site 99)
+    assert result.datasets["DM"]["SITEID"].tolist() == ["01", "02"]
+
+
+def test_numbers_become_text_without_noise_or_overflow():
+    values = pd.Series([3.0, 2.5, 1e20, 99999999999999999.0, float("nan"), 121.3])
+    assert number_text(values).tolist() == ["3", "2.5", "1e+20", "1e+17", None, "121.3"]
+    assert decimals(pd.Series([62.0, 24.1, 35.25])) == 2
+
+
+def test_sumdiam_keeps_the_precision_of_its_lesions(tmp_path):
+    import shutil
+
+    from cdisc.resources import example_spec_path
+
+    study = tmp_path / "study"
+    shutil.copytree(example_spec_path().parent, study)
+    csv = study / "data" / "tumour_measurements.csv"
+    frame = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    first = frame.index[(frame["patient_id"] == "1") & (frame["visit"] == "BASELINE")
+                        & (frame["lesion_id"] == "T02")][0]
+    frame.loc[first, "diameter_mm"] = "24.1"
+    frame.to_csv(csv, index=False)
+    _, result = build(study / "pecoma.yaml")
+    tr = result.datasets["TR"]
+    base = tr[(tr["USUBJID"] == "PECOMA-MTOR-001") & (tr["TRTESTCD"] == "SUMDIAM")
+              & (tr["VISIT"] == "BASELINE")]
+    assert base["TRORRES"].tolist() == ["109.1"]
