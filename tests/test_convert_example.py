@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 import cli
 from cdisc.pipeline import convert
+from cdisc.resources import example_spec_path
 
 # Table III rows by CTCAE v4.0 term (the paper's own grouping)
 TABLE3_ROW = {
@@ -70,6 +71,11 @@ def test_suppdm_carries_performance_status_and_split_comment(out):
     assert set(supp["IDVAR"]) == {""} and set(supp["RDOMAIN"]) == {"DM"}
     pieces = supp[supp["QNAM"].str.startswith("COMMENT")].groupby("USUBJID")["QNAM"].apply(list)
     assert pieces["PECOMA-MTOR-003"] == ["COMMENT", "COMMENT1"]
+    comment = supp[(supp["USUBJID"] == "PECOMA-MTOR-003")
+                   & supp["QNAM"].str.startswith("COMMENT")].sort_values("QNAM")["QVAL"]
+    source = pd.read_csv(example_spec_path().parent / "data" / "patients.csv",
+                         dtype=str).set_index("patient_id")
+    assert "".join(comment) == source.loc["3", "comment"]  # pieces join back exactly
     assert supp["QVAL"].str.len().max() <= 200
 
 

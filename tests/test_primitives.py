@@ -135,13 +135,15 @@ def test_as_text_prints_numbers_like_sas():
     assert as_text(pd.Series(["a", 1.0, None], dtype=object)).tolist() == ["a", "1", None]
 
 
-def test_split_text_breaks_at_blanks_into_200_byte_pieces():
+def test_split_text_breaks_between_words_into_200_byte_pieces():
     words = " ".join(["abcdefghi"] * 50)  # 499 characters
     pieces = split_text(pd.Series([words, "short", None]))
-    assert [len(p[0]) if p[0] else 0 for p in pieces] == [200, 200, 99]
-    assert "".join(p[0] for p in pieces) == words
+    assert [len(p[0]) for p in pieces] == [199, 200, 100]
+    assert "".join(p[0] for p in pieces) == words  # joined back exactly
+    assert pieces[1][0].startswith(" ") and not pieces[0][0].endswith(" ")
     assert pieces[0].tolist()[1:] == ["short", None]
-    assert all(p[0].endswith(" ") or i == len(pieces) - 1 for i, p in enumerate(pieces))
+    unbroken = split_text(pd.Series(["x" * 450]))
+    assert [len(p[0]) for p in unbroken] == [200, 200, 50]
 
 
 # -- derivations ----------------------------------------------------------------------------

@@ -247,26 +247,29 @@ def visitnum(src: pd.DataFrame, ctx: MappingContext, *, column: str) -> pd.Serie
 
 
 def split_text(values: pd.Series, width: int = 200) -> list[pd.Series]:
-    """Split text over ``width`` bytes into pieces of at most ``width``, at a blank if possible.
+    """Split text over ``width`` bytes into pieces of at most ``width``, between words.
 
     SDTMIG 3.4 section 4.5.3: the first piece stays in the variable, the rest
-    go to SUPPQUAL as VAR1, VAR2, ... Text is ASCII by then (checked), so
-    characters are bytes.
+    go to SUPPQUAL as VAR1, VAR2, ... A piece ends before a blank and the next
+    starts with it, so joining the pieces gives the text back exactly (XPT
+    keeps leading blanks but drops trailing ones). Text is ASCII by then
+    (checked), so characters are bytes.
     """
     pieces: list[pd.Series] = []
-    rest = values.astype("string")
+    rest = values.astype(object).where(values.notna(), None)
     while rest.notna().any():
-        long = rest.str.len().gt(width).fillna(False)
-        head = rest.where(~long, rest.str.slice(0, width))
-        # Break at the last blank of the piece when there is one, so no word is cut.
-        cut = head.str.rfind(" ")
-        use_blank = long & cut.gt(0).fillna(False)
-        head = head.where(~use_blank, rest.str.slice(0, None))
-        head[use_blank] = [t[: c + 1] for t, c in zip(rest[use_blank], cut[use_blank], strict=True)]
-        pieces.append(head.astype(object).where(head.notna(), None))
-        tail = rest.str.slice_replace(0, 0, "")
-        tail[long] = [t[len(h):] for t, h in zip(rest[long], head[long], strict=True)]
-        rest = tail.where(long)
+        text = rest.astype("string")
+        long = text.str.len().gt(width).fillna(False).astype(bool)
+        # Break before the last blank within the width when there is one, so no word is cut.
+        cut = text[long].str.slice(0, width + 1).str.rfind(" ")
+        end = cut.where(cut.gt(0), width).astype(int).tolist()
+        long_text = rest[long].tolist()
+        head = rest.copy()
+        head[long] = [t[:e] for t, e in zip(long_text, end, strict=True)]
+        pieces.append(head)
+        tail = pd.Series(None, index=rest.index, dtype=object)
+        tail[long] = [t[e:] for t, e in zip(long_text, end, strict=True)]
+        rest = tail
     return pieces or [values]
 
 
