@@ -182,3 +182,15 @@ def test_subject_date_min_and_max(ctx):
     last = subject_date(tgt, ctx, agg="max", from_=[{"domain": "EX", "variable": "EXENDTC"}])
     assert first.tolist() == ["2012-01-10", "2012-05", None]
     assert last.tolist() == ["2012-03-01", None, None]
+
+
+def test_subject_date_prefers_a_complete_date_inside_a_partial_one(ctx):
+    ctx.domains["EX"] = pd.DataFrame({
+        "USUBJID": ["A", "A", "B", "B"],
+        "EXSTDTC": ["2012-07", "2012-07-15", "2012-08", "2012-07-15"],
+    })
+    tgt = pd.DataFrame({"USUBJID": ["A", "B"]})
+    source = [{"domain": "EX", "variable": "EXSTDTC"}]
+    assert subject_date(tgt, ctx, agg="min", from_=source).tolist() == ["2012-07-15",
+                                                                         "2012-07-15"]
+    assert subject_date(tgt, ctx, agg="max", from_=source).tolist() == ["2012-07-15", "2012-08"]

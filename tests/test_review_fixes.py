@@ -116,3 +116,28 @@ def test_sumdiam_keeps_the_precision_of_its_lesions(tmp_path):
     base = tr[(tr["USUBJID"] == "PECOMA-MTOR-001") & (tr["TRTESTCD"] == "SUMDIAM")
               & (tr["VISIT"] == "BASELINE")]
     assert base["TRORRES"].tolist() == ["109.1"]
+
+
+def test_aggregate_first_is_the_earliest_whatever_the_row_order(tmp_path):
+    import shutil
+
+    from cdisc.resources import example_spec_path
+
+    results = []
+    for order in ("as_is", "reversed"):
+        study = tmp_path / order
+        shutil.copytree(example_spec_path().parent, study)
+        csv = study / "data" / "tumour_measurements.csv"
+        frame = pd.read_csv(csv, dtype=str, keep_default_na=False)
+        t03 = (frame["patient_id"] == "1") & (frame["visit"] == "WEEK 8") & (
+            frame["lesion_id"] == "T03")
+        frame.loc[t03, ["assessment_date", "method"]] = ["08-APR-2009", "MRI"]
+        (frame[::-1] if order == "reversed" else frame).to_csv(csv, index=False)
+        _, result = build(study / "pecoma.yaml")
+        tr = result.datasets["TR"]
+        week8 = tr[(tr["USUBJID"] == "PECOMA-MTOR-001") & (tr["TRTESTCD"] == "SUMDIAM")
+                   & (tr["VISIT"] == "WEEK 8")]
+        results.append(week8[["TRDTC", "TRMETHOD"]].values.tolist())
+        warned = [p for p in result.problems if p.code == "MAP012"]
+        assert {p.location.field for p in warned} == {"assessment_date", "method"}
+    assert results[0] == results[1] == [["2009-04-06", "CT SCAN"]]

@@ -32,10 +32,13 @@ def subject_date(tgt: pd.DataFrame, ctx: MappingContext, *, agg: str,
     """Earliest or latest date per subject over variables of other domains.
 
     RFXSTDTC is ``{agg: min, from: [{domain: EX, variable: EXSTDTC}]}``; RFPENDTC
-    the ``max`` over every date the subject has. ISO 8601 strings compare in
-    time order when they have the same precision; a partial date compares as
-    its first possible instant for ``min`` and is skipped for ``max`` when a
-    complete date of the same subject exists, so it never wins by truncation.
+    the ``max`` over every date the subject has. A partial date (``2012-07``)
+    stands for its whole period: it wins only when it is certainly earliest
+    (``min``) or latest (``max``); when a complete date falls inside its
+    period, the complete date is taken, so one partial date never makes
+    RFSTDTC partial (and every --DY of the subject missing) when the record
+    next to it says more. ``{2012-07, 2012-07-15}`` gives 2012-07-15 for min
+    and max; ``{2012-08, 2012-07-15}`` gives 2012-07-15 (min) and 2012-08 (max).
     """
     frames = []
     for item in from_:
@@ -52,13 +55,12 @@ def subject_date(tgt: pd.DataFrame, ctx: MappingContext, *, agg: str,
     dates = pd.concat(frames, ignore_index=True).dropna()
     if dates.empty:
         return pd.Series(None, index=tgt.index, dtype=object)
-    if agg == "max":
-        # Pad partial dates so "2012-07" sorts before "2012-07-15" only when that is true.
-        dates["KEY"] = dates["DTC"].str.pad(19, side="right", fillchar=" ")
-        best = dates.sort_values(["USUBJID", "KEY"]).groupby("USUBJID")["DTC"].last()
-    else:
-        dates["KEY"] = dates["DTC"]
-        best = dates.sort_values(["USUBJID", "KEY"]).groupby("USUBJID")["DTC"].first()
+    # A partial date padded with a character below "-" (for max) or above "9"
+    # (for min) loses against any complete date inside its own period.
+    pad = " " if agg == "max" else "~"
+    dates["KEY"] = dates["DTC"].str.pad(19, side="right", fillchar=pad)
+    ordered = dates.sort_values(["USUBJID", "KEY", "DTC"]).groupby("USUBJID")["DTC"]
+    best = ordered.last() if agg == "max" else ordered.first()
     out = tgt["USUBJID"].map(best)
     return out.astype(object).where(out.notna(), None)
 

@@ -131,13 +131,24 @@ def _first_per(frame: pd.DataFrame, block: RecordBlock, ctx: MappingContext,
 def _aggregate(frame: pd.DataFrame, block: RecordBlock, ctx: MappingContext) -> pd.DataFrame:
     """One row per group: by columns, first values, sums (missing if any part is) and counts.
 
-    Every source row of a group counts as used; the group's lineage row is its first.
+    ``first`` is the earliest value of the group (dates chronologically), so
+    it never depends on the order of rows in the file; a group whose values
+    differ gets a warning naming the rows. Every source row of a group counts
+    as used; the group's lineage row is its first.
     """
     rule = block.aggregate or {}
-    groups = frame.groupby(rule["by"], sort=True, dropna=False)
+    by = rule["by"]
+    groups = frame.groupby(by, sort=True, dropna=False)
     parts = {SOURCE: groups[SOURCE].first(), ROW: groups[ROW].min()}
+    bctx = ctx.at(block.domain, "", (*block.json_path, "aggregate"))
     for column in rule.get("first", []):
-        parts[column] = groups[column].first()
+        key = frame.assign(__order__=_order_key(frame, column, bctx))
+        earliest = key.sort_values("__order__", kind="mergesort", na_position="last")
+        parts[column] = earliest.groupby(by, sort=True, dropna=False)[column].first()
+        varies = frame.groupby(by, sort=False, dropna=False)[column].transform("nunique") > 1
+        bctx.report("MAP012", f"{column} differs within one aggregate group "
+                    f"({', '.join(by)}); the earliest value is used", frame, varies, column,
+                    severity=Severity.WARNING)
     for name, column in rule.get("sum", {}).items():
         # RECIST-style sums: one unmeasured part makes the sum unknown, not smaller
         incomplete = frame[column].isna().groupby(
