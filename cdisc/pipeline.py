@@ -12,7 +12,15 @@ from pathlib import Path
 
 from . import __version__, standards
 from .adam.recist import RecistOptions, recist_review
-from .errors import Location, MappingError, Problem, ProblemLog, Severity, SourceError
+from .errors import (
+    Location,
+    MappingError,
+    OutputError,
+    Problem,
+    ProblemLog,
+    Severity,
+    SourceError,
+)
 from .output.folder import safe_child, staged_output
 from .output.reports import reconciliation_lines, run_report, write_json
 from .output.xpt import write_xpt
@@ -45,6 +53,14 @@ def relative_location(problem: Problem, base: Path) -> Problem:
     except ValueError:
         return problem
     return replace(problem, location=replace(problem.location, file=rel))
+
+
+def _moved(problem: Problem, staging: Path, final: Path) -> Problem:
+    file = problem.location.file
+    if not file or not file.startswith(str(staging)):
+        return problem
+    return replace(problem, location=replace(problem.location,
+                                             file=str(final) + file[len(str(staging)):]))
 
 
 def build(spec_path: str | Path | None = None,
@@ -92,7 +108,11 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
     validation = validate_datasets(result.datasets, standard_hint="SDTM")
     out = Path(out_dir)
     with staged_output(out) as staging:
-        files = write_outputs(spec, result, staging)
+        try:
+            files = write_outputs(spec, result, staging)
+        except OutputError as exc:
+            # name the file the user asked for, not the temporary folder that is gone
+            raise OutputError([_moved(p, staging, out.resolve()) for p in exc.problems]) from None
         validation = validation.with_files(
             {f.stem.upper(): f.relative_to(staging).as_posix() for f in files})
         files += write_reports(validation, staging)  # validation.json/.xlsx beside sdtm/

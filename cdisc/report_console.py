@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from .pipeline import ConversionResult
 
 
+#: problems printed per code; errors.json always has all of them
+SHOWN_PER_CODE = 20
+
+
 def print_problems(problems: Sequence[Problem], errors_json: Path | None) -> None:
     """Every problem, grouped by code with a count, to stderr; and as JSON if asked."""
     counts = Counter(p.code for p in problems)
@@ -24,8 +28,12 @@ def print_problems(problems: Sequence[Problem], errors_json: Path | None) -> Non
     for code in sorted(counts):
         group = [p for p in problems if p.code == code]
         click.echo(f"\n{code} ({counts[code]}): {group[0].message.split(':')[0]}", err=True)
-        for p in group:
+        for p in group[:SHOWN_PER_CODE]:
             click.echo(f"  {p.location}: {p.message}", err=True)
+        if len(group) > SHOWN_PER_CODE:
+            click.echo(f"  ... and {len(group) - SHOWN_PER_CODE} more "
+                       f"({'all in ' + str(errors_json) if errors_json else 'not shown'})",
+                       err=True)
     if errors_json is not None:
         errors_json.parent.mkdir(parents=True, exist_ok=True)
         errors_json.write_text(

@@ -141,3 +141,36 @@ def test_aggregate_first_is_the_earliest_whatever_the_row_order(tmp_path):
         warned = [p for p in result.problems if p.code == "MAP012"]
         assert {p.location.field for p in warned} == {"assessment_date", "method"}
     assert results[0] == results[1] == [["2009-04-06", "CT SCAN"]]
+
+
+def test_an_output_error_names_the_final_file_not_the_staging_folder(tmp_path, monkeypatch):
+    import cdisc.pipeline
+    from cdisc.errors import OutputError
+
+    def failing(frame, path, **kwargs):
+        raise OutputError.single("XPT_VERIFY_ROWS", "read back differs", file=str(path))
+
+    monkeypatch.setattr(cdisc.pipeline, "write_xpt", failing)
+    out = tmp_path / "out"
+    with pytest.raises(OutputError) as info:
+        cdisc.pipeline.convert(out_dir=out)
+    assert info.value.problems[0].location.file == str(out.resolve() / "sdtm" / "ae.xpt")
+
+
+def test_infinite_numbers_and_numeric_visits(tmp_path):
+    from cdisc.errors import ProblemLog
+    from cdisc.sdtm.primitives import visitnum
+    from cdisc.sdtm.registry import MappingContext
+    from cdisc.sources import read_sources
+
+    files = dict(MINI_FILES)
+    files["doses.csv"] = "id,dose,start,stop\n1,inf,10-JAN-2012,31-JAN-2012\n"
+    spec = load_spec(write_study(tmp_path, MINI_SPEC + "visits: {'1': 1, '2': 2}\n", files))
+    problems = ProblemLog()
+    read_sources(spec, problems)
+    assert [(p.code, p.location.row, p.location.value) for p in problems] == [
+        ("SRC005", 2, "inf")]
+    ctx = MappingContext(spec, {}, ProblemLog())
+    visits = visitnum(pd.DataFrame({"v": pd.Series([1.0, 2.0], dtype="Float64")}), ctx,
+                      column="v")
+    assert visits.tolist() == [1.0, 2.0] and not ctx.problems.errors

@@ -431,9 +431,12 @@ def _reconcile(sources: dict[str, SourceTable], built: dict[str, pd.DataFrame],
             # Not an error (a source may carry rows no domain needs) but never silent.
             extra.append(pd.DataFrame({SOURCE: name, ROW: rows[lost],
                                        "reason": "no mapping uses this record"}))
-            for row in rows[lost]:
-                ctx.problems.add("REC001", "source record is used by no output dataset",
-                                 Location(file=table.file, row=int(row)), Severity.WARNING)
+            # one warning per source, not per row: the rows are in the exclusion list
+            shown = ", ".join(str(r) for r in rows[lost].head(10))
+            more = f" and {int(lost.sum()) - 10} more" if lost.sum() > 10 else ""
+            ctx.problems.add("REC001", f"{int(lost.sum())} source record(s) used by no output "
+                             f"dataset (rows {shown}{more}); see the exclusions",
+                             Location(file=table.file), Severity.WARNING)
         records.append(Reconciliation(name, table.file, len(rows), int(is_used.sum()),
                                       int((~is_used).sum())))
     excluded = pd.concat([excluded, *extra], ignore_index=True) if extra else excluded

@@ -240,7 +240,7 @@ def visitnum(src: pd.DataFrame, ctx: MappingContext, *, column: str) -> pd.Serie
     With ``visits: {BASELINE: 0, WEEK 8: 8}``, ``WEEK 8`` -> 8; a visit not in the
     table is an error naming the record (planned visits are study design, TV).
     """
-    numbers = src[column].map(ctx.spec.visits)
+    numbers = as_text(src[column]).map(ctx.spec.visits)  # the visits table is keyed by text
     ctx.report("MAP009", "visit name is not in the spec's visits: table", src,
                src[column].notna() & numbers.isna(), column)
     return numbers.astype("float64")

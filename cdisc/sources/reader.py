@@ -17,6 +17,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..errors import Location, Problem, ProblemLog, SourceError
@@ -167,6 +168,8 @@ def _read_one(spec: SourceSpec, problems: ProblemLog) -> SourceTable | None:
         values: pd.Series = text.where(text != "", None)
         if col.type in ("integer", "number"):
             numbers = pd.to_numeric(values, errors="coerce")
+            # "inf"/"nan" parse as floats but are no collected number (nor storable in XPT)
+            numbers = numbers.where(np.isfinite(numbers.astype("float64")))
             bad = values.notna() & numbers.isna()
             if col.type == "integer":
                 bad |= numbers.notna() & (numbers % 1 != 0)
