@@ -47,7 +47,7 @@ def read(out: Path, name: str) -> pd.DataFrame:
 def test_files_written(out):
     assert sorted(p.name for p in (out / "sdtm").iterdir()) == [
         "ae.xpt", "dm.xpt", "ds.xpt", "ex.xpt", "rs.xpt", "suppae.xpt", "suppdm.xpt",
-        "supptu.xpt", "tr.xpt", "tu.xpt"]
+        "suppds.xpt", "suppex.xpt", "supptu.xpt", "tr.xpt", "tu.xpt"]
 
 
 def test_dm_reproduces_table_1(out):
@@ -117,6 +117,13 @@ def test_ds_has_end_of_treatment_and_deaths(out):
     ds = read(out, "ds")
     assert ds["DSDECOD"].value_counts().to_dict() == {
         "PROGRESSIVE DISEASE": 6, "DEATH": 5, "ADVERSE EVENT": 1}
+    # one DSTERM, one DSDECOD: the cause of death is a qualifier, not the term
+    assert ds.groupby("DSTERM")["DSDECOD"].nunique().max() == 1
+    supp = read(out, "suppds")
+    assert supp["QNAM"].value_counts().to_dict() == {"DTHCAUS": 5, "SUBTHER": 3}
+    ongoing = read(out, "suppex")
+    on = ongoing[ongoing["QVAL"] == "Y"]
+    assert sorted(on["USUBJID"]) == ["PECOMA-MTOR-003", "PECOMA-MTOR-009", "PECOMA-MTOR-010"]
 
 
 def test_rs_best_response_reproduces_table_2(out):

@@ -174,3 +174,21 @@ def test_infinite_numbers_and_numeric_visits(tmp_path):
     visits = visitnum(pd.DataFrame({"v": pd.Series([1.0, 2.0], dtype="Float64")}), ctx,
                       column="v")
     assert visits.tolist() == [1.0, 2.0] and not ctx.problems.errors
+
+
+def test_unused_columns_are_a_notice_and_late_dates_a_warning(tmp_path):
+    files = dict(MINI_FILES)
+    files["aes.csv"] = "id,term,onset\n1,Fatigue,09-JAN-2012\n2,Rash,10-FEB-2013\n"
+    text = MINI_SPEC.replace("      onset: {type: date, format: DD-MMM-YYYY}\n",
+                             "      onset: {type: date, format: DD-MMM-YYYY}\n"
+                             "      grade: {type: integer}\n")
+    files["aes.csv"] = files["aes.csv"].replace("id,term,onset\n", "id,term,onset,grade\n")
+    files["aes.csv"] = files["aes.csv"].replace("2012\n", "2012,1\n").replace("2013\n",
+                                                                              "2013,2\n")
+    spec = load_spec(write_study(tmp_path, text, files))
+    assert [(p.code, p.location.json_path) for p in spec.notices] == [
+        ("SPEC031", "$.sources.aes.columns.grade")]
+    _, result = build(spec.path)
+    late = [p for p in result.problems if p.code == "MAP013"]
+    assert [(p.location.row, p.location.field, p.location.value) for p in late] == [
+        (3, "AESTDTC", "2013-02-10")]

@@ -95,6 +95,8 @@ def _corrupt_sdtm(d: dict[str, pd.DataFrame]) -> list[tuple[str, str, int | None
                            & (supp_ae["IDVARVAL"] == str(int(seq)))][0] + 1
     exp.append(("CV0604", "SUPPAE", int(orphan), owner))  # its qualifier lost its parent
     exp.append(("CV0203", "EX", 2, _set(ex, 2, "EXSEQ", 1.0)))
+    # ... which orphans the SUPPEX record of EXSEQ 2 (records follow EX's order)
+    exp.append(("CV0604", "SUPPEX", 2, ex.at[1, "USUBJID"]))
     # dates: study day 0, wrong study day, day of a partial date, real dates, order, exposure
     exp.append(("CV0301", "AE", 1, _set(ae, 1, "AESTDY", 0.0)))
     exp.append(("CV0302", "DS", 3, _set(ds, 3, "DSSTDY", float(ds.at[2, "DSSTDY"] + 5))))

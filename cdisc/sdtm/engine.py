@@ -331,6 +331,7 @@ def build_sdtm(spec: Spec, sources: dict[str, SourceTable], problems: ProblemLog
                                           ctx.at(name, var, ("domains", name, "derive", var)))
 
     _check_orphans(built, spec, ctx)
+    _check_cutoff(built, spec, ctx)
     _check_one_dm_record(built, ctx)
 
     # 5. long text, SUPPQUAL, conform to the IG
@@ -387,6 +388,17 @@ def _check_text(frame: pd.DataFrame, name: str, ctx: MappingContext) -> None:
             ctx.at(name, variable, ()).report(
                 "MAP010", "text has non-ASCII characters (XPT v5 and the FDA TCG require "
                 "ASCII); transliterate it in the source", frame, bad.astype(bool), variable, text)
+
+
+def _check_cutoff(built: dict[str, pd.DataFrame], spec: Spec, ctx: MappingContext) -> None:
+    """A date after the study's data cut-off is suspicious (a typo, or data the cut excludes)."""
+    cutoff = spec.study.data_cutoff
+    for name, frame in built.items():
+        for column in (c for c in frame.columns if c.endswith("DTC") and frame[c].dtype == object):
+            late = frame[column].astype("string").str.slice(0, 10).gt(cutoff).fillna(False)
+            ctx.at(name, column, ()).report(
+                "MAP013", f"date is after the data cut-off {cutoff}", frame, late.astype(bool),
+                column, severity=Severity.WARNING)
 
 
 def _check_orphans(built: dict[str, pd.DataFrame], spec: Spec, ctx: MappingContext) -> None:

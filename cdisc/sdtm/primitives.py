@@ -110,7 +110,7 @@ def assign_ct(src: pd.DataFrame, ctx: MappingContext, *, column: str,
     values = as_text(src[column])
     mapped = values.map(resolved.map)
     direct = values.where(values.isin(list(resolved.codelist.terms)))
-    out = mapped.fillna(direct)
+    out = mapped.where(mapped.notna(), direct)
     failed = values.notna() & out.isna()
     ctx.report(
         "MAP001",

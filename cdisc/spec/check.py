@@ -24,6 +24,25 @@ class _Checker:
         self.problems = ProblemLog()
         self.algorithms = known_algorithms()
         self.derived: dict[str, set[str]] = {}
+        #: source -> columns some mapping, condition, join or grouping reads
+        self.used: dict[str, set[str]] = {n: {s.subject, *s.key} for n, s in spec.sources.items()}
+
+    def use(self, source: str | None, column: str | None) -> None:
+        if column is None:
+            return
+        if "." in column:
+            source, _, column = column.partition(".")
+        if source in self.used:
+            self.used[source].add(column)
+
+    def unused_columns(self) -> None:
+        """Declared columns nothing reads: their values would silently not reach SDTM."""
+        for name, source in self.spec.sources.items():
+            for column in source.columns:
+                if column not in self.used[name]:
+                    self.error("SPEC031", f"column {column!r} of source {name!r} is declared but "
+                               "no mapping reads it: its values are not in the output",
+                               ("sources", name, "columns", column), Severity.NOTICE)
 
     def error(self, code: str, message: str, path: JsonPath,
               severity: Severity = Severity.ERROR) -> None:
@@ -152,6 +171,8 @@ class _Checker:
                 self.error("SPEC011", f"joined source {join['source']!r} is not declared",
                            (*jpath, "source"))
                 continue
+            self.use(block.source, join.get("on"))
+            self.use(join["source"], join.get("right_on"))
             if join.get("on", source.subject) not in source.columns:
                 self.error("SPEC014", f"column {join.get('on')!r} is not a column of "
                            f"{block.source!r}", (*jpath, "on"))
@@ -163,6 +184,7 @@ class _Checker:
             self.condition(block.where, (*path, "where"), columns, block.source)
         if block.first_per:
             for col in [*block.first_per["by"], block.first_per["order_by"]]:
+                self.use(block.source, col)
                 if col not in columns:
                     self.error("SPEC014", f"column {col!r} is not a column of source "
                                f"{block.source!r}", (*path, "first_per"))
@@ -171,6 +193,7 @@ class _Checker:
             named = [*agg["by"], *agg.get("first", []), *agg.get("sum", {}).values(),
                      *agg.get("count", {}).values()]
             for col in named:
+                self.use(block.source, col)
                 if col not in columns:
                     self.error("SPEC014", f"column {col!r} is not a column of source "
                                f"{block.source!r}", (*path, "aggregate"))
@@ -203,6 +226,7 @@ class _Checker:
     def condition(self, cond: dict[str, Any], path: JsonPath, columns: set[str],
                   source: str) -> None:
         for col in condition_columns(cond):
+            self.use(source, col)
             if col not in columns:
                 self.error("SPEC014", f"column {col!r} is not a column of source {source!r} "
                            "(or of a joined source, as source.column)", path)
@@ -220,6 +244,7 @@ class _Checker:
         if columns is not None:
             for arg in algo.column_args:
                 col = mapping.get(arg)
+                self.use(block_source, col)
                 if col is not None and col not in columns:
                     self.error("SPEC014", f"column {col!r} is not a column of source "
                                f"{block_source!r} (or of a joined source, as source.column)",
@@ -240,6 +265,9 @@ class _Checker:
                 self.error("SPEC011", f"lookup source {mapping['source']!r} is not declared",
                            (*path, "source"))
             else:
+                self.use(mapping["source"], mapping["column"])
+                self.use(mapping["source"], mapping.get("right_on"))
+                self.use(block_source, mapping.get("on"))
                 for arg, cols in (("column", other.columns), ("right_on", other.columns)):
                     if arg in mapping and mapping[arg] not in cols:
                         self.error("SPEC014", f"column {mapping[arg]!r} is not a column of "
@@ -289,4 +317,5 @@ def check_spec(spec: Spec) -> ProblemLog:
     checker.sources()
     checker.study_ct()
     checker.domains()
+    checker.unused_columns()
     return checker.problems
