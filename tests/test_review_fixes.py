@@ -192,3 +192,15 @@ def test_unused_columns_are_a_notice_and_late_dates_a_warning(tmp_path):
     late = [p for p in result.problems if p.code == "MAP013"]
     assert [(p.location.row, p.location.field, p.location.value) for p in late] == [
         (3, "AESTDTC", "2013-02-10")]
+
+
+def test_ig_length_limits_shorter_than_200_are_checked():
+    from cdisc.validate import validate_datasets
+
+    _, result = build()
+    dm = result.datasets["DM"].copy()
+    dm.loc[0, "ARMCD"] = "SIROLIMUS-3-5MG-ORAL-DAILY"  # 26 characters; ARMCD is at most 20
+    found = validate_datasets({"DM": dm}, standard_hint="SDTM")
+    hits = [(p.code, p.location.field, p.location.record) for p in found.findings
+            if p.code == "CV0102"]
+    assert hits == [("CV0102", "ARMCD", 1)]

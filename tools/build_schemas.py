@@ -201,7 +201,8 @@ def variable_property(v: dict[str, str], codelists: dict[str, CodelistRow]) -> d
         "type": ["string", "null"] if char else ["number", "null"],
     }
     if char:
-        prop["maxLength"] = CHAR_MAX_LENGTH
+        # a shorter IG limit (ARMCD 20, --TESTCD 8, --TEST 40) where the table gives one
+        prop["maxLength"] = int(v["max_length"]) if v.get("max_length") else CHAR_MAX_LENGTH
     if v["pattern"]:
         prop["pattern"] = ISO8601[v["pattern"]]
     # A value list in the IG (DOMAIN = "DM", population flags Y/N) is narrower
