@@ -84,6 +84,8 @@ def write_outputs(spec: Spec, result: SdtmResult, staging: Path) -> list[Path]:
     sdtm_dir = staging / "sdtm"
     sdtm_dir.mkdir()
     for name, frame in sorted(result.datasets.items()):
+        if frame.empty:
+            continue  # reported as OUT003 by convert(): no empty datasets in a submission
         meta = standards.dataset(name)
         path = safe_child(sdtm_dir, f"{name.lower()}.xpt")
         write_xpt(
@@ -102,6 +104,9 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
     base = spec.base_dir
     warnings = [relative_location(p, base) for p in (*spec.notices, *result.problems)
                 if p.severity is not Severity.ERROR]
+    warnings += [Problem("OUT003", f"{name} has no records and is not written (a submission "
+                         "leaves out empty datasets)", Location(dataset=name), Severity.NOTICE)
+                 for name, frame in sorted(result.datasets.items()) if frame.empty]
     review = recist_review(result.datasets, RecistOptions(**spec.recist))
     if review is not None:
         warnings.extend(review.findings)

@@ -204,3 +204,14 @@ def test_ig_length_limits_shorter_than_200_are_checked():
     hits = [(p.code, p.location.field, p.location.record) for p in found.findings
             if p.code == "CV0102"]
     assert hits == [("CV0102", "ARMCD", 1)]
+
+
+def test_an_empty_dataset_is_not_written(tmp_path):
+    from cdisc.pipeline import convert
+
+    files = dict(MINI_FILES)
+    files["aes.csv"] = "id,term,onset\n"
+    result = convert(write_study(tmp_path, MINI_SPEC, files), out_dir=tmp_path / "out")
+    assert not (tmp_path / "out" / "sdtm" / "ae.xpt").exists()
+    assert [(p.code, p.location.dataset) for p in result.warnings if p.code == "OUT003"] == [
+        ("OUT003", "AE")]
