@@ -215,3 +215,26 @@ def test_an_empty_dataset_is_not_written(tmp_path):
     assert not (tmp_path / "out" / "sdtm" / "ae.xpt").exists()
     assert [(p.code, p.location.dataset) for p in result.warnings if p.code == "OUT003"] == [
         ("OUT003", "AE")]
+
+
+def test_condition_values_must_be_able_to_match_their_column(tmp_path):
+    text = MINI_SPEC.replace(
+        "      - source: aes\n        map:",
+        "      - source: aes\n        where: {any: [{column: term, equals: true}, "
+        "{column: id, in: [1, 2]}]}\n        map:", 1)
+    text = text.replace("AGE: {algorithm: assign, column: age}",
+                        "AGE:\n            algorithm: condition\n            cases:\n"
+                        "              - when: {column: age, equals: old}\n"
+                        "                then: {algorithm: hardcode, value: 99}\n"
+                        "            else: {algorithm: assign, column: age}")
+    found = spec_problems(tmp_path, text)
+    assert found == {("SPEC032", "$.domains.AE.records[0].where"),
+                     ("SPEC032", "$.domains.DM.records[0].map.AGE.cases[0].when")}
+
+
+def test_a_number_in_a_condition_matches_the_text_of_a_file():
+    from cdisc.sdtm.conditions import evaluate_condition
+
+    frame = pd.DataFrame({"visit": ["3", "3.5", None]})
+    assert evaluate_condition({"column": "visit", "in": [3.0, 3.5]}, frame).tolist() == [
+        True, True, False]

@@ -101,3 +101,16 @@ def test_a_trailing_comma_never_shifts_cells(tmp_path):
     problems = ProblemLog()
     read_sources(load_spec(write_study(tmp_path / "text", MINI_SPEC, files)), problems)
     assert [(p.code, p.location.row) for p in problems] == [("SRC009", 2)]
+
+
+def test_blank_xlsx_rows_are_skipped_and_rows_still_counted(tmp_path):
+    spec_text = MINI_SPEC.replace("file: aes.csv", "file: aes.xlsx")
+    spec_path = write_study(tmp_path, spec_text, {k: v for k, v in MINI_FILES.items()
+                                                  if k != "aes.csv"})
+    aes = pd.DataFrame({"id": ["1", "", "2"], "term": ["Fatigue", "", "Rash"],
+                        "onset": ["09-JAN-2012", "", "31-FEB-2012"]})
+    aes.to_excel(tmp_path / "aes.xlsx", index=False)
+    problems = ProblemLog()
+    tables = read_sources(load_spec(spec_path), problems)
+    assert not problems.errors
+    assert tables["aes"].frame["__row__"].tolist() == [2, 4]

@@ -24,7 +24,8 @@ def _comparable(column: pd.Series, value: Any) -> Any:
         except ValueError:
             return value
     if not pd.api.types.is_numeric_dtype(column) and not isinstance(value, str):
-        return str(value)
+        # a number written in the spec matches the text a file holds: 3.0 -> "3"
+        return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
     return value
 
 
@@ -73,6 +74,16 @@ def describe_condition(cond: dict[str, Any]) -> str:
         if op in cond:
             return f"{col} {word} {cond[op]!r}"
     return f"{col} is {'missing' if cond['is_missing'] else 'present'}"
+
+
+def leaf_conditions(cond: dict[str, Any]) -> list[dict[str, Any]]:
+    """The single-column tests of a condition (for spec checks)."""
+    if "all" in cond or "any" in cond:
+        return [leaf for sub in cond.get("all", cond.get("any", [])) for leaf in
+                leaf_conditions(sub)]
+    if "not" in cond:
+        return leaf_conditions(cond["not"])
+    return [cond]
 
 
 def condition_columns(cond: dict[str, Any]) -> list[str]:

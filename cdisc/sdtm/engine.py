@@ -37,6 +37,8 @@ from .primitives import as_text, evaluate, split_text
 from .registry import MappingContext, get_algorithm
 
 SUPP_PREFIX = "__supp__"
+#: QORIG of a SUPP value whose mapping names no origin
+DEFAULT_ORIGIN = "CRF"
 MAX_TEXT = 200
 
 
@@ -258,7 +260,7 @@ def _split_long(frame: pd.DataFrame, domain: DomainSpec, ctx: MappingContext,
             frame[SUPP_PREFIX + qnam] = piece
             base = mappings.get(column, {})
             label = base.get("label") or (meta.variable(name).label if meta.has(name) else name)
-            piece_labels[qnam] = (label[:40], base.get("origin", "CRF"))
+            piece_labels[qnam] = (label[:40], base.get("origin", DEFAULT_ORIGIN))
     return frame, piece_labels
 
 
@@ -277,11 +279,13 @@ def _suppqual(frame: pd.DataFrame, domain: DomainSpec, spec: Spec,
     long = long[long["QVAL"].astype("string").str.len() > 0]
     long["QNAM"] = long["QNAM"].str.removeprefix(SUPP_PREFIX)
 
-    def describe(qnam: str, key: str, default: str) -> str:
-        if qnam in declared:
-            return declared[qnam].get(key, default)
-        label, origin = piece_labels.get(qnam, (qnam, "CRF"))
-        return label if key == "label" else origin
+    # QLABEL/QORIG/QEVAL per QNAM, looked up once per QNAM rather than per record
+    qnams = long["QNAM"].unique()
+    labels = {q: declared[q].get("label", q) if q in declared
+              else piece_labels.get(q, (q, DEFAULT_ORIGIN))[0] for q in qnams}
+    origins = {q: declared[q].get("origin", DEFAULT_ORIGIN) if q in declared
+               else piece_labels.get(q, (q, DEFAULT_ORIGIN))[1] for q in qnams}
+    evaluators = {q: declared.get(q, {}).get("evaluator") for q in qnams}
 
     supp = pd.DataFrame({
         "STUDYID": spec.study.studyid,
@@ -290,10 +294,10 @@ def _suppqual(frame: pd.DataFrame, domain: DomainSpec, spec: Spec,
         "IDVAR": idvar or None,
         "IDVARVAL": as_text(long[seqvar]) if idvar else None,
         "QNAM": long["QNAM"],
-        "QLABEL": long["QNAM"].map(lambda q: describe(q, "label", q)),
+        "QLABEL": long["QNAM"].map(labels),
         "QVAL": as_text(long["QVAL"]),
-        "QORIG": long["QNAM"].map(lambda q: describe(q, "origin", "CRF")),
-        "QEVAL": long["QNAM"].map(lambda q: declared.get(q, {}).get("evaluator")),
+        "QORIG": long["QNAM"].map(origins),
+        "QEVAL": long["QNAM"].map(evaluators),
         SOURCE: long[SOURCE],
         ROW: long[ROW],
     })

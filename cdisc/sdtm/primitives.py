@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import Severity
+from ..sources.reader import ROW
 from ..text import number_text
 from .conditions import evaluate_condition
 from .ct import resolve_codelist
@@ -44,6 +45,8 @@ def as_text(values: pd.Series) -> pd.Series:
     See :func:`cdisc.text.number_text`.
     """
     if values.dtype == object:
+        if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+            return values  # the common case, decided in C without a per-cell call
         numeric = values.map(type).isin(_NUMBER_TYPES)
         if not numeric.any():
             return values
@@ -187,7 +190,7 @@ def lookup(src: pd.DataFrame, ctx: MappingContext, *, source: str, column: str,
     table = ctx.sources[source].frame
     right_key = right_on or _subject_column(ctx, source)
     left_key = on or ctx.spec.sources[ctx.block_source or source].subject
-    right = table[[right_key, column, "__row__"]].dropna(subset=[right_key])
+    right = table[[right_key, column, ROW]].dropna(subset=[right_key])
     dup = right[right_key].duplicated(keep=False)
     if dup.any():
         ctx.report("MAP003", f"lookup source {source!r} has several rows for one {right_key}",
@@ -199,7 +202,7 @@ def lookup(src: pd.DataFrame, ctx: MappingContext, *, source: str, column: str,
     if required:
         ctx.report("MAP004", f"no row in {source!r} with {right_key} equal to this record's "
                    f"{left_key}", src, src[left_key].notna() & matched.isna(), left_key)
-    used = table.loc[matched.dropna().astype(int).unique(), "__row__"]
+    used = table.loc[matched.dropna().astype(int).unique(), ROW]
     ctx.used_rows.setdefault(source, set()).update(int(r) for r in used)
     values = table[column].reindex(matched.to_numpy())
     return pd.Series(values.to_numpy(), index=src.index)

@@ -130,8 +130,11 @@ def _read_raw(spec: SourceSpec) -> tuple[pd.DataFrame, list[int]]:
             spec.file, sheet_name=spec.sheet or 0, dtype=str, keep_default_na=False,
             engine="openpyxl",
         )
-        # Header is row 1, so the first record is row 2 (Excel keeps blank rows).
-        return frame, list(range(2, 2 + len(frame)))
+        # Header is row 1, so the first record is row 2. Blank rows are skipped,
+        # as blank CSV lines are, but keep counting for the rows after them.
+        rows = pd.RangeIndex(2, 2 + len(frame))
+        filled = frame.apply(lambda c: c.astype(str).str.strip().ne("")).any(axis=1).to_numpy()
+        return frame[filled].reset_index(drop=True), rows[filled].tolist()
     if suffix in (".csv", ".txt"):
         return _read_csv_fast(spec) or _read_csv(spec)
     raise SourceError.single(

@@ -12,7 +12,7 @@ from typing import Any
 from .. import standards
 from ..adam.recist import RecistOptions
 from ..errors import ProblemLog, Severity, StandardsError
-from ..sdtm.conditions import condition_columns
+from ..sdtm.conditions import condition_columns, leaf_conditions
 from ..sdtm.dates import check_format
 from ..sdtm.registry import known_algorithms
 from .model import JsonPath, RecordBlock, Spec
@@ -230,6 +230,17 @@ class _Checker:
             if col not in columns:
                 self.error("SPEC014", f"column {col!r} is not a column of source {source!r} "
                            "(or of a joined source, as source.column)", path)
+        for leaf in leaf_conditions(cond):
+            values = [leaf[k] for k in ("equals", "not_equals") if k in leaf]
+            values += [v for k in ("in", "not_in") for v in leaf.get(k, [])]
+            numeric = self._column_type(leaf["column"], source) in ("integer", "number")
+            for value in values:
+                if isinstance(value, bool):
+                    self.error("SPEC032", f"{value!r} is a YAML boolean: quote it (\"Yes\", "
+                               "\"Y\") to compare with the text in the file", path)
+                elif numeric and isinstance(value, str) and not _is_number(value):
+                    self.error("SPEC032", f"{leaf['column']!r} is numeric: {value!r} can never "
+                               "match it", path)
 
     def mapping(self, mapping: dict[str, Any], path: JsonPath, *, columns: set[str] | None,
                 phases: tuple[str, ...], block_source: str | None = None,
@@ -308,6 +319,14 @@ class _Checker:
             src, col = block_source or "", column
         source = self.spec.sources.get(src)
         return source.columns[col].type if source and col in source.columns else None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def check_spec(spec: Spec) -> ProblemLog:
