@@ -21,7 +21,7 @@ from cdisc import standards
 from cdisc.errors import ProblemLog, Severity
 from cdisc.sdtm.dates import study_day as day_of
 from cdisc.sdtm.derivations import seq, study_day
-from cdisc.sdtm.engine import _sort, build_sdtm
+from cdisc.sdtm.engine import build_sdtm, sort_domain
 from cdisc.sources.reader import ROW, SOURCE, read_sources
 from cdisc.spec import load_spec
 
@@ -59,7 +59,7 @@ def ae_frame(records) -> pd.DataFrame:
 
 
 def with_seq(frame: pd.DataFrame) -> pd.DataFrame:
-    ordered = _sort(frame, standards.dataset("AE"))
+    ordered = sort_domain(frame, standards.dataset("AE"))
     return ordered.assign(AESEQ=seq(ordered, None))
 
 

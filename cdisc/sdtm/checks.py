@@ -1,0 +1,64 @@
+"""Checks on the mapped domains that no single algorithm can make.
+
+Each reports through the context, so a problem names the source file and row
+the offending record came from.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..errors import Severity
+from ..sources.reader import ROW, SOURCE
+from ..spec.model import Spec
+from .registry import MappingContext
+from .suppqual import SUPP_PREFIX
+
+
+def check_one_dm_record(built: dict[str, pd.DataFrame], ctx: MappingContext) -> None:
+    """DM has one record per subject (SDTMIG 3.4 section 5.1): duplicates name both rows."""
+    dm = built.get("DM")
+    if dm is None or "USUBJID" not in dm:
+        return
+    duplicate = dm["USUBJID"].notna() & dm["USUBJID"].duplicated(keep=False)
+    ctx.at("DM", "USUBJID", ()).report(
+        "MAP011", "subject has more than one demographics record", dm, duplicate, "USUBJID")
+
+
+def check_text(frame: pd.DataFrame, name: str, ctx: MappingContext) -> None:
+    """Character values must be ASCII (FDA Technical Conformance Guide, XPT v5)."""
+    for column in frame.columns:
+        if column in (SOURCE, ROW) or frame[column].dtype != object:
+            continue
+        text = frame[column].astype("string")
+        bad = text.str.contains(r"[^\x00-\x7f]", regex=True).fillna(False)
+        if bad.any():
+            variable = column.removeprefix(SUPP_PREFIX)
+            ctx.at(name, variable, ()).report(
+                "MAP010", "text has non-ASCII characters (XPT v5 and the FDA TCG require "
+                "ASCII); transliterate it in the source", frame, bad.astype(bool), variable, text)
+
+
+def check_cutoff(built: dict[str, pd.DataFrame], spec: Spec, ctx: MappingContext) -> None:
+    """A date after the study's data cut-off is suspicious (a typo, or data the cut excludes)."""
+    cutoff = spec.study.data_cutoff
+    for name, frame in built.items():
+        for column in (c for c in frame.columns if c.endswith("DTC") and frame[c].dtype == object):
+            late = frame[column].astype("string").str.slice(0, 10).gt(cutoff).fillna(False)
+            ctx.at(name, column, ()).report(
+                "MAP013", f"date is after the data cut-off {cutoff}", frame, late.astype(bool),
+                column, severity=Severity.WARNING)
+
+
+def check_orphans(built: dict[str, pd.DataFrame], ctx: MappingContext) -> None:
+    """Every subject of every domain must have a DM record (SDTMIG 3.4 section 5.1)."""
+    dm = built.get("DM")
+    if dm is None or "USUBJID" not in dm:
+        return
+    known = set(dm["USUBJID"].dropna())
+    for name, frame in built.items():
+        if name == "DM" or "USUBJID" not in frame:
+            continue
+        orphan = frame["USUBJID"].notna() & ~frame["USUBJID"].isin(known)
+        ctx.at(name, "USUBJID", ()).report(
+            "MAP008", "subject has no demographics (DM) record", frame, orphan, "USUBJID")
