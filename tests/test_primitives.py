@@ -165,10 +165,13 @@ def test_study_day_uses_dm_rfstdtc_and_has_no_day_zero(ctx):
 def test_epoch_from_first_and_last_dose(ctx):
     ctx.domains["DM"] = pd.DataFrame({"USUBJID": ["A"], "RFXSTDTC": ["2012-01-10"],
                                       "RFXENDTC": ["2012-03-01"]})
-    tgt = pd.DataFrame({"USUBJID": ["A"] * 5,
-                        "D": ["2012-01-09", "2012-01-10", "2012-03-01", "2012-03-02", "2012-02"]})
+    tgt = pd.DataFrame({"USUBJID": ["A"] * 8,
+                        "D": ["2012-01-09", "2012-01-10", "2012-03-01", "2012-03-02",
+                              "2012-02", "2012-01", "2011-12", "2013"]})
+    # a partial date gets the epoch its whole period lies in, none if it straddles two
     assert epoch(tgt, ctx, dtc="D").tolist() == ["SCREENING", "TREATMENT", "TREATMENT",
-                                                 "FOLLOW-UP", None]
+                                                 "FOLLOW-UP", "TREATMENT", None,
+                                                 "SCREENING", "FOLLOW-UP"]
 
 
 def test_subject_date_min_and_max(ctx):

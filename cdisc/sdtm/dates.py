@@ -173,6 +173,24 @@ def iso_to_date(iso: pd.Series) -> pd.Series:
                           errors="coerce")
 
 
+def iso_period(iso: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """First and last day an ISO 8601 date can be: ``2012-07`` -> 2012-07-01 .. 2012-07-31.
+
+    A complete date is its own period; ``2012`` is the whole year; anything
+    else (missing, malformed) gives NaT for both.
+    """
+    text = iso.astype("string").str.slice(0, 10)
+    year = text.str.fullmatch(r"\d{4}").fillna(False)
+    month = text.str.fullmatch(r"\d{4}-\d{2}").fillna(False)
+    start = iso_to_date(iso)
+    end = start.copy()
+    start[month] = pd.to_datetime(text[month] + "-01", format="%Y-%m-%d", errors="coerce")
+    end[month] = start[month] + pd.offsets.MonthEnd(0)
+    start[year] = pd.to_datetime(text[year] + "-01-01", format="%Y-%m-%d", errors="coerce")
+    end[year] = pd.to_datetime(text[year] + "-12-31", format="%Y-%m-%d", errors="coerce")
+    return start, end
+
+
 def study_day(dates: pd.Series, reference: pd.Series) -> pd.Series:
     """SDTMIG 3.4 section 4.4.4: day 1 is the reference date; there is no day 0.
 

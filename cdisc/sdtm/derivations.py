@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .conditions import evaluate_condition
-from .dates import iso_to_date
+from .dates import iso_period, iso_to_date
 from .dates import study_day as _study_day
 from .registry import MappingContext, algorithm
 
@@ -93,13 +93,15 @@ def epoch(tgt: pd.DataFrame, ctx: MappingContext, *, dtc: str) -> pd.Series:
     """EPOCH from --DTC against DM.RFXSTDTC/RFXENDTC (CT codelist C99079).
 
     Before the first dose: SCREENING; first to last dose (dates inclusive):
-    TREATMENT; after the last dose: FOLLOW-UP. Partial dates get no EPOCH.
+    TREATMENT; after the last dose: FOLLOW-UP. A partial date gets the epoch
+    its whole period lies in (``2010-04`` inside a treatment from 2010-03-08 to
+    2010-05-02 is TREATMENT) and none when the period straddles two epochs.
     """
-    when = iso_to_date(tgt[dtc])
+    start, end = iso_period(tgt[dtc])
     first = iso_to_date(_per_subject(tgt, ctx, "RFXSTDTC"))
     last = iso_to_date(_per_subject(tgt, ctx, "RFXENDTC"))
     out = np.select(
-        [when < first, (when >= first) & (when <= last), when > last],
+        [end < first, (start >= first) & (end <= last), start > last],
         ["SCREENING", "TREATMENT", "FOLLOW-UP"],
         default=None,
     )
