@@ -238,3 +238,14 @@ def test_a_number_in_a_condition_matches_the_text_of_a_file():
     frame = pd.DataFrame({"visit": ["3", "3.5", None]})
     assert evaluate_condition({"column": "visit", "in": [3.0, 3.5]}, frame).tolist() == [
         True, True, False]
+
+
+def test_an_unknown_recist_evaluator_is_a_finding_not_silence():
+    from cdisc.adam.recist import RecistOptions, recist_review
+
+    _, result = build()
+    review = recist_review(result.datasets, RecistOptions(evaluator="RADIOLOGIST 1"))
+    (finding,) = review.findings
+    assert finding.code == "RECIST003" and "INVESTIGATOR" in finding.message
+    accepted = recist_review(result.datasets, RecistOptions(evaluator="ACCEPTED"))
+    assert [p.code for p in accepted.findings] == ["RECIST003"]

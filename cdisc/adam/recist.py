@@ -947,6 +947,21 @@ def recist_review(
         return None
     tu, tr, rs = datasets["TU"], datasets["TR"], datasets["RS"]
     dm = datasets.get("DM")
+    try:
+        selected = _select_evaluator(tr, "TR", options.evaluator)
+    except ValueError as exc:
+        selected, why = tr.iloc[0:0], str(exc)
+    else:
+        readers = sorted({str(v) for c in ("TREVAL", "TREVALID") if c in tr
+                          for v in tr[c].dropna().unique() if str(v)})
+        why = f"TREVAL/TREVALID hold {', '.join(readers) or 'nothing'}"
+    if len(tr) and selected.empty:
+        # a misspelt evaluator must not look like "nothing to compare"
+        finding = Problem("RECIST003", f"the RECIST evaluator {options.evaluator!r} selects no "
+                          f"TR record ({why}); nothing was re-derived", Location(dataset="TR"),
+                          Severity.WARNING)
+        return RecistReview([finding], {"options": {"evaluator": options.evaluator},
+                                        "findings": [finding.to_dict()]})
     timepoints = timepoint_responses(tu, tr, options)
     best = best_overall_response(timepoints, options, dm=dm)
     findings = compare_with_investigator(timepoints, best, rs, evaluator=options.evaluator)
