@@ -114,3 +114,17 @@ def test_blank_xlsx_rows_are_skipped_and_rows_still_counted(tmp_path):
     tables = read_sources(load_spec(spec_path), problems)
     assert not problems.errors
     assert tables["aes"].frame["__row__"].tolist() == [2, 4]
+
+
+def test_source_option_reads_the_files_from_another_folder(tmp_path, mini_study):
+    import shutil
+
+    data = tmp_path / "elsewhere"
+    data.mkdir()
+    for csv in mini_study.parent.glob("*.csv"):
+        shutil.move(csv, data / csv.name)
+    spec_only = mini_study  # now alone in its folder: the sources are elsewhere
+    result = CliRunner().invoke(cli.main, ["convert", "--spec", str(spec_only), "--source",
+                                           str(data), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "pts: 2 read, 2 mapped, 0 excluded" in result.output
