@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import Severity
+from ..output.xpt import MAX_CHAR
 from ..sources.reader import ROW
 from ..text import number_text
 from .conditions import evaluate_condition
@@ -249,7 +250,7 @@ def visitnum(src: pd.DataFrame, ctx: MappingContext, *, column: str) -> pd.Serie
     return numbers.astype("float64")
 
 
-def split_text(values: pd.Series, width: int = 200) -> list[pd.Series]:
+def split_text(values: pd.Series, width: int = MAX_CHAR) -> list[pd.Series]:
     """Split text over ``width`` bytes into pieces of at most ``width``, between words.
 
     SDTMIG 3.4 section 4.5.3: the first piece stays in the variable, the rest

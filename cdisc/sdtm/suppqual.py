@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import standards
+from ..output.xpt import MAX_CHAR
 from ..sources.reader import ROW, SOURCE
 from ..spec.model import DomainSpec, Spec
 from .primitives import as_text, split_text
@@ -14,8 +15,6 @@ from .registry import MappingContext
 SUPP_PREFIX = "__supp__"
 #: QORIG of a SUPP value whose mapping names no origin
 DEFAULT_ORIGIN = "CRF"
-#: SAS XPORT v5 and SDTMIG 4.5.3: character values are at most 200 bytes
-MAX_TEXT = 200
 
 
 def split_long(frame: pd.DataFrame, domain: DomainSpec, ctx: MappingContext,
@@ -31,13 +30,13 @@ def split_long(frame: pd.DataFrame, domain: DomainSpec, ctx: MappingContext,
         if column in (SOURCE, ROW) or pd.api.types.is_numeric_dtype(frame[column]):
             continue
         text = frame[column].astype("string")
-        long = text.str.len().gt(MAX_TEXT).fillna(False)
+        long = text.str.len().gt(MAX_CHAR).fillna(False)
         if not long.any():
             continue
         name = column.removeprefix(SUPP_PREFIX)
         if not mappings.get(column, {}).get("split_long_text"):
             ctx.at(domain.name, name, ()).report(
-                "MAP007", f"text is longer than {MAX_TEXT} bytes; set split_long_text: true on "
+                "MAP007", f"text is longer than {MAX_CHAR} bytes; set split_long_text: true on "
                 "this mapping to put the rest in SUPPQUAL (SDTMIG 4.5.3), or shorten it",
                 frame, long, name, text)
             continue

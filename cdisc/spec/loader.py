@@ -22,7 +22,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from ..errors import Location, Problem, ProblemLog, SpecError
+from ..errors import Problem, ProblemLog, SpecError
 from ..resources import schemas_dir
 from .model import (
     ColumnSpec,
@@ -33,7 +33,7 @@ from .model import (
     Spec,
     StudyCodelist,
     StudyInfo,
-    format_json_path,
+    locate,
 )
 
 
@@ -127,25 +127,17 @@ def _yaml_text_to_document(text: str, file: str) -> tuple[Any, dict[JsonPath, tu
     try:
         document = plain.copy(node)
     except _NotPlainData as exc:
-        raise SpecError(Problem("SPEC001", str(exc), _spec_location(file, plain.positions,
+        raise SpecError(Problem("SPEC001", str(exc), locate(file, plain.positions,
                                                                    exc.path))) from None
     if plain.tags:
         raise SpecError([
             Problem("SPEC001", f"YAML tag {tag} is not allowed: a spec is plain data (maps, "
                     "lists, text, numbers), read with a safe loader that constructs no objects",
-                    _spec_location(file, plain.positions, path))
+                    locate(file, plain.positions, path))
             for path, tag in plain.tags
         ])
     return document, plain.positions
 
-
-def _spec_location(file: str, positions: dict[JsonPath, tuple[int, int]],
-                   path: JsonPath) -> Location:
-    probe = path
-    while probe and probe not in positions:
-        probe = probe[:-1]
-    line, column = positions.get(probe, (None, None))
-    return Location(file=file, line=line, column=column, json_path=format_json_path(path))
 
 
 def _schema_problems(document: Any, file: str,
@@ -158,7 +150,7 @@ def _schema_problems(document: Any, file: str,
         leaves = _leaf_errors(error)
         for leaf in leaves:
             problems.add("SPEC002", _schema_message(leaf),
-                         _spec_location(file, positions, tuple(leaf.absolute_path)))
+                         locate(file, positions, tuple(leaf.absolute_path)))
     return problems
 
 
@@ -284,7 +276,7 @@ def load_spec(path: str | Path, source_dir: str | Path | None = None) -> Spec:
         datetime.fromisoformat(str(document["study"]["created"]))
     except ValueError as exc:
         raise SpecError(Problem("SPEC030", f"created is not a real date/time: {exc}",
-                                _spec_location(file, positions, ("study", "created")))) from None
+                                locate(file, positions, ("study", "created")))) from None
     spec = _build(document, path, positions, base)
     checked = check_spec(spec)
     checked.raise_if_errors(SpecError)

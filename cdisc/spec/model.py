@@ -25,6 +25,17 @@ def format_json_path(path: JsonPath) -> str:
     return out
 
 
+def locate(file: str, positions: dict[JsonPath, tuple[int, int]], json_path: JsonPath,
+           **extra: Any) -> Location:
+    """File, line and column of a spec node (or of its nearest ancestor that has them)."""
+    path = tuple(json_path)
+    while path and path not in positions:
+        path = path[:-1]
+    line, column = positions.get(path, (None, None))
+    return Location(file=file, line=line, column=column,
+                    json_path=format_json_path(tuple(json_path)), **extra)
+
+
 @dataclass(frozen=True)
 class StudyInfo:
     studyid: str
@@ -108,17 +119,7 @@ class Spec:
 
     def locate(self, json_path: JsonPath, **extra: Any) -> Location:
         """A Location for a node of the spec; falls back to the nearest ancestor."""
-        path = tuple(json_path)
-        while path and path not in self.positions:
-            path = path[:-1]
-        line, column = self.positions.get(path, (None, None))
-        return Location(
-            file=str(self.path),
-            line=line,
-            column=column,
-            json_path=format_json_path(tuple(json_path)),
-            **extra,
-        )
+        return locate(str(self.path), self.positions, json_path, **extra)
 
     @property
     def base_dir(self) -> Path:
