@@ -30,6 +30,7 @@ class Location:
     line: int | None = None
     column: int | None = None
     json_path: str | None = None
+    sheet: str | None = None  # worksheet of an XLSX source
     row: int | None = None  # 1-based line of a CSV (header = 1) or Excel row
     field: str | None = None  # source column or target variable
     value: Any = None
@@ -48,6 +49,8 @@ class Location:
             parts.append(where)
         if self.json_path:
             parts.append(f"at {self.json_path}")
+        if self.sheet:
+            parts.append(f"sheet {self.sheet!r}")
         if self.dataset:
             parts.append(f"dataset {self.dataset}")
         if self.row is not None:

@@ -21,7 +21,14 @@ from .errors import (
     Severity,
     SourceError,
 )
-from .output.folder import safe_child, staged_output
+from .limits import DEFAULT_LIMITS, Limits
+from .output.folder import (
+    check_output_target,
+    recover_abandoned,
+    safe_child,
+    staged_output,
+    write_marker,
+)
 from .output.reports import reconciliation_lines, run_report, write_json
 from .output.xpt import write_xpt
 from .resources import example_spec_path
@@ -64,9 +71,24 @@ def _moved(problem: Problem, staging: Path, final: Path) -> Problem:
 
 
 def build(spec_path: str | Path | None = None,
-          source_dir: str | Path | None = None) -> tuple[Spec, SdtmResult]:
+          source_dir: str | Path | None = None, *, limits: Limits = DEFAULT_LIMITS,
+          allow_outside_sources: bool = False) -> tuple[Spec, SdtmResult]:
     """Load, read and map, raising a :class:`CdiscError` with every problem found."""
-    spec = load_spec(spec_path or example_spec_path(), source_dir=source_dir)
+    spec = load_spec(spec_path or example_spec_path(), source_dir=source_dir, limits=limits,
+                     allow_outside_sources=allow_outside_sources)
+    return spec, map_sources(spec)
+
+
+def read_paths(spec: Spec) -> list[Path]:
+    """What a run reads: the spec, its folder, the source folder and every source file."""
+    paths = [spec.path, spec.base_dir, *(s.file for s in spec.sources.values())]
+    if spec.source_dir is not None:
+        paths.append(spec.source_dir)
+    return paths
+
+
+def map_sources(spec: Spec) -> SdtmResult:
+    """Read the spec's sources and map them to SDTM, raising with every problem found."""
     problems = ProblemLog()
     sources = read_sources(spec, problems)
     problems.raise_if_errors(SourceError)
@@ -75,7 +97,7 @@ def build(spec_path: str | Path | None = None,
         error = MappingError(problems.errors)
         error.reconciliation = reconciliation_lines(result)
         raise error
-    return spec, result
+    return result
 
 
 def write_outputs(spec: Spec, result: SdtmResult, staging: Path) -> list[Path]:
@@ -98,9 +120,22 @@ def write_outputs(spec: Spec, result: SdtmResult, staging: Path) -> list[Path]:
 
 
 def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | None = None,
-            out_dir: str | Path = "out") -> ConversionResult:
-    """Convert a study (default: the embedded PEComa example) into ``out_dir``."""
-    spec, result = build(spec_path, source_dir)
+            out_dir: str | Path = "out", limits: Limits = DEFAULT_LIMITS,
+            allow_outside_sources: bool = False) -> ConversionResult:
+    """Convert a study (default: the embedded PEComa example) into ``out_dir``.
+
+    ``out_dir`` is replaced only when it is new, empty or an earlier output of
+    ours, and never when it is or contains anything the run reads
+    (:func:`cdisc.output.folder.check_output_target`); that is checked before
+    the sources are read.
+    """
+    # first, so that a failing run too puts back an output a killed run moved aside
+    recover_abandoned(out_dir)
+    spec = load_spec(spec_path or example_spec_path(), source_dir=source_dir, limits=limits,
+                     allow_outside_sources=allow_outside_sources)
+    protected = read_paths(spec)
+    check_output_target(out_dir, protected)
+    result = map_sources(spec)
     base = spec.base_dir
     warnings = [relative_location(p, base) for p in (*spec.notices, *result.problems)
                 if p.severity is not Severity.ERROR]
@@ -112,7 +147,7 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
         warnings.extend(review.findings)
     validation = validate_datasets(result.datasets, standard_hint="SDTM")
     out = Path(out_dir)
-    with staged_output(out) as staging:
+    with staged_output(out, protected) as staging:
         try:
             files = write_outputs(spec, result, staging)
         except OutputError as exc:
@@ -127,6 +162,7 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
         if review is not None:
             write_json(review.payload, staging / "recist-review.json")
             files.append(staging / "recist-review.json")
+        write_marker(staging, files)
     final = [out.resolve() / f.relative_to(staging) for f in files]
     return ConversionResult(out.resolve(), spec, result, final, warnings, validation)
 

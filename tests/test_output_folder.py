@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import cli
-from cdisc.output.folder import staged_output
+from cdisc.output.folder import staged_output, write_marker
 
 from helpers import MINI_FILES, MINI_SPEC, write_study
 
@@ -22,24 +22,29 @@ def dead_pid() -> int:
     return proc.pid
 
 
+def ours(folder, **files):
+    """A folder as a run of ours leaves it: the files and the marker listing them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    write_marker(folder, [folder / name for name in files])
+    return folder
+
+
 def test_leftovers_of_a_killed_run_are_removed(tmp_path):
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "old.txt").write_text("previous run")
-    stale = tmp_path / f".out.new-{dead_pid()}-abc123"
-    stale.mkdir()
-    (stale / "dm.xpt").write_bytes(b"half written")
+    out = ours(tmp_path / "out", **{"old.txt": "previous run"})
+    stale = ours(tmp_path / f".out.new-{dead_pid()}-abc123", **{"dm.xpt": "half written"})
     with staged_output(out) as staging:
         (staging / "new.txt").write_text("this run")
+        write_marker(staging, [staging / "new.txt"])
     assert not stale.exists()
-    assert sorted(p.name for p in out.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [".cdisc-output.json", "new.txt"]
 
 
 def test_a_run_killed_mid_swap_gets_its_previous_output_back(tmp_path):
     out = tmp_path / "out"
-    backup = tmp_path / f".out.old-{dead_pid()}-xyz789"
-    backup.mkdir()
-    (backup / "dm.xpt").write_text("previous run")  # out/ had been moved aside, then kill
+    # out/ had been moved aside, then kill
+    backup = ours(tmp_path / f".out.old-{dead_pid()}-xyz789", **{"dm.xpt": "previous run"})
     with pytest.raises(RuntimeError), staged_output(out):
         raise RuntimeError("this run fails too")
     assert (out / "dm.xpt").read_text() == "previous run"

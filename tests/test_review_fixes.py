@@ -67,7 +67,7 @@ def test_unexpected_exception_exits_2_not_1(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(cdisc.pipeline, "build", broken)
+    monkeypatch.setattr(cdisc.pipeline, "map_sources", broken)
     result = CliRunner().invoke(cli.main, ["convert", "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
     errors = json.loads((tmp_path / "out.errors.json").read_text())

@@ -31,7 +31,7 @@ from click.testing import CliRunner, Result
 
 import cli
 from cdisc.errors import OutputError
-from cdisc.output.folder import safe_child
+from cdisc.output.folder import safe_child, write_marker
 
 from helpers import MINI_FILES, MINI_SPEC, REPO, write_study
 
@@ -384,6 +384,7 @@ def previous_output(folder: Path) -> Path:
     (out / "sdtm").mkdir(parents=True)
     (out / "sdtm" / "dm.xpt").write_bytes(b"previous run\x00")
     (out / "run-report.json").write_text("{}\n")
+    write_marker(out, [out / "sdtm" / "dm.xpt", out / "run-report.json"])
     return out
 
 

@@ -5,14 +5,24 @@ and JSON path: YAML syntax (ruamel's round-trip loader, which is a safe loader
 and keeps node positions), the JSON Schema ``schemas/mapping-spec.schema.json``,
 then the semantic checks in :mod:`cdisc.spec.check` (columns, variables,
 codelists and formats that exist).
+
+The spec limits of :class:`cdisc.limits.Limits` are enforced while reading, so a
+hostile or broken file stops with one located problem instead of a traceback or
+minutes of parsing: only a regular file is opened (never a FIFO or a device),
+at most ``spec_bytes`` bytes are read, maps and lists nest at most
+``spec_depth`` deep (counted by the composer before it recurses further) and a
+number has at most ``spec_number_digits`` digits and must be finite.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+import stat
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,9 +30,12 @@ from typing import Any
 import jsonschema
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.composer import Composer
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from ..errors import Problem, ProblemLog, SpecError
+from ..errors import Location, Problem, ProblemLog, SpecError
+from ..limits import DEFAULT_LIMITS, Limits
 from ..resources import schemas_dir
 from .model import (
     ColumnSpec,
@@ -44,6 +57,118 @@ def spec_schema() -> dict[str, Any]:
 
 #: a spec has a few thousand nodes; aliases that expand beyond this are a YAML bomb
 MAX_NODES = 100_000
+
+#: Years an XPT v5 header can hold: it stores two-digit years, read back as 60-99 ->
+#: 19yy and 00-59 -> 20yy (``_PIVOT`` in cdisc/output/xpt.py, the window ReadStat
+#: reads with). The spec layer may not import the output layer, so the window is
+#: repeated here; the writer should share this constant (or move both to one module
+#: below both layers).
+CREATED_YEARS = range(1960, 2060)
+_EPOCH = datetime(1970, 1, 1)
+
+
+class _Refused(Exception):
+    """A node the loader stops at, with the problem code and ruamel's mark of the node."""
+
+    def __init__(self, code: str, message: str, mark: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.mark = mark
+
+
+def _limits_of(loader: Any) -> Limits:
+    return getattr(loader, "spec_limits", DEFAULT_LIMITS)
+
+
+class _Composer(Composer):
+    """ruamel's composer, refusing maps and lists nested deeper than ``spec_depth``.
+
+    The composer recurses once per level; counting levels here stops a
+    ``[[[[...]]]]`` bomb at the limit, long before Python's recursion limit, at
+    the line and column of the first node too deep.
+    """
+
+    _nesting = 0
+
+    def _enter(self) -> None:
+        self._nesting += 1
+        event = self.parser.peek_event()
+        self.loader.spec_last_mark = event.start_mark  # where a RecursionError is reported
+        limit = _limits_of(self.loader).spec_depth
+        if self._nesting > limit:
+            raise _Refused("SPEC001", f"maps and lists are nested more than {limit} deep here "
+                           "(limit spec_depth; a real spec needs about 12 levels; raise it with "
+                           f"--limit spec_depth=N)", event.start_mark)
+
+    def compose_sequence_node(self, anchor: Any) -> Any:
+        self._enter()
+        node = super().compose_sequence_node(anchor)
+        self._nesting -= 1
+        return node
+
+    def compose_mapping_node(self, anchor: Any) -> Any:
+        self._enter()
+        node = super().compose_mapping_node(anchor)
+        self._nesting -= 1
+        return node
+
+
+def _shown(text: str, limits: Limits) -> str:
+    """``text`` cut to ``message_value_chars`` for a message."""
+    cap = limits.message_value_chars
+    return text if len(text) <= cap else f"{text[:cap]}... ({len(text)} characters)"
+
+
+class _Constructor(RoundTripConstructor):
+    """The round-trip (safe) constructor, refusing numbers a spec cannot hold.
+
+    A number longer than ``spec_number_digits`` digits is refused before Python
+    converts it (a 5,000-digit integer exceeds Python's int conversion limit);
+    ``.nan``, ``.inf`` and a float beyond the float range (``1e400``) are
+    refused, since no spec field means infinity or "not a number"; a date or
+    time that does not exist (an unquoted ``2012-02-30``) is located too.
+    """
+
+    def _digits(self, node: Any) -> None:
+        body = str(node.value).lstrip("+-").replace("_", "")
+        alphabet = "0123456789"
+        if body[:2].lower() in ("0x", "0o", "0b"):
+            alphabet = "0123456789abcdefABCDEF" if body[1] in "xX" else alphabet
+            body = body[2:]
+        digits = sum(body.count(ch) for ch in alphabet)
+        limit = _limits_of(self.loader).spec_number_digits
+        if digits > limit:
+            raise _Refused("SPEC033", f"a number with {digits} digits; a spec number may have at "
+                           f"most {limit} (limit spec_number_digits; raise it with --limit "
+                           "spec_number_digits=N, or quote the value if it is text)",
+                           node.start_mark)
+
+    def construct_yaml_int(self, node: Any) -> Any:
+        self._digits(node)
+        return super().construct_yaml_int(node)
+
+    def construct_yaml_float(self, node: Any) -> Any:
+        self._digits(node)
+        value = super().construct_yaml_float(node)
+        if not math.isfinite(value):
+            written = _shown(str(node.value), _limits_of(self.loader))
+            raise _Refused("SPEC033", f"{written} is not a finite number (NaN, infinity, or "
+                           "beyond the float range of about 1.8e308): a spec number must be "
+                           "finite; quote the value if it is text", node.start_mark)
+        return value
+
+    def construct_yaml_timestamp(self, node: Any, values: Any = None) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node, values)
+        except (ValueError, OverflowError) as exc:
+            raise _Refused("SPEC001", f"{_shown(str(node.value), _limits_of(self.loader))} is "
+                           f"not a real date/time ({exc}); quote it if it is text",
+                           node.start_mark) from None
+
+
+for _tag in ("int", "float", "timestamp"):
+    _Constructor.add_default_constructor(_tag)
 
 
 class _NotPlainData(Exception):
@@ -102,11 +227,27 @@ class _Plain:
         return node
 
 
-def _yaml_text_to_document(text: str, file: str) -> tuple[Any, dict[JsonPath, tuple[int, int]]]:
+def _at(mark: Any) -> dict[str, int | None]:
+    return {"line": mark.line + 1 if mark else None, "column": mark.column + 1 if mark else None}
+
+
+def _yaml_text_to_document(text: str, file: str, limits: Limits = DEFAULT_LIMITS,
+                           ) -> tuple[Any, dict[JsonPath, tuple[int, int]]]:
     yaml = YAML(typ="rt")  # round-trip constructor derives from SafeConstructor
     yaml.allow_duplicate_keys = False
+    yaml.Composer = _Composer
+    yaml.Constructor = _Constructor
+    yaml.spec_limits = limits  # type: ignore[attr-defined]
     try:
         node = yaml.load(text)
+    except _Refused as exc:
+        raise SpecError.single(exc.code, exc.message, file=file, **_at(exc.mark)) from None
+    except RecursionError:
+        # Only when spec_depth was raised beyond what this Python's stack can compose.
+        raise SpecError.single(
+            "SPEC001", "maps and lists are nested too deeply to read (Python's recursion "
+            f"limit; limit spec_depth is {limits.spec_depth})", file=file,
+            **_at(getattr(yaml, "spec_last_mark", None))) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise SpecError.single(
@@ -123,6 +264,8 @@ def _yaml_text_to_document(text: str, file: str) -> tuple[Any, dict[JsonPath, tu
             line, column = before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
         raise SpecError.single("SPEC001", f"YAML: {exc}".split("\n")[0], file=file, line=line,
                                column=column) from None
+    except (ValueError, OverflowError) as exc:  # a scalar ruamel cannot construct
+        raise SpecError.single("SPEC001", f"YAML value cannot be read: {exc}", file=file) from None
     plain = _Plain()
     try:
         document = plain.copy(node)
@@ -170,23 +313,57 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
     return error.message
 
 
-def _created(study: dict[str, Any]) -> datetime:
-    """The output timestamp: SOURCE_DATE_EPOCH wins (reproducible builds), else the spec's."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch and epoch.strip().isdigit():
-        return datetime.fromtimestamp(int(epoch), tz=UTC).replace(tzinfo=None)
-    return datetime.fromisoformat(str(study["created"]))
+def _created(study: dict[str, Any], file: str, positions: dict[JsonPath, tuple[int, int]],
+             limits: Limits = DEFAULT_LIMITS) -> datetime:
+    """The output timestamp: SOURCE_DATE_EPOCH wins (reproducible builds), else the spec's.
+
+    Both are checked whenever they are given: ``created`` must be a real date/time
+    and SOURCE_DATE_EPOCH (when set and not empty) a whole number of seconds since
+    1970-01-01 UTC, as https://reproducible-builds.org/specs/source-date-epoch/
+    requires; either must fall in the years an XPT header can hold.
+    """
+    where = locate(file, positions, ("study", "created"))
+    first, last = CREATED_YEARS[0], CREATED_YEARS[-1]
+    try:
+        created = datetime.fromisoformat(str(study["created"]))
+    except ValueError as exc:
+        raise SpecError(Problem("SPEC030", f"created is not a real date/time: {exc}",
+                                where)) from None
+    if created.year not in CREATED_YEARS:
+        raise SpecError(Problem(
+            "SPEC030", f"created year {created.year} is outside {first}-{last}: XPT v5 headers "
+            "store two-digit years, which read back in that window", where))
+    raw = os.environ.get("SOURCE_DATE_EPOCH")
+    if raw is None or not raw.strip():
+        return created
+    env = Location(field="SOURCE_DATE_EPOCH", value=_shown(raw, limits))
+    text = raw.strip()
+    if not re.fullmatch(r"-?[0-9]+", text):
+        raise SpecError(Problem(
+            "SPEC030", "the environment variable SOURCE_DATE_EPOCH must be a whole number of "
+            "seconds since 1970-01-01T00:00:00 UTC (reproducible-builds.org); unset it to use "
+            "the spec's created", env))
+    low = int((datetime(first, 1, 1) - _EPOCH).total_seconds())
+    high = int((datetime(last + 1, 1, 1) - _EPOCH).total_seconds())  # exclusive
+    # compare as text first: a 5,000-digit value must not reach int()
+    if len(text.lstrip("-")) > 19 or not low <= int(text) < high:
+        raise SpecError(Problem(
+            "SPEC030", f"the environment variable SOURCE_DATE_EPOCH is outside {low} to "
+            f"{high - 1} (seconds for {first}-01-01 to {last}-12-31T23:59:59 UTC): XPT v5 "
+            "headers store two-digit years, which read back in that window", env))
+    return _EPOCH + timedelta(seconds=int(text))
 
 
 def _build(document: dict[str, Any], path: Path,
-           positions: dict[JsonPath, tuple[int, int]], source_dir: Path) -> Spec:
+           positions: dict[JsonPath, tuple[int, int]], source_dir: Path,
+           created: datetime) -> Spec:
     study = document["study"]
     info = StudyInfo(
         studyid=study["studyid"],
         sdtmig_version=study["sdtmig_version"],
         ct_version=study["ct_version"],
         data_cutoff=study["data_cutoff"],
-        created=_created(study),
+        created=created,
         title=study.get("title", ""),
         sponsor=study.get("sponsor", ""),
         adamig_version=study.get("adamig_version", "1.3"),
@@ -251,7 +428,8 @@ def _build(document: dict[str, Any], path: Path,
     )
 
 
-def load_spec(path: str | Path, source_dir: str | Path | None = None) -> Spec:
+def load_spec(path: str | Path, source_dir: str | Path | None = None, *,
+              limits: Limits = DEFAULT_LIMITS, allow_outside_sources: bool = False) -> Spec:
     """Load and fully check a mapping spec; raise :class:`SpecError` with every problem.
 
     Relative source file names resolve against ``source_dir`` if given, else
@@ -262,22 +440,66 @@ def load_spec(path: str | Path, source_dir: str | Path | None = None) -> Spec:
 
     path = Path(path).resolve()
     file = str(path)
+    text = _read_spec(path, limits)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError.single("SPEC000", "spec file not found", file=file) from None
-    except UnicodeDecodeError as exc:
-        raise SpecError.single("SPEC000", f"spec is not UTF-8 text: {exc}", file=file) from None
-    document, positions = _yaml_text_to_document(text, file)
-    problems = _schema_problems(document, file, positions)
+        document, positions = _yaml_text_to_document(text, file, limits)
+        problems = _schema_problems(document, file, positions)
+    except RecursionError:  # only with spec_depth raised beyond Python's stack
+        raise SpecError.single("SPEC001", "maps and lists are nested too deeply to check "
+                               f"(Python's recursion limit; limit spec_depth is "
+                               f"{limits.spec_depth})", file=file) from None
     problems.raise_if_errors(SpecError)
     base = Path(source_dir).resolve() if source_dir is not None else path.parent
-    try:
-        datetime.fromisoformat(str(document["study"]["created"]))
-    except ValueError as exc:
-        raise SpecError(Problem("SPEC030", f"created is not a real date/time: {exc}",
-                                locate(file, positions, ("study", "created")))) from None
-    spec = _build(document, path, positions, base)
+    created = _created(document["study"], file, positions, limits)
+    spec = _build(document, path, positions, base, created)
+    spec = replace(spec, limits=limits, allow_outside_sources=allow_outside_sources,
+                   source_dir=base)
     checked = check_spec(spec)
     checked.raise_if_errors(SpecError)
     return replace(spec, notices=tuple(checked))
+
+
+def _read_spec(path: Path, limits: Limits) -> str:
+    """The spec's text: a regular file of at most ``spec_bytes`` bytes, UTF-8.
+
+    The type is checked with ``stat`` before opening (opening a FIFO blocks until a
+    writer comes; ``/dev/zero`` never ends) and again on the open file, which is
+    opened non-blocking so that a file swapped for a FIFO in between cannot hang
+    the run. No more than ``spec_bytes + 1`` bytes are read. Line ends are
+    translated as ``Path.read_text`` does (universal newlines).
+    """
+    file = str(path)
+    too_big = (f"the spec is larger than {limits.spec_bytes} bytes (limit spec_bytes; raise it "
+               "with --limit spec_bytes=N)")
+    try:
+        info = os.stat(path)
+        _regular(info, file)
+        if info.st_size > limits.spec_bytes:
+            raise SpecError.single("SPEC000", too_big, file=file)
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+        with os.fdopen(os.open(path, flags), "rb") as handle:
+            _regular(os.fstat(handle.fileno()), file)
+            data = handle.read(limits.spec_bytes + 1)
+    except FileNotFoundError:
+        raise SpecError.single("SPEC000", "spec file not found", file=file) from None
+    except OSError as exc:
+        raise SpecError.single("SPEC000", f"cannot read the spec: {exc.strerror or exc}",
+                               file=file) from None
+    if len(data) > limits.spec_bytes:
+        raise SpecError.single("SPEC000", too_big, file=file)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError.single("SPEC000", f"spec is not UTF-8 text: {exc}", file=file) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _regular(info: os.stat_result, file: str) -> None:
+    if stat.S_ISREG(info.st_mode):
+        return
+    kind = ("a folder" if stat.S_ISDIR(info.st_mode) else "a FIFO (named pipe)"
+            if stat.S_ISFIFO(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode)
+            or stat.S_ISBLK(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode)
+            else "a special file")
+    raise SpecError.single("SPEC000", f"the spec is {kind}, not a regular file: only a file "
+                           "is read as a spec", file=file)

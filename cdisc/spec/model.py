@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Location, Problem
+from ..limits import DEFAULT_LIMITS, Limits
 
 JsonPath = tuple[str | int, ...]
 
@@ -114,6 +115,12 @@ class Spec:
     visits: dict[str, float] = field(default_factory=dict)
     recist: dict[str, Any] = field(default_factory=dict)
     notices: tuple[Problem, ...] = ()
+    #: bounds on what the run reads (sources, spec); see :mod:`cdisc.limits`
+    limits: Limits = DEFAULT_LIMITS
+    #: the folder relative source file names resolve against (``--source``, else the spec's)
+    source_dir: Path | None = None
+    #: source files may lie outside the source folder only when the user said so
+    allow_outside_sources: bool = False
     # json path -> (line, column), 1-based, for every node of the YAML document
     positions: dict[JsonPath, tuple[int, int]] = field(default_factory=dict, repr=False)
 

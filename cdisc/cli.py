@@ -1,0 +1,177 @@
+"""Command line: ``cdisc convert``, ``cdisc validate``, ``cdisc spec check``.
+
+Parses arguments, calls the library. The installed ``cdisc`` command and
+``python -m cdisc`` enter through :func:`cdisc.__main__.run`, which turns an
+interrupt and a closed output pipe into their conventional exit codes.
+
+Exit codes: 0 success; 1 validation found errors in the data; 2 the run
+itself failed (bad spec, unreadable or invalid source records, bad arguments,
+an output folder that may not be replaced); 130 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from cdisc import __version__
+from cdisc.errors import CdiscError
+from cdisc.limits import DEFAULT_LIMITS, Limits
+from cdisc.report_console import print_problems, print_summary
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cdisc")
+def main() -> None:
+    """Case-series records to CDISC SDTM, validated, as SAS XPORT v5."""
+
+
+def _internal(exc: Exception) -> CdiscError:
+    """An unexpected exception is a bug, never data findings: exit 2, with the traceback."""
+    if isinstance(exc, BrokenPipeError):
+        raise exc  # the reader of our output is gone: cdisc.__main__ ends quietly
+    traceback.print_exc()
+    return CdiscError.single("INTERNAL", f"{type(exc).__name__}: {exc} (a bug in cdisc-convert: "
+                             "please report it with the spec and data that caused it)")
+
+
+def _fail(exc: CdiscError, errors_json: Path | None) -> None:
+    print_problems(exc.problems, errors_json)
+    for line in exc.reconciliation or ():
+        click.echo(f"reconciliation  {line}", err=True)
+    sys.exit(2)
+
+
+def _limits(values: tuple[str, ...]) -> Limits:
+    overrides: dict[str, int] = {}
+    for value in values:
+        name, sep, number = value.partition("=")
+        if not sep or not number.strip().isdigit():
+            raise click.BadParameter(f"{value!r}: write NAME=NUMBER, e.g. rows=10000000; the "
+                                     f"limits are {', '.join(Limits.names())}",
+                                     param_hint="--limit")
+        overrides[name.strip()] = int(number)
+    try:
+        return DEFAULT_LIMITS.with_overrides(overrides)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--limit") from None
+
+
+def _default_errors_json(out_dir: Path, exc: CdiscError | None) -> Path | None:
+    """``<out>.errors.json`` beside the output folder, unless that folder was refused.
+
+    A refused output folder (OUT010) may be the study folder, ``/`` or a link:
+    nothing is written beside it unless ``--errors-json`` names a file.
+    """
+    if exc is not None and any(p.code == "OUT010" for p in exc.problems):
+        return None
+    absolute = Path(os.path.abspath(out_dir))
+    if not absolute.name:
+        return None
+    return absolute.with_name(absolute.name + ".errors.json")
+
+
+@main.command()
+@click.option("--spec", "spec_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Mapping spec (YAML). Default: the embedded PEComa example.")
+@click.option("--source", "source_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder the spec's source files are relative to (default: the spec's folder).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("out"), show_default=True, help="Output folder (replaced atomically).")
+@click.option("--errors-json", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where a failed run writes its problems (default: <out>.errors.json).")
+@click.option("--limit", "limit_values", multiple=True, metavar="NAME=N",
+              help="Raise a safety limit, e.g. --limit rows=10000000 (names: "
+              + ", ".join(Limits.names()) + ").")
+@click.option("--allow-outside-sources", is_flag=True,
+              help="Let the spec read source files outside the source folder (../, absolute "
+              "paths); refused by default.")
+def convert(spec_path: Path | None, source_dir: Path | None, out_dir: Path,
+            errors_json: Path | None, limit_values: tuple[str, ...],
+            allow_outside_sources: bool) -> None:
+    """Convert source records to SDTM (XPT v5) in OUT.
+
+    OUT is replaced as a whole, and only when it is new, empty or an earlier
+    output of cdisc (it holds the .cdisc-output.json marker and nothing else);
+    the folders the run reads, and any folder containing them, are refused.
+    """
+    from cdisc.pipeline import convert as run_convert
+
+    limits = _limits(limit_values)
+    try:
+        result = run_convert(spec_path, source_dir=source_dir, out_dir=out_dir, limits=limits,
+                             allow_outside_sources=allow_outside_sources)
+    except CdiscError as exc:
+        _fail(exc, errors_json or _default_errors_json(out_dir, exc))
+    except Exception as exc:  # the exit code must say "run failed", not "findings"
+        _fail(_internal(exc), errors_json or _default_errors_json(out_dir, None))
+    print_summary(result)
+    if result.validation is not None:
+        from cdisc.validate import summary_line
+
+        click.echo(f"{summary_line(result.validation)}: see validation.json")
+        if result.validation.has_errors:
+            sys.exit(1)
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write validation.json and validation.xlsx into this folder.")
+def validate(folder: Path, report_dir: Path | None) -> None:
+    """Validate the XPT datasets in FOLDER (and its sdtm/, adam/ subfolders).
+
+    Exit code 0: no errors; 1: errors found; 2: the run failed (unreadable input).
+    """
+    from cdisc.output.folder import recover_abandoned
+    from cdisc.validate import print_report, validate_folder, write_reports
+
+    try:
+        recover_abandoned(folder)  # an output a killed `convert` moved aside is put back
+        result = validate_folder(folder)
+        print_report(result)
+        if report_dir is not None:
+            for path in write_reports(result, report_dir):
+                click.echo(f"report          {path}")
+    except CdiscError as exc:
+        _fail(exc, None)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:  # the report folder cannot be written
+        _fail(CdiscError.single("VAL004", f"cannot write the report: {exc}",
+                                file=str(report_dir)), None)
+    except Exception as exc:  # the exit code must say "run failed", not "findings"
+        _fail(_internal(exc), None)
+    sys.exit(1 if result.has_errors else 0)
+
+
+@main.group()
+def spec() -> None:
+    """Work with mapping specs."""
+
+
+@spec.command("check")
+@click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Path))
+def spec_check(spec_path: Path) -> None:
+    """Check a mapping spec (schema, columns, variables, CT) without converting."""
+    from cdisc.spec import load_spec
+
+    try:
+        loaded = load_spec(spec_path)
+    except CdiscError as exc:
+        _fail(exc, None)
+    except Exception as exc:  # the exit code must say "run failed", not "findings"
+        _fail(_internal(exc), None)
+    for notice in loaded.notices:
+        click.echo(str(notice))
+    click.echo(f"{spec_path}: OK ({len(loaded.domains)} domains, {len(loaded.sources)} sources)")
+
+
+if __name__ == "__main__":
+    from cdisc.__main__ import run
+
+    run()
