@@ -1,0 +1,184 @@
+"""CSV sources: every cell as text, and the exact file line each record starts on.
+
+Two readers give the same cells: pandas' C parser when records map one-to-one
+onto file lines (:func:`read_csv_fast`), the csv module otherwise
+(:func:`read_csv`), which knows each record's line after a blank line, a quoted
+cell over several lines, or old Mac (CR-only) line ends.
+
+Bounds (:mod:`cdisc.limits`): :func:`check_header` reads the header line in
+chunks before any parser sees the file, so a million-column header stops after
+a few kilobytes; the exact reader stops at the record past ``rows`` and at a
+cell longer than ``cell_chars``; a file with more lines than ``rows`` allows
+never goes to the C parser, which has no way to stop early.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import Location, Problem, SourceError
+from ..limits import DEFAULT_LIMITS, Limits
+from ..spec.model import SourceSpec
+from .guard import limit_problem
+
+_CHUNK = 1 << 16
+
+
+def check_header(path: Path, limits: Limits) -> None:
+    """Refuse a header line with more than ``columns`` cells, reading it in chunks.
+
+    Counts the commas of the first line without parsing it (a comma inside a
+    quoted header name counts too, so the bound here is twice the limit; the
+    exact count is checked once the header is parsed). A header cell longer
+    than ``cell_chars`` (4 bytes a character at most in UTF-8) stops it too.
+    Nothing is kept in memory but the counts.
+    """
+    file = str(path)
+    max_commas = 2 * limits.columns + 16
+    max_cell = 4 * limits.cell_chars + 2
+    commas = 0
+    cell = 0  # bytes since the last comma
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(_CHUNK)
+            if not chunk:
+                return
+            ends = [i for i in (chunk.find(b"\n"), chunk.find(b"\r")) if i >= 0]
+            line = chunk[:min(ends)] if ends else chunk
+            found = line.count(b",")
+            commas += found
+            cell = len(line) - line.rfind(b",") - 1 if found else cell + len(line)
+            where = Location(file=file, row=1)
+            if commas > max_commas:
+                raise SourceError(limit_problem(
+                    "columns", limits, f"the header line has more than {commas:,} cells", where))
+            if cell > max_cell:
+                raise SourceError(limit_problem(
+                    "cell_chars", limits, f"a header cell is longer than {cell:,} bytes", where))
+            if ends:
+                return
+
+
+def check_width(header: list[str], file: str, limits: Limits) -> None:
+    if len(header) > limits.columns:
+        raise SourceError(limit_problem(
+            "columns", limits, f"the header has {len(header):,} columns",
+            Location(file=file, row=1)))
+
+
+def read_csv_fast(spec: SourceSpec, limits: Limits = DEFAULT_LIMITS
+                  ) -> tuple[pd.DataFrame, list[int]] | None:
+    """pandas' C parser when its records map one-to-one onto file lines, else None.
+
+    The common file (no blank lines, no line breaks inside quoted cells, every
+    record as wide as the header) has record i on line i + 2, which is checked
+    by counting the file's lines; any other file goes to :func:`read_csv`,
+    which knows each record's line. The C parser is several times faster than
+    the csv module loop. Files it would misread go to the exact reader too: a
+    NUL byte (the C parser cuts the cell there), a CR that does not end a CRLF
+    line (old Mac line ends), more lines than ``rows`` allows.
+    """
+    data = spec.file.read_bytes()
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+    if (b"\x00" in data or lines > limits.rows + 1
+            or data.count(b"\r") != data.count(b"\r\n")):
+        return None
+    try:
+        with warnings.catch_warnings():
+            # "loss of data with index_col=False": a record wider than the header
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False,
+                                na_filter=False, encoding="utf-8-sig", index_col=False)
+        header = next(csv.reader(io.StringIO(data.decode("utf-8-sig").split("\n", 1)[0])))
+    except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError,
+            UnicodeDecodeError, ValueError, StopIteration, csv.Error):
+        return None
+    # A short record's missing cells come back as NaN even with na_filter off, a
+    # header name seen twice comes back renamed ("x.1"), and a record wider than
+    # the header must not shift its cells: the exact reader reports those.
+    if (lines != len(frame) + 1 or frame.isna().any().any() or list(frame.columns) != header
+            or any(name not in frame.columns for name in spec.columns)
+            or len(set(frame.columns)) != len(frame.columns)
+            or any(f"{name}.1" in frame.columns for name in spec.columns)):
+        return None
+    check_width(header, str(spec.file), limits)
+    return frame, list(range(2, 2 + len(frame)))
+
+
+@contextmanager
+def _field_limit(chars: int):
+    """The csv module's cell size limit (process-wide) set to ``chars`` while reading."""
+    before = csv.field_size_limit()
+    csv.field_size_limit(min(chars, 2**31 - 1))  # a C long
+    try:
+        yield
+    finally:
+        csv.field_size_limit(before)
+
+
+def read_csv(spec: SourceSpec, limits: Limits = DEFAULT_LIMITS
+             ) -> tuple[pd.DataFrame, list[int]]:
+    """CSV cells as text, and the file line each record starts on.
+
+    Read with the csv module so each record's line is exact even after a blank
+    line (skipped, as a spreadsheet export has them), a quoted cell that spans
+    lines, or CR-only line ends. A record with more or fewer cells than the
+    header (an unquoted comma, a lost one) is an error naming its line, never
+    values shifted into the next column. Reading stops at the record past the
+    ``rows`` limit and at a cell longer than ``cell_chars``.
+    """
+    file = str(spec.file)
+    problems: list[Problem] = []
+    with (_field_limit(limits.cell_chars),
+          spec.file.open(encoding="utf-8-sig", newline="") as handle):
+        reader = csv.reader(handle)
+        start = 1
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise ValueError("the file is empty (no header line)")
+            check_width(header, file, limits)
+            records: list[list[str]] = []
+            rows: list[int] = []
+            start = reader.line_num + 1
+            for record in reader:
+                if record and not (len(record) == 1 and not record[0].strip()):
+                    if len(records) >= limits.rows:
+                        raise SourceError(limit_problem(
+                            "rows", limits, f"the table has more than {limits.rows:,} records",
+                            Location(file=file, row=start)))
+                    extra = record[len(header):]
+                    if len(record) < len(header) or any(cell.strip() for cell in extra):
+                        problems.append(Problem("SRC009", (
+                            f"the record has {len(record)} cells but the header has "
+                            f"{len(header)}; a cell with a comma must be in double quotes"),
+                            Location(file=file, row=start, value=",".join(record))))
+                    records.append(record[:len(header)])
+                    rows.append(start)
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise SourceError(limit_problem(
+                    "cell_chars", limits, f"a cell is longer than {limits.cell_chars:,} "
+                    "characters", Location(file=file, row=start))) from None
+            problems.append(Problem("SRC003", f"cannot read the file: {exc}",
+                                    Location(file=file, row=start)))
+    if problems:
+        raise SourceError(problems)
+    first: dict[str, int] = {}
+    for i, name in enumerate(header):
+        first.setdefault(name, i)
+    duplicated = [n for n in spec.columns if header.count(n) > 1]
+    if duplicated:
+        raise SourceError([Problem("SRC010", f"column {n!r} appears {header.count(n)} times in "
+                                   "the header", Location(file=file, row=1, field=n))
+                           for n in duplicated])
+    frame = pd.DataFrame({name: [r[i] for r in records] for name, i in first.items()},
+                         index=pd.RangeIndex(len(records)), dtype=object)
+    return frame, rows
