@@ -55,6 +55,11 @@ class _Checker:
             self.error("SPEC029", f"CT version {self.spec.study.ct_version} is not shipped; this "
                        f"version of the tool has {', '.join(sorted(set(shipped.values())))}",
                        ("study", "ct_version"))
+        separator = self.spec.study.usubjid_separator
+        if any(not " " <= ch <= "~" for ch in separator):
+            self.error("SPEC034", f"usubjid_separator {separator!r} is not a printable ASCII "
+                       "character: USUBJID is ASCII text in the XPT files (use e.g. \"-\" or "
+                       "\"/\")", ("study", "usubjid_separator"))
         try:
             RecistOptions(**self.spec.recist)
         except (TypeError, ValueError) as exc:
@@ -69,10 +74,12 @@ class _Checker:
                     self.error("SPEC023", f"column {col!r} is used as subject/key but not declared "
                                "under columns", path)
             for col in src.columns.values():
-                for fmt in col.formats:
+                where = (*path, "columns", col.name, "format")
+                for i, fmt in enumerate(col.formats):
                     why = check_format(fmt)
-                    if why:
-                        self.error("SPEC021", why, (*path, "columns", col.name, "format"))
+                    if why:  # a list of formats is located at the bad item
+                        self.error("SPEC021", why, (*where, i) if (*where, i) in
+                                   self.spec.positions else where)
 
     # -- study CT --------------------------------------------------------------
     def study_ct(self) -> None:

@@ -77,6 +77,11 @@ class _Refused(Exception):
         self.mark = mark
 
 
+def _too_deep(limit: int) -> str:
+    return (f"maps and lists are nested more than {limit} deep here (limit spec_depth; the "
+            "shipped example nests 10 deep; raise it with --limit spec_depth=N)")
+
+
 def _limits_of(loader: Any) -> Limits:
     return getattr(loader, "spec_limits", DEFAULT_LIMITS)
 
@@ -97,9 +102,7 @@ class _Composer(Composer):
         self.loader.spec_last_mark = event.start_mark  # where a RecursionError is reported
         limit = _limits_of(self.loader).spec_depth
         if self._nesting > limit:
-            raise _Refused("SPEC001", f"maps and lists are nested more than {limit} deep here "
-                           "(limit spec_depth; a real spec needs about 12 levels; raise it with "
-                           f"--limit spec_depth=N)", event.start_mark)
+            raise _Refused("SPEC001", _too_deep(limit), event.start_mark)
 
     def compose_sequence_node(self, anchor: Any) -> Any:
         self._enter()
@@ -187,10 +190,11 @@ class _Plain:
     is refused (all of them are reported), as are recursive aliases and alias bombs.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_depth: int = DEFAULT_LIMITS.spec_depth) -> None:
         self.positions: dict[JsonPath, tuple[int, int]] = {(): (1, 1)}
         self.tags: list[tuple[JsonPath, str]] = []
         self.budget = MAX_NODES
+        self.max_depth = max_depth
 
     def copy(self, node: Any, path: JsonPath = (), ancestors: frozenset[int] = frozenset()) -> Any:
         self.budget -= 1
@@ -204,6 +208,8 @@ class _Plain:
             self.tags.append((path, str(tag).replace("tag:yaml.org,2002:", "!!")))
             return None
         if isinstance(node, CommentedMap | CommentedSeq):
+            if len(path) >= self.max_depth:  # nesting built up through aliases
+                raise _NotPlainData(path, _too_deep(self.max_depth))
             if id(node) in ancestors:
                 raise _NotPlainData(path, "an alias refers to a node that contains it "
                                     "(recursive YAML)")
@@ -266,7 +272,7 @@ def _yaml_text_to_document(text: str, file: str, limits: Limits = DEFAULT_LIMITS
                                column=column) from None
     except (ValueError, OverflowError) as exc:  # a scalar ruamel cannot construct
         raise SpecError.single("SPEC001", f"YAML value cannot be read: {exc}", file=file) from None
-    plain = _Plain()
+    plain = _Plain(limits.spec_depth)
     try:
         document = plain.copy(node)
     except _NotPlainData as exc:
