@@ -21,7 +21,7 @@ import click
 from cdisc import __version__
 from cdisc.errors import CdiscError
 from cdisc.limits import DEFAULT_LIMITS, Limits
-from cdisc.report_console import print_problems, print_summary
+from cdisc.report_console import echo, print_problems, print_summary, remove_stale_errors_json
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,10 +39,10 @@ def _internal(exc: Exception) -> CdiscError:
                              "please report it with the spec and data that caused it)")
 
 
-def _fail(exc: CdiscError, errors_json: Path | None) -> None:
-    print_problems(exc.problems, errors_json)
+def _fail(exc: CdiscError, errors_json: Path | None, limits: Limits = DEFAULT_LIMITS) -> None:
+    print_problems(exc.problems, errors_json, limits)
     for line in exc.reconciliation or ():
-        click.echo(f"reconciliation  {line}", err=True)
+        echo(f"reconciliation  {line}", err=True)
     sys.exit(2)
 
 
@@ -106,14 +106,20 @@ def convert(spec_path: Path | None, source_dir: Path | None, out_dir: Path,
         result = run_convert(spec_path, source_dir=source_dir, out_dir=out_dir, limits=limits,
                              allow_outside_sources=allow_outside_sources)
     except CdiscError as exc:
-        _fail(exc, errors_json or _default_errors_json(out_dir, exc))
+        _fail(exc, errors_json or _default_errors_json(out_dir, exc), limits)
     except Exception as exc:  # the exit code must say "run failed", not "findings"
-        _fail(_internal(exc), errors_json or _default_errors_json(out_dir, None))
+        _fail(_internal(exc), errors_json or _default_errors_json(out_dir, None), limits)
+    stale = errors_json or _default_errors_json(out_dir, None)
+    if stale is not None:
+        try:  # the problems of an earlier failed run are no longer true
+            remove_stale_errors_json(stale)
+        except CdiscError as exc:
+            echo(f"warning: {exc.problems[0]}", err=True)
     print_summary(result)
     if result.validation is not None:
         from cdisc.validate import summary_line
 
-        click.echo(f"{summary_line(result.validation)}: see validation.json")
+        echo(f"{summary_line(result.validation)}: see validation.json")
         if result.validation.has_errors:
             sys.exit(1)
 
@@ -136,7 +142,7 @@ def validate(folder: Path, report_dir: Path | None) -> None:
         print_report(result)
         if report_dir is not None:
             for path in write_reports(result, report_dir):
-                click.echo(f"report          {path}")
+                echo(f"report          {path}")
     except CdiscError as exc:
         _fail(exc, None)
     except BrokenPipeError:
@@ -156,19 +162,22 @@ def spec() -> None:
 
 @spec.command("check")
 @click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Path))
-def spec_check(spec_path: Path) -> None:
+@click.option("--limit", "limit_values", multiple=True, metavar="NAME=N",
+              help="Raise a safety limit, e.g. --limit spec_bytes=50000000.")
+def spec_check(spec_path: Path, limit_values: tuple[str, ...]) -> None:
     """Check a mapping spec (schema, columns, variables, CT) without converting."""
     from cdisc.spec import load_spec
 
+    limits = _limits(limit_values)
     try:
-        loaded = load_spec(spec_path)
+        loaded = load_spec(spec_path, limits=limits)
     except CdiscError as exc:
         _fail(exc, None)
     except Exception as exc:  # the exit code must say "run failed", not "findings"
         _fail(_internal(exc), None)
     for notice in loaded.notices:
-        click.echo(str(notice))
-    click.echo(f"{spec_path}: OK ({len(loaded.domains)} domains, {len(loaded.sources)} sources)")
+        echo(str(notice))
+    echo(f"{spec_path}: OK ({len(loaded.domains)} domains, {len(loaded.sources)} sources)")
 
 
 if __name__ == "__main__":

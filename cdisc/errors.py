@@ -11,9 +11,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
+
+from .limits import DEFAULT_LIMITS
+from .text_safety import clip, json_value, quoted
+
+#: characters of a value quoted in a location (``Limits.message_value_chars``)
+VALUE_CHARS = DEFAULT_LIMITS.message_value_chars
+
+
+def message_chars(value_chars: int) -> int:
+    """Characters of a whole message: its own words plus some quoted values or names."""
+    return 10 * value_chars
 
 
 class Severity(StrEnum):
@@ -39,6 +50,18 @@ class Location:
     record: int | None = None  # 1-based record number in an output dataset
 
     def __str__(self) -> str:
+        return self.describe()
+
+    def describe(self, value_chars: int = VALUE_CHARS) -> str:
+        """The location as text; values and names from the data are clipped to ``value_chars``.
+
+        numpy numbers print as plain numbers (``1e+100``). The result may still hold
+        control characters from the data: console output escapes them
+        (:func:`cdisc.text_safety.console_text`).
+        """
+        def data(text: str) -> str:
+            return clip(text, value_chars)
+
         parts: list[str] = []
         if self.file:
             where = self.file
@@ -48,25 +71,35 @@ class Location:
                     where += f":{self.column}"
             parts.append(where)
         if self.json_path:
-            parts.append(f"at {self.json_path}")
+            parts.append(f"at {data(self.json_path)}")
         if self.sheet:
-            parts.append(f"sheet {self.sheet!r}")
+            parts.append(f"sheet {quoted(self.sheet, value_chars)}")
         if self.dataset:
-            parts.append(f"dataset {self.dataset}")
+            parts.append(f"dataset {data(str(self.dataset))}")
         if self.row is not None:
             parts.append(f"row {self.row}")
         if self.record is not None:
             parts.append(f"record {self.record}")
         if self.usubjid:
-            parts.append(f"USUBJID {self.usubjid}")
+            parts.append(f"USUBJID {data(str(self.usubjid))}")
         if self.field:
-            parts.append(f"field {self.field}")
+            parts.append(f"field {data(str(self.field))}")
         if self.value is not None:
-            parts.append(f"value {self.value!r}")
+            parts.append(f"value {quoted(self.value, value_chars)}")
         return ", ".join(parts) if parts else "(no location)"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+    def to_dict(self, value_chars: int = VALUE_CHARS) -> dict[str, Any]:
+        """The fields that are set; a long value is clipped (see :func:`~cdisc.text_safety.clip`).
+
+        Numbers stay numbers (numpy ones as Python's), short text stays as it is.
+        """
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if v is None:
+                continue
+            out[f.name] = json_value(v, value_chars) if f.name == "value" else v
+        return out
 
 
 @dataclass(frozen=True)
@@ -79,14 +112,18 @@ class Problem:
     severity: Severity = Severity.ERROR
 
     def __str__(self) -> str:
-        return f"{self.severity.value} {self.code}: {self.location}: {self.message}"
+        return self.describe()
 
-    def to_dict(self) -> dict[str, Any]:
+    def describe(self, value_chars: int = VALUE_CHARS) -> str:
+        return (f"{self.severity.value} {self.code}: {self.location.describe(value_chars)}: "
+                f"{clip(self.message, message_chars(value_chars))}")
+
+    def to_dict(self, value_chars: int = VALUE_CHARS) -> dict[str, Any]:
         return {
             "code": self.code,
             "severity": self.severity.value,
-            "message": self.message,
-            "location": self.location.to_dict(),
+            "message": clip(self.message, message_chars(value_chars)),
+            "location": self.location.to_dict(value_chars),
         }
 
 

@@ -155,7 +155,7 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
             raise OutputError([_moved(p, staging, out.resolve()) for p in exc.problems]) from None
         validation = validation.with_files(
             {f.stem.upper(): f.relative_to(staging).as_posix() for f in files})
-        files += write_reports(validation, staging)  # validation.json/.xlsx beside sdtm/
+        files += write_reports(validation, staging, limits)  # validation.json/.xlsx beside sdtm/
         counts = {name: len(frame) for name, frame in result.datasets.items()}
         write_json(run_report(result, counts, warnings, __version__), staging / "run-report.json")
         files.append(staging / "run-report.json")

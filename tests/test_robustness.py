@@ -299,14 +299,20 @@ RECORD_CASES = [
                {"file": "aes.csv", "row": 3, "field": "AETERM", "value": "Érythème"},
                {"MAP010": 2}),
     RecordCase("text-over-200-bytes-without-split", {"aes.csv": AES + f"1,{LONG},10-JAN-2012\n"},
-               "MAP007", {"file": "aes.csv", "row": 3, "field": "AETERM", "value": LONG},
+               "MAP007", {"file": "aes.csv", "row": 3, "field": "AETERM",
+                          "value": LONG[:200] + f"… ({len(LONG)} characters)"},
                {"MAP007": 2}, message_has="split_long_text"),
     # row numbers are file lines: a skipped blank line and a quoted cell over two lines count
     RecordCase("row-after-blank-line", {"aes.csv": AES + "\n1,Rash,30-FEB-2012\n"}, "MAP002",
                {"file": "aes.csv", "row": 4, "value": "30-FEB-2012"}, {"MAP002": 1}),
     RecordCase("row-after-multiline-cell",
-               {"aes.csv": 'id,term,onset\n1,"Fatigue,\nsevere",09-JAN-2012\n1,Rash,31-APR-2012\n'},
+               {"aes.csv": 'id,term,onset,note\n1,Fatigue,09-JAN-2012,"two\nlines"\n'
+                           '1,Rash,31-APR-2012,x\n'},
                "MAP002", {"file": "aes.csv", "row": 4, "value": "31-APR-2012"}, {"MAP002": 1}),
+    # a line break inside a declared cell cannot go into SAS transport text
+    RecordCase("line-break-in-a-declared-cell",
+               {"aes.csv": 'id,term,onset\n1,"Fatigue,\nsevere",09-JAN-2012\n'},
+               "SRC011", {"file": "aes.csv", "row": 2, "field": "term"}, {"SRC011": 1}),
 ]
 
 

@@ -22,7 +22,6 @@ moment leave one complete output and no leftovers.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
@@ -32,6 +31,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from ..errors import OutputError
+from .atomic import write_failed
 
 try:  # POSIX; elsewhere swaps are not serialised between processes
     import fcntl
@@ -221,9 +221,7 @@ def recover_abandoned(out_dir: str | Path) -> None:
 
 
 def _os_error(exc: OSError, what: str, path: Path) -> OutputError:
-    reason = exc.strerror or str(exc)
-    if exc.errno == errno.ENOSPC:
-        reason = "the disk is full"
+    reason = write_failed(exc, path).problems[0].message.removeprefix("cannot write the file: ")
     return OutputError.single("OUT011", f"cannot {what}: {reason}", file=str(path))
 
 

@@ -2,16 +2,26 @@
 
 Written as ``run-report.json`` beside the datasets, with stable field names
 and no wall-clock time, so the same run gives the same bytes.
+
+Every report file is written by :func:`write_atomic`: a temporary file in the
+same folder, flushed to disk, then renamed over the target, so a full disk or
+a killed run never leaves a 0-byte or half-written report behind.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Problem
-from ..sdtm.engine import SdtmResult
+from .atomic import WRITE_FAILED, write_atomic, write_failed
+
+if TYPE_CHECKING:  # a type only: printing a report must not import the SDTM engine
+    from ..sdtm.engine import SdtmResult
+
+#: error code of a report that would replace a file that is not ours
+NOT_OURS = "REP002"
 
 
 def run_report(
@@ -38,10 +48,16 @@ def run_report(
     }
 
 
+def json_bytes(payload: Any) -> bytes:
+    """The bytes of a JSON report: indented, keys in the given order, newline at the end."""
+    return (json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n").encode("utf-8")
+
+
 def write_json(payload: Any, path: Path) -> None:
-    path.write_text(
-        json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8"
-    )
+    """Write a JSON report atomically (see :func:`write_atomic`)."""
+    write_atomic(Path(path), json_bytes(payload))
+
+
 
 
 def reconciliation_lines(result: SdtmResult) -> list[str]:
@@ -50,3 +66,7 @@ def reconciliation_lines(result: SdtmResult) -> list[str]:
         f"{r.source}: {r.read} read, {r.mapped} mapped, {r.excluded} excluded"
         for r in result.reconciliation
     ]
+
+
+__all__ = ["NOT_OURS", "WRITE_FAILED", "json_bytes", "run_report", "write_atomic",
+           "write_failed", "write_json"]

@@ -83,6 +83,7 @@ import pyreadstat
 from pandas.api.types import infer_dtype
 
 from cdisc.errors import Location, OutputError, Problem, Severity
+from cdisc.output.atomic import fsync_dir
 
 __all__ = ["XptMeta", "check_transport", "read_xpt", "write_xpt"]
 
@@ -714,7 +715,7 @@ def write_xpt(
             file=str(path),
             dataset=name,
         ) from exc
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _new_temp(path: Path, *, dataset: str) -> Path:
@@ -742,20 +743,6 @@ def _new_temp(path: Path, *, dataset: str) -> Path:
     raise OutputError.single(
         "XPT_WRITE_FAILED", "no free temporary file name", file=str(path), dataset=dataset
     )
-
-
-def _fsync_dir(folder: Path) -> None:
-    # Persist the rename itself; best effort (not possible on Windows).
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # ----------------------------------------------------------------- verify ---

@@ -9,8 +9,12 @@ True
 
 from __future__ import annotations
 
+import ctypes
+import gc
+import os
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -82,7 +86,7 @@ def validate_datasets(datasets: Mapping[str, pd.DataFrame], *,
     study = Study(datasets, hints)
     findings: list[Problem] = []
     rules = all_rules()
-    with run_cache():
+    with run_cache(), _gc_skips_inputs():
         for rule in rules:
             try:
                 findings.extend(rule.check(study))
@@ -98,11 +102,81 @@ def validate_datasets(datasets: Mapping[str, pd.DataFrame], *,
     return ValidationResult(infos, sorted(findings, key=_order), rules)
 
 
+@contextmanager
+def _gc_skips_inputs() -> Iterator[None]:
+    """Keep the cyclic garbage collector off the input frames while the rules run.
+
+    The rules make many short-lived objects; each full collection would walk every
+    object of every input dataset again (10,000 datasets: a large share of the
+    run). ``gc.freeze`` parks what exists now outside the collector until the
+    rules are done. Left alone when the caller froze objects already.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def _hint(relative: Path) -> str | None:
     for part in relative.parts[:-1]:
         if part.lower() in ("sdtm", "adam"):
             return part
     return None
+
+
+# glibc mallopt() parameters and their defaults (malloc/malloc.c), and the environment
+# variables that override the defaults at start-up
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MALLOC_DEFAULTS = {_M_TRIM_THRESHOLD: ("MALLOC_TRIM_THRESHOLD_", 128 * 1024),
+                    _M_MMAP_THRESHOLD: ("MALLOC_MMAP_THRESHOLD_", 128 * 1024)}
+_KEEP_FREED = {_M_TRIM_THRESHOLD: 256 * 1024**2, _M_MMAP_THRESHOLD: 32 * 1024**2}
+
+
+def _glibc() -> ctypes.CDLL | None:
+    """The C library when it is glibc (mallopt's parameters are glibc's), else None."""
+    try:
+        if not os.confstr("CS_GNU_LIBC_VERSION"):
+            return None
+        libc = ctypes.CDLL(None)
+        libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    except (AttributeError, OSError, ValueError):  # not glibc, no confstr (Windows, macOS)
+        return None
+    return libc
+
+
+@contextmanager
+def reuse_freed_memory() -> Iterator[None]:
+    """While reading many XPT files, let the C allocator reuse freed memory (glibc only).
+
+    pyreadstat (1.3) allocates and fills 100,000 rows per column for every XPT
+    file it reads (a v5 file does not say how many records it holds) and frees
+    them once the frame is built. glibc gives that memory back to the kernel and
+    maps it again for the next file: about a thousand page faults per small
+    file, most of the time of a folder of small files (10,000 files: 11.5
+    million page faults, 16 s of system time). Inside this block freed memory
+    stays with the process for reuse; on leaving, glibc's default thresholds (or
+    the MALLOC_TRIM_THRESHOLD_ / MALLOC_MMAP_THRESHOLD_ values) are set again,
+    fixed rather than adaptive from then on, and the memory is released. Does
+    nothing on other C libraries.
+    """
+    libc = _glibc()
+    if libc is None:
+        yield
+        return
+    for param, value in _KEEP_FREED.items():
+        libc.mallopt(param, value)
+    try:
+        yield
+    finally:
+        for param, (variable, default) in _MALLOC_DEFAULTS.items():
+            setting = os.environ.get(variable, "")
+            libc.mallopt(param, int(setting) if setting.isdigit() else default)
+        libc.malloc_trim(0)
 
 
 def validate_folder(path: str | Path) -> ValidationResult:
@@ -126,23 +200,25 @@ def validate_folder(path: str | Path) -> ValidationResult:
     where: dict[str, str] = {}
     hints: dict[str, str] = {}
     problems: list[Problem] = []
-    for file in files:
-        relative = file.relative_to(root).as_posix()
-        try:
-            frame, meta = read_xpt(file)
-        except CdiscError as exc:
-            problems += [replace(p, location=replace(p.location, file=relative))
-                         for p in exc.problems]
-            continue
-        name = (meta.name or file.stem).strip().upper()
-        if name in frames:
-            problems.append(Problem("VAL003", f"dataset {name} is also in {where[name]}",
-                                    Location(file=relative, dataset=name)))
-            continue
-        frames[name], where[name] = frame, relative
-        hint = _hint(file.relative_to(root))
-        if hint:
-            hints[name] = hint
+    with reuse_freed_memory():
+        for file in files:
+            relative = file.relative_to(root).as_posix()
+            try:
+                frame, meta = read_xpt(file)
+            except CdiscError as exc:
+                problems += [replace(p, location=replace(p.location, file=relative))
+                             for p in exc.problems]
+                continue
+            name = (meta.name or file.stem).strip().upper()
+            if name in frames:
+                problems.append(Problem("VAL003", f"dataset {name} is also in {where[name]}",
+                                        Location(file=relative, dataset=name)))
+                continue
+            frames[name], where[name] = frame, relative
+            hint = _hint(file.relative_to(root))
+            if hint:
+                hints[name] = hint
     if problems:
         raise CdiscError(problems)
     return validate_datasets(frames, standard_hint=hints).with_files(where)
+

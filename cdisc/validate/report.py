@@ -5,6 +5,15 @@ dataset, record, rule, variable), no wall-clock time, file names relative to
 the validated folder. The workbook follows the Pinnacle 21 report layout
 (sheets Dataset Summary, Issue Summary, Details); its document properties and
 its zip entries carry a fixed timestamp, so the same result gives the same bytes.
+
+Both list at most ``Limits.problems_per_code`` findings of each rule (the first
+ones in the report's order); the counts (summary, each rule's ``count``, the
+Issue Summary sheet) always cover every finding, and a rule with findings left
+out says how many (``omitted`` in validation.json, a closing row per rule in
+the Details sheet). Values and messages are clipped as in errors.json
+(``Limits.message_value_chars``). Every workbook cell is written by
+:func:`cdisc.text_safety.append_row`: text is a string cell, never a formula.
+Both files are written atomically (:func:`cdisc.output.reports.write_atomic`).
 """
 
 from __future__ import annotations
@@ -16,15 +25,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import click
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.writer.excel import ExcelWriter
 
 from .. import __version__, standards
-from ..errors import Problem, Severity
-from ..output.reports import write_json
+from ..errors import Problem, Severity, message_chars
+from ..limits import DEFAULT_LIMITS, Limits
+from ..output.reports import json_bytes, write_atomic, write_failed
+from ..report_console import echo, group_by_code
+from ..text_safety import append_row, clip, json_value
 from .engine import ValidationResult
 from .registry import Rule
 
@@ -42,7 +52,7 @@ def _rules_by_id(result: ValidationResult) -> dict[str, Rule]:
     return {r.id: r for r in result.rules}
 
 
-def _finding(p: Problem) -> dict[str, Any]:
+def _finding(p: Problem, chars: int = DEFAULT_LIMITS.message_value_chars) -> dict[str, Any]:
     loc = p.location
     return {
         "rule": p.code,
@@ -50,10 +60,22 @@ def _finding(p: Problem) -> dict[str, Any]:
         "dataset": loc.dataset,
         "usubjid": loc.usubjid,
         "variable": loc.field,
-        "value": loc.value,
+        "value": json_value(loc.value, chars),
         "record": loc.record,
-        "message": p.message,
+        "message": clip(p.message, message_chars(chars)),
     }
+
+
+def listed(findings: list[Problem], per_rule: int) -> tuple[list[Problem], dict[str, int]]:
+    """The first ``per_rule`` findings of each rule (order kept) and, per rule, how many
+    more there are (rules with none left out are not in the dict)."""
+    seen: Counter[str] = Counter()
+    kept = []
+    for p in findings:
+        seen[p.code] += 1
+        if seen[p.code] <= per_rule:
+            kept.append(p)
+    return kept, {rid: n - per_rule for rid, n in sorted(seen.items()) if n > per_rule}
 
 
 def _standards() -> dict[str, str]:
@@ -65,9 +87,11 @@ def _standards() -> dict[str, str]:
     return {**dict(sorted(versions.items())), **standards.ct_versions()}
 
 
-def to_json(result: ValidationResult) -> dict[str, Any]:
+def to_json(result: ValidationResult, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
     """The ``validation.json`` payload (see the module docstring)."""
     counts = result.rule_counts()
+    findings, omitted = listed(result.findings, limits.problems_per_code)
+    chars = limits.message_value_chars
     return {
         "tool": {"name": TOOL, "version": __version__},
         "standards": _standards(),
@@ -78,16 +102,18 @@ def to_json(result: ValidationResult) -> dict[str, Any]:
         "summary": result.summary,
         "rules": [
             {"id": r.id, "severity": r.severity.value, "message": r.message,
-             "citation": r.citation, "count": counts.get(r.id, 0)}
+             "citation": r.citation, "count": counts.get(r.id, 0),
+             **({"omitted": omitted[r.id]} if r.id in omitted else {})}
             for r in result.rules
         ],
-        "findings": [_finding(p) for p in result.findings],
+        "findings": [_finding(p, chars) for p in findings],
     }
 
 
-def write_json_report(result: ValidationResult, path: Path) -> Path:
-    write_json(to_json(result), path)
-    return path
+def write_json_report(result: ValidationResult, path: Path,
+                      limits: Limits = DEFAULT_LIMITS) -> Path:
+    write_atomic(Path(path), json_bytes(to_json(result, limits)))
+    return Path(path)
 
 
 # --- console ---------------------------------------------------------------------------
@@ -102,21 +128,22 @@ def summary_line(result: ValidationResult) -> str:
 def print_report(result: ValidationResult, *, examples: int = 3) -> None:
     """The findings grouped by rule (errors first), a few examples each, then the totals."""
     rules = _rules_by_id(result)
-    counts = result.rule_counts()
-    order = sorted(counts, key=lambda rid: (_SEVERITY_ORDER[rules[rid].severity], rid))
+    groups = group_by_code(result.findings)
+    order = sorted(groups, key=lambda rid: (_SEVERITY_ORDER[rules[rid].severity], rid))
+    chars = DEFAULT_LIMITS.message_value_chars
     for name in (f"{d.name} ({d.standard}, {d.records} records)" for d in result.datasets):
-        click.echo(f"dataset         {name}")
+        echo(f"dataset         {name}")
     for rid in order:
-        rule = rules[rid]
-        click.echo(f"\n{rule.severity.value:<8}{rid}  {counts[rid]:>5}  {rule.message}")
-        click.echo(f"                      [{rule.citation}]")
-        group = [p for p in result.findings if p.code == rid]
+        rule, group = rules[rid], groups[rid]
+        echo()
+        echo(f"{rule.severity.value:<8}{rid}  {len(group):>5}  {rule.message}")
+        echo(f"                      [{rule.citation}]")
         for p in group[:examples]:
-            click.echo(f"    {p.location}: {p.message}")
+            echo(f"    {p.location.describe(chars)}: {clip(p.message, message_chars(chars))}")
         if len(group) > examples:
-            click.echo(f"    ... and {len(group) - examples} more")
-    click.echo("")
-    click.echo(summary_line(result))
+            echo(f"    ... and {len(group) - examples} more")
+    echo()
+    echo(summary_line(result))
 
 
 # --- workbook --------------------------------------------------------------------------
@@ -125,11 +152,11 @@ def print_report(result: ValidationResult, *, examples: int = 3) -> None:
 def _sheet(wb: Workbook, title: str, header: list[str], rows: list[list[Any]],
            widths: list[int]) -> None:
     ws = wb.create_sheet(title)
-    ws.append(header)
+    append_row(ws, header)
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        ws.append([_cell(v) for v in row])
+        append_row(ws, row)
     for i, width in enumerate(widths):
         ws.column_dimensions[chr(ord("A") + i)].width = width
     ws.freeze_panes = "A2"
@@ -137,16 +164,11 @@ def _sheet(wb: Workbook, title: str, header: list[str], rows: list[list[Any]],
         ws.auto_filter.ref = ws.dimensions
 
 
-def _cell(value: Any) -> Any:
-    """A value openpyxl can store: control characters (which CV0005 reports) are escaped."""
-    if value is None or isinstance(value, (int, float)):
-        return value
-    return ILLEGAL_CHARACTERS_RE.sub(lambda m: repr(m.group(0))[1:-1], str(value))
-
-
-def workbook(result: ValidationResult) -> Workbook:
+def workbook(result: ValidationResult, limits: Limits = DEFAULT_LIMITS) -> Workbook:
     """The Pinnacle 21-style workbook (not yet written)."""
     rules = _rules_by_id(result)
+    findings, omitted = listed(result.findings, limits.problems_per_code)
+    chars = limits.message_value_chars
     wb = Workbook()
     wb.remove(wb.active)
     per_dataset: Counter[tuple[str | None, Severity]] = Counter(
@@ -168,8 +190,12 @@ def workbook(result: ValidationResult) -> Workbook:
            ["Dataset", "Record", "USUBJID", "Variable", "Value", "Rule ID", "Message",
             "Severity"],
            [[p.location.dataset, p.location.record, p.location.usubjid, p.location.field,
-             p.location.value, p.code, p.message, p.severity.value]
-            for p in result.findings],
+             json_value(p.location.value, chars), p.code,
+             clip(p.message, message_chars(chars)), p.severity.value] for p in findings]
+           + [[None, None, None, None, None, rid,
+               f"{n} more findings of {rid} are not listed here (at most "
+               f"{limits.problems_per_code} per rule); Issue Summary counts all of them",
+               rules[rid].severity.value] for rid, n in omitted.items()],
            [12, 8, 20, 12, 24, 10, 80, 10])
     props = wb.properties
     props.creator = props.lastModifiedBy = f"{TOOL} {__version__}"
@@ -178,12 +204,12 @@ def workbook(result: ValidationResult) -> Workbook:
     return wb
 
 
-def write_xlsx(result: ValidationResult, path: Path) -> Path:
+def write_xlsx(result: ValidationResult, path: Path, limits: Limits = DEFAULT_LIMITS) -> Path:
     """Write the workbook with fixed timestamps, so the same result gives the same bytes."""
     buffer = io.BytesIO()
     # ExcelWriter, not Workbook.save: save() stamps the wall clock into "modified".
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        ExcelWriter(workbook(result), archive).save()
+        ExcelWriter(workbook(result, limits), archive).save()
     out = io.BytesIO()
     with zipfile.ZipFile(buffer) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():  # same entries and order, fixed times
@@ -191,12 +217,21 @@ def write_xlsx(result: ValidationResult, path: Path) -> Path:
             entry.compress_type = zipfile.ZIP_DEFLATED
             entry.external_attr = 0o644 << 16
             dst.writestr(entry, src.read(info.filename))
-    Path(path).write_bytes(out.getvalue())
+    write_atomic(Path(path), out.getvalue())
     return Path(path)
 
 
-def write_reports(result: ValidationResult, folder: Path) -> list[Path]:
-    """``validation.json`` and ``validation.xlsx`` in ``folder`` (created if need be)."""
+def write_reports(result: ValidationResult, folder: Path,
+                  limits: Limits = DEFAULT_LIMITS) -> list[Path]:
+    """``validation.json`` and ``validation.xlsx`` in ``folder`` (created if need be).
+
+    Each file is replaced atomically; a failure raises :class:`~cdisc.errors.OutputError`
+    with one line (REP001), leaving the file as it was.
+    """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    return [write_json_report(result, folder / JSON_NAME), write_xlsx(result, folder / XLSX_NAME)]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_failed(exc, folder / JSON_NAME) from None
+    return [write_json_report(result, folder / JSON_NAME, limits),
+            write_xlsx(result, folder / XLSX_NAME, limits)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Literal
 
 import pandas as pd
@@ -15,6 +16,7 @@ SDTM: Standard = "SDTM"
 ADAM: Standard = "ADaM"
 
 
+@cache  # every rule asks for every dataset; for an unknown one, building the error is costly
 def metadata(name: str) -> standards.Dataset | None:
     """The shipped metadata of ``name`` (SUPP-- included), or None for a dataset we do not know."""
     try:

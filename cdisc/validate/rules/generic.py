@@ -11,14 +11,13 @@ import pandas as pd
 from ... import standards
 from ...errors import Problem, Severity
 from ...output.xpt import MAX_CHAR, MAX_NAME
-from ..frames import dataset_hit, hits, strings, text
+from ..frames import dataset_hit, first_rows, hits, printable_ascii, strings, text, utf8_lengths
 from ..registry import rule
 from ..schema import compile_schema
 from ..study import ADAM, as_study, metadata
 
 # SDTM names: letters and digits, starting with a letter, at most 8 (the XPT v5 limit).
 _NAME = re.compile(rf"[A-Z][A-Z0-9]{{0,{MAX_NAME - 1}}}\Z")
-_PRINTABLE_ASCII = r"^[\x20-\x7e]*$"
 
 
 def _adam_name_pattern() -> str | None:
@@ -79,10 +78,9 @@ def value_length(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
                 continue  # the schema's maxLength (CV0102) checks this column
             values = text(frame, variable) if frame.columns.is_unique \
                 else strings(frame.iloc[:, position])
-            size = values.str.encode("utf-8").str.len()
-            bad = (size > MAX_CHAR).fillna(False).to_numpy(dtype=bool)
-            out += hits("CV0004", name, frame, bad, variable=variable, value=values,
-                        message=lambda i, s=size, v=variable: f"{v} is {int(s.iat[i])} bytes; "
+            size = utf8_lengths(values)
+            out += hits("CV0004", name, frame, size > MAX_CHAR, variable=variable, value=values,
+                        message=lambda i, s=size, v=variable: f"{v} is {int(s[i])} bytes; "
                         f"at most {MAX_CHAR}")
     return out
 
@@ -94,13 +92,14 @@ def ascii_text(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out: list[Problem] = []
     for name in study.names():
         frame = study[name]
-        for position, variable in enumerate(map(str, frame.columns)):
-            s = frame.iloc[:, position]
-            if pd.api.types.is_numeric_dtype(s.dtype):
+        for position, (variable, dtype) in enumerate(zip(map(str, frame.columns), frame.dtypes,
+                                                         strict=True)):
+            if pd.api.types.is_numeric_dtype(dtype):
                 continue
-            values = text(frame, variable) if frame.columns.is_unique else strings(s)
-            bad = values.notna() & ~values.astype("string").str.match(_PRINTABLE_ASCII).fillna(True)
-            out += hits("CV0005", name, frame, bad.to_numpy(dtype=bool), variable=variable,
+            values = text(frame, variable) if frame.columns.is_unique \
+                else strings(frame.iloc[:, position])
+            bad = ~printable_ascii(values)
+            out += hits("CV0005", name, frame, bad, variable=variable,
                         value=values, message=f"{variable} has characters outside printable ASCII")
     return out
 
@@ -118,12 +117,10 @@ def duplicate_records(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
         compare = [c for c in frame.columns if not str(c).endswith("SEQ")]
         if not compare:
             continue
-        view = pd.DataFrame({c: text(frame, c) for c in compare})
-        dup = view.duplicated(keep="first").to_numpy()
-        first = view.groupby(compare, dropna=False, sort=False).ngroup()
-        first_row = pd.Series(np.arange(len(view))).groupby(first.to_numpy()).transform("min")
+        first_row = first_rows([text(frame, c) for c in compare])
+        dup = first_row != np.arange(len(frame))
         out += hits("CV0006", name, frame, dup, variable=None,
-                    message=lambda i, f=first_row: f"same values as record {int(f.iat[i]) + 1}")
+                    message=lambda i, f=first_row: f"same values as record {int(f[i]) + 1}")
     return out
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from ...errors import Problem, Severity
-from ..frames import column, dataset_hit, hits, key_text, text
+from ..frames import column, dataset_hit, first_rows, hits, key_text, text
 from ..registry import rule
 from ..study import SDTM, as_study
 
@@ -70,9 +71,10 @@ def seq_unique(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
         seq, usubjid = column(frame, seq_name), column(frame, "USUBJID")
         if seq is None or usubjid is None or name == "TS":  # TSSEQ is per parameter
             continue
-        keys = pd.DataFrame({"u": text(frame, "USUBJID"), "s": key_text(seq)})
-        dup = keys.notna().all(axis=1) & keys.duplicated(keep="first")
-        out += hits("CV0203", name, frame, dup.to_numpy(), variable=seq_name,
+        subjects, numbers = text(frame, "USUBJID"), key_text(seq)
+        dup = ((first_rows([subjects, numbers]) != np.arange(len(frame)))
+               & subjects.notna().to_numpy() & numbers.notna().to_numpy())
+        out += hits("CV0203", name, frame, dup, variable=seq_name,
                     message=f"{seq_name} is already used by an earlier record of this subject")
     return out
 
