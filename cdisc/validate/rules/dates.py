@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import Problem, Severity
-from ...sdtm.dates import study_day
+from ..calendar import day_numbers, study_days
 from ..frames import hits, iso_compare, memo, numbers, show, text
 from ..registry import rule
 from ..study import SDTM, Study, as_study, metadata
@@ -70,7 +70,7 @@ def _compute_study_days(study: Study, dm: pd.DataFrame) -> Iterator[_Day]:
         known = text(frame, "USUBJID").isin(set(text(dm, "USUBJID").dropna())) \
             if "USUBJID" in frame.columns and "USUBJID" in dm.columns else None
         for day, dtc in _study_day_pairs(frame):
-            expected = study_day(text(frame, dtc).astype("string"), rfstdtc.astype("string"))
+            expected = pd.Series(study_days(text(frame, dtc), rfstdtc), index=frame.index)
             value = numbers(frame[day])
             if known is not None:  # a subject not in DM is CV0202's finding, not a day error
                 value = value.where(known.to_numpy())
@@ -143,8 +143,7 @@ def real_dates(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
             ends = values.str.split("/", n=1, expand=True).reindex(columns=[0, 1])
             for end in (0, 1):
                 day = ends[end].astype("string").str.extract(_DATE_PART, expand=False)
-                real = pd.to_datetime(day, format="%Y-%m-%d", errors="coerce")
-                bad |= (day.notna() & real.isna()).fillna(False).to_numpy(dtype=bool)
+                bad |= (day.notna().to_numpy(dtype=bool) & np.isnan(day_numbers(day)))
             out += hits("CV0304", name, frame, bad, variable=var,
                         message=lambda i, t=values, v=var:
                         f"{v} {show(t.iat[i])} is not a date that exists")
