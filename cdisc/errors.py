@@ -194,9 +194,21 @@ class MappingError(CdiscError):
     """Source records could not be mapped (dates, CT, types, orphans)."""
 
 
+class DerivationError(CdiscError):
+    """An analysis result (ADaM, the RECIST review) cannot be derived from the SDTM datasets."""
+
+
 class OutputError(CdiscError):
     """A dataset breaks a transport rule (XPT v5 names, lengths, ASCII) or a write failed."""
 
 
 class StandardsError(CdiscError):
     """Standards metadata (schemas/) is missing or names an unknown dataset/codelist."""
+
+
+def group_by_code(problems: Iterable[Problem]) -> dict[str, list[Problem]]:
+    """Problems by code (codes in first-seen order, problems in their order)."""
+    groups: dict[str, list[Problem]] = {}
+    for p in problems:
+        groups.setdefault(p.code, []).append(p)
+    return groups

@@ -22,7 +22,7 @@ from cdisc.adam.recist import (
     compare_with_investigator,
     timepoint_responses,
 )
-from cdisc.errors import Severity
+from cdisc.errors import DerivationError, Severity
 
 PHARMAVERSE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "pharmaversesdtm"
 
@@ -325,8 +325,10 @@ def test_evaluator_selection():
     assert inv["SUMDIAM"].tolist() == [20.0]
     rad1 = timepoint_responses(tu, both, RecistOptions(evaluator="RADIOLOGIST 1"))
     assert rad1["SUMDIAM"].tolist() == [10.0]
-    with pytest.raises(ValueError, match="several TREVALID"):
+    with pytest.raises(DerivationError, match="several TREVALID") as info:
         timepoint_responses(tu, both, RecistOptions(evaluator="INDEPENDENT ASSESSOR"))
+    assert info.value.problems[0].code == "RECIST013"
+    assert info.value.problems[0].location.field == "TREVALID"
 
 
 # --------------------------------------------------------------------------- best overall response
@@ -418,7 +420,7 @@ def test_bor_reference_rfstdtc():
     row = best_overall_response(t, RecistOptions(reference="RFSTDTC"), dm=dm).iloc[0]
     assert row["BOR"] == "SD"  # day 61 from RFSTDTC
     assert "RFSTDTC" in row["REASON"]
-    with pytest.raises(ValueError, match="needs dm"):
+    with pytest.raises(DerivationError, match="needs DM"):
         best_overall_response(t, RecistOptions(reference="RFSTDTC"))
 
 

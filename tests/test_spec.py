@@ -110,3 +110,38 @@ def test_bad_date_format_and_datetime_on_text_column(tmp_path):
         ("SPEC021", "$.sources.pts.columns.consent.format"),
         ("SPEC022", "$.domains.AE.records[0].map.AETERM.column"),
     }
+
+
+def test_what_a_derivation_reads_from_dm_must_be_in_the_spec(tmp_path):
+    # epoch declares needs DM.RFXSTDTC and DM.RFXENDTC; study_day DM.RFSTDTC
+    text = MINI_SPEC.replace(
+        "      RFXENDTC: {algorithm: subject_date, agg: max, from: [{domain: EX, variable: "
+        "EXENDTC}]}\n", "")
+    _, problems = problems_of(tmp_path, text)
+    assert [(p.code, p.location.json_path) for p in problems] == [
+        ("SPEC019", "$.domains.AE.derive.EPOCH")]
+    assert "epoch reads DM.RFXENDTC" in problems[0].message
+
+
+def test_references_inside_nested_arguments_are_located(tmp_path):
+    text = (MINI_SPEC
+            .replace("AETERM: {algorithm: assign, column: term}",
+                     "AETERM: {algorithm: lookup, source: pts, column: gender, right_on: nope}")
+            .replace("AEDECOD: {algorithm: assign, column: term}",
+                     "AEDECOD: {algorithm: condition, cases: [{when: {column: trem, equals: A}, "
+                     "then: {algorithm: hardcode_ct, value: ORALLY, codelist: ROUTE}}], "
+                     "else: {algorithm: coalesce, of: [{algorithm: assign, column: term}, "
+                     "{algorithm: assign_ct, column: term, codelist: NOPE}]}}")
+            .replace("from: [{domain: EX, variable: EXSTDTC}]}\n      RFXSTDTC",
+                     "from: [{domain: EX, variable: EXSTDTC}, {domain: CM, variable: "
+                     "CMSTDTC}]}\n      RFXSTDTC"))
+    _, problems = problems_of(tmp_path, text)
+    assert [(p.code, p.location.json_path) for p in problems] == [
+        ("SPEC018", "$.domains.DM.derive.RFSTDTC.from[1].domain"),
+        ("SPEC014", "$.domains.AE.records[0].map.AETERM.column"),
+        ("SPEC014", "$.domains.AE.records[0].map.AETERM.right_on"),
+        ("SPEC014", "$.domains.AE.records[0].map.AEDECOD.cases[0].when"),
+        ("SPEC016", "$.domains.AE.records[0].map.AEDECOD.cases[0].then.value"),
+        ("SPEC015", "$.domains.AE.records[0].map.AEDECOD.else.of[1].codelist"),
+    ]
+    assert "column 'gender' is not a column of 'pts'" in problems[1].message

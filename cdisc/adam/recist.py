@@ -43,7 +43,7 @@ How the SDTM encodes things, and what is read (checked on the pharmaversesdtm
   (``RADIOLOGIST 1``), or ``ACCEPTED`` for the records with --ACPTFL = Y (the
   adjudicated read).  Default: the investigator, the read that RS OVRLRESP by
   the investigator is compared with.  A selection that still holds two
-  evaluators for one subject and visit is refused (ValueError).  A subject
+  evaluators for one subject and visit is refused (RECIST013).  A subject
   without TU records of that evaluator takes its lesions from all its TU
   records (lesions identified once for every read).
 * ADT: the earliest TRDTC of the time point.  A TRDTC of year and month only
@@ -61,7 +61,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cdisc.errors import Location, Problem, Severity
+from cdisc.errors import DerivationError, Location, Problem, Severity
+from cdisc.spec.model import RecistOptions
 
 __all__ = [
     "RecistOptions",
@@ -100,44 +101,6 @@ _NODE_PRIORITY = {"SAXIS": 0, "LPERP": 1, "LDIAM": 2}  # short axis first
 _NOT_ASSESSED = {"", "NOT EVALUABLE", "NE", "NOT ASSESSED", "NOT DONE", "UNKNOWN", "ND"}
 
 
-@dataclass(frozen=True)
-class RecistOptions:
-    """Choices that RECIST 1.1 leaves to the protocol.
-
-    confirm: require confirmation of CR/PR (non-randomised trials, RECIST 1.1
-        s4.6.1, Table 3); otherwise the best time-point response stands.
-    confirm_min_days: the confirming CR/PR must be at least this many days
-        after the response it confirms ("no less than 4 weeks", s4.6.1).
-    confirm_max_ne: NE time points tolerated between a response and its
-        confirmation (as admiralonco's ``max_nr_ne``, default 1).
-    sd_min_days: SD (or NON-CR/NON-PD) counts for the best response only at a
-        time point at least this many days after the reference date (s4.4.3,
-        "in general not less than 6-8 weeks"); days = ADT - reference date, so
-        the reference day is day 0 (not the SDTM study-day convention).
-    reference: ``"first_assessment"`` -- day counting from the date of the
-        baseline tumour assessment (earliest TRDTC at the baseline visit,
-        column BASEDT) -- or ``"RFSTDTC"`` -- from DM.RFSTDTC (pass ``dm`` to
-        :func:`best_overall_response`).
-    evaluator: whose read is derived and compared: a --EVAL value
-        (``INVESTIGATOR``), a --EVALID value (``RADIOLOGIST 1``) or
-        ``ACCEPTED`` (--ACPTFL = Y).
-    """
-
-    confirm: bool = False
-    confirm_min_days: int = 28
-    sd_min_days: int = 42
-    reference: str = "first_assessment"
-    evaluator: str = "INVESTIGATOR"
-    confirm_max_ne: int = 1
-
-    def __post_init__(self) -> None:
-        if self.reference not in ("first_assessment", "RFSTDTC"):
-            raise ValueError(
-                f"RecistOptions.reference must be 'first_assessment' or 'RFSTDTC', "
-                f"not {self.reference!r}"
-            )
-
-
 # --------------------------------------------------------------------------- helpers
 
 
@@ -161,7 +124,9 @@ def _col(df: pd.DataFrame, name: str, fallback: str | None = None) -> pd.Series:
 def _require(df: pd.DataFrame, dataset: str, columns: Iterable[str]) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise ValueError(f"{dataset} lacks required column(s): {', '.join(missing)}")
+        raise DerivationError.single(
+            "RECIST011", f"{dataset} lacks the variable(s) the RECIST review needs: "
+            f"{', '.join(missing)}", dataset=dataset, field=missing[0])
 
 
 def _dates(dtc: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -200,7 +165,8 @@ def _select_evaluator(df: pd.DataFrame, prefix: str, evaluator: str) -> pd.DataF
     want = evaluator.strip().upper()
     if want == "ACCEPTED":
         if acpt not in df.columns:
-            raise ValueError(f"evaluator 'ACCEPTED' needs {acpt}")
+            raise DerivationError.single("RECIST012", f"evaluator 'ACCEPTED' needs {acpt}",
+                                         dataset=prefix, field=acpt)
         return df[_up(df[acpt]).eq("Y").to_numpy()]
     mask = np.zeros(len(df), dtype=bool)
     for col in (ev, evid):
@@ -216,10 +182,10 @@ def _check_single_reader(df: pd.DataFrame, prefix: str, evaluator: str) -> None:
     n = df.assign(_ID=_up(df[evid])).groupby(["USUBJID", "VISITNUM"], dropna=False)["_ID"].nunique()
     if (n > 1).any():
         ids = sorted(set(_up(df[evid])) - {""})
-        raise ValueError(
-            f"evaluator {evaluator!r} selects several {evid} per subject and visit "
-            f"({', '.join(ids)}); choose one of them or 'ACCEPTED'"
-        )
+        raise DerivationError.single(
+            "RECIST013", f"evaluator {evaluator!r} selects several {evid} per subject and "
+            f"visit ({', '.join(ids)}); choose one of them or 'ACCEPTED' (recist: evaluator "
+            "in the spec)", dataset=prefix, field=evid)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -656,7 +622,9 @@ def best_overall_response(
     """
     if options.reference == "RFSTDTC":
         if dm is None or "RFSTDTC" not in dm.columns:
-            raise ValueError("RecistOptions(reference='RFSTDTC') needs dm with RFSTDTC")
+            raise DerivationError.single(
+                "RECIST014", "the RECIST reference RFSTDTC needs DM with RFSTDTC",
+                dataset="DM", field="RFSTDTC")
         ref = pd.Series(_dates(dm["RFSTDTC"])[0].to_numpy(), index=_raw(dm["USUBJID"]))
         ref = ref[~ref.index.duplicated()]
         refdt = timepoints["USUBJID"].map(ref)
@@ -949,8 +917,8 @@ def recist_review(
     dm = datasets.get("DM")
     try:
         selected = _select_evaluator(tr, "TR", options.evaluator)
-    except ValueError as exc:
-        selected, why = tr.iloc[0:0], str(exc)
+    except DerivationError as exc:
+        selected, why = tr.iloc[0:0], exc.problems[0].message
     else:
         readers = sorted({str(v) for c in ("TREVAL", "TREVALID") if c in tr
                           for v in tr[c].dropna().unique() if str(v)})

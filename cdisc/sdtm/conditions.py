@@ -1,6 +1,7 @@
-"""Row conditions for ``where:`` filters and the ``condition`` algorithm.
+"""Row conditions evaluated on frames: ``where:`` filters and the ``condition`` algorithm.
 
-A condition is data, not code (no ``eval``)::
+The condition language (its shape, walking it, describing it) is the spec's,
+:mod:`cdisc.spec.conditions`; this module evaluates a condition on rows::
 
     {"column": "grade", "in": [3, 4]}
     {"all": [{"column": "death_date", "is_missing": false},
@@ -15,6 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+
+# describe_condition is re-exported for the engine's exclusion reasons (cdisc/sdtm/blocks.py)
+from ..spec.conditions import describe_condition as describe_condition
 
 
 def _comparable(column: pd.Series, value: Any) -> Any:
@@ -59,37 +63,3 @@ def evaluate_condition(cond: dict[str, Any], frame: pd.DataFrame) -> pd.Series:
         inside = present & column.isin([_comparable(column, v) for v in cond["not_in"]])
         return ~inside.astype(bool)
     raise ValueError(f"unknown condition {cond!r}")  # the spec schema prevents this
-
-
-def describe_condition(cond: dict[str, Any]) -> str:
-    """Short human text of a condition, for exclusion reasons."""
-    if "all" in cond:
-        return " and ".join(f"({describe_condition(c)})" for c in cond["all"])
-    if "any" in cond:
-        return " or ".join(f"({describe_condition(c)})" for c in cond["any"])
-    if "not" in cond:
-        return f"not ({describe_condition(cond['not'])})"
-    col = cond["column"]
-    for op, word in (("equals", "=="), ("not_equals", "!="), ("in", "in"), ("not_in", "not in")):
-        if op in cond:
-            return f"{col} {word} {cond[op]!r}"
-    return f"{col} is {'missing' if cond['is_missing'] else 'present'}"
-
-
-def leaf_conditions(cond: dict[str, Any]) -> list[dict[str, Any]]:
-    """The single-column tests of a condition (for spec checks)."""
-    if "all" in cond or "any" in cond:
-        return [leaf for sub in cond.get("all", cond.get("any", [])) for leaf in
-                leaf_conditions(sub)]
-    if "not" in cond:
-        return leaf_conditions(cond["not"])
-    return [cond]
-
-
-def condition_columns(cond: dict[str, Any]) -> list[str]:
-    """Every column a condition reads (for spec checks)."""
-    if "all" in cond or "any" in cond:
-        return [c for sub in cond.get("all", cond.get("any", [])) for c in condition_columns(sub)]
-    if "not" in cond:
-        return condition_columns(cond["not"])
-    return [cond["column"]]

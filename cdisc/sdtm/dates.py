@@ -1,6 +1,7 @@
 """Collected dates in declared formats -> ISO 8601, vectorised.
 
-Formats are written with tokens, the way a data manager describes a CRF field:
+Formats are written with tokens (the language is :mod:`cdisc.spec.dateformats`),
+the way a data manager describes a CRF field:
 ``DD-MMM-YYYY``, ``YYYY-MM-DD``, ``DD/MM/YYYY``, ``MM/DD/YYYY``, ``YYYY``,
 ``YYYY-MM-DDThh:mm``, ``DD-MMM-YYYY hh:mm:ss``, ``hh:mm``. ``MM`` is the month,
 ``mm`` the minute. A day, month or time part may be collected as unknown
@@ -26,28 +27,19 @@ Example::
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Sequence
-from functools import cache
 
 import numpy as np
 import pandas as pd
 
-UNKNOWN = r"UNKN|UNK|UN|UK|NK"
+# The format language (tokens, compiling, SPEC021) is the spec's; check_format is
+# re-exported here for the callers that import it from this module.
+from ..spec.dateformats import PARTS, UNKNOWN, compile_format
+from ..spec.dateformats import check_format as check_format
+
 _MONTHS = {m: i for i, m in enumerate(
     ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1)}
 
-_TOKENS = {
-    "YYYY": rf"(?P<year>\d{{4}}|{UNKNOWN})",
-    "MMM": rf"(?P<month>[A-Za-z]{{3}}|{UNKNOWN})",
-    "MM": rf"(?P<month>\d{{1,2}}|{UNKNOWN})",
-    "DD": rf"(?P<day>\d{{1,2}}|{UNKNOWN})",
-    "hh": rf"(?P<hour>\d{{1,2}}|{UNKNOWN})",
-    "mm": rf"(?P<minute>\d{{1,2}}|{UNKNOWN})",
-    "ss": rf"(?P<second>\d{{1,2}}(?:\.\d+)?|{UNKNOWN})",
-}
-_TOKEN_RE = re.compile("|".join(sorted(_TOKENS, key=len, reverse=True)))
-PARTS = ("year", "month", "day", "hour", "minute", "second")
 #: every spelling of an unknown part (the table is matched with ``isin``: no regex per value)
 _UNKNOWN_SPELLINGS = sorted({
     "".join(c.upper() if bit else c.lower() for c, bit in zip(word, bits, strict=True))
@@ -63,68 +55,6 @@ _MONTH_SPELLINGS = {
 _TWO_DIGITS = np.array([f"{i:02d}" for i in range(100)], dtype=object)
 #: days of each month in a common year (index 1-12; index 0 for an invalid month)
 _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
-#: a word of literal text made only of token letters (YYY, yyyy, dd, HH): a misspelt token
-_TOKEN_LETTERS = re.compile(r"(?<![A-Za-z])[YyMmDdHhSs]+(?![A-Za-z])")
-_TOKEN_HELP = ("the tokens are YYYY (year), MMM (month name), MM (month number), DD (day), "
-               "hh (hour), mm (minute), ss (second); case matters: MM is the month, mm the minute")
-
-
-class DateFormatError(ValueError):
-    """A format string that uses no known token, or repeats one."""
-
-
-@cache
-def compile_format(fmt: str) -> re.Pattern[str]:
-    """Turn ``DD-MMM-YYYY`` into an anchored regex with named groups."""
-    pattern, pos, seen = "", 0, set()
-    for match in _TOKEN_RE.finditer(fmt):
-        pattern += re.escape(fmt[pos : match.start()])
-        token = match.group(0)
-        group = re.search(r"\?P<(\w+)>", _TOKENS[token]).group(1)  # type: ignore[union-attr]
-        if group in seen:
-            raise DateFormatError(f"format {fmt!r} uses the {group} twice")
-        seen.add(group)
-        pattern += _TOKENS[token]
-        pos = match.end()
-    pattern += re.escape(fmt[pos:])
-    if not seen:
-        raise DateFormatError(f"format {fmt!r} has none of the tokens {', '.join(_TOKENS)}")
-    # ASCII: \d is 0-9 only (a digit of another script is not a date part we can read)
-    return re.compile(rf"^\s*{pattern}\s*$", re.IGNORECASE | re.ASCII)
-
-
-def check_format(fmt: str) -> str | None:
-    """None if ``fmt`` is a usable format, else why not.
-
-    Beyond compiling, a format must not leave token letters as literal text
-    (``DD/MM/YYY``, ``dd-MMM-yyyy``, ``HH:mm``: every value would fail to
-    match), and must describe a value that can be written as ISO 8601 without
-    losing what was collected: a day needs a month and a month a year (``DD/MM``
-    would give empty dates), minutes need the hour and seconds the minutes, an
-    hour needs minutes, and a time needs a complete date (or no date at all).
-    """
-    try:
-        compile_format(fmt)
-    except DateFormatError as exc:
-        return str(exc)
-    literal = _TOKEN_RE.sub(" ", fmt)
-    stray = _TOKEN_LETTERS.search(literal)
-    if stray:
-        return f"format {fmt!r} has {stray.group(0)!r}, which is not a token: {_TOKEN_HELP}"
-    has = {re.search(r"\?P<(\w+)>", _TOKENS[t]).group(1)  # type: ignore[union-attr]
-           for t in _TOKEN_RE.findall(fmt)}
-    needs = [("day", "month", "a day (DD) needs a month (MM or MMM)"),
-             ("month", "year", "a month needs a year (YYYY)"),
-             ("minute", "hour", "minutes (mm) need the hour (hh)"),
-             ("second", "minute", "seconds (ss) need the minutes (mm)"),
-             ("hour", "minute", "an hour (hh) needs the minutes (mm)")]
-    for part, needed, why in needs:
-        if part in has and needed not in has:
-            return f"format {fmt!r}: {why}; {_TOKEN_HELP}"
-    if "hour" in has and has & {"year", "month", "day"} and not {"year", "month", "day"} <= has:
-        return (f"format {fmt!r}: a time needs a complete date (YYYY, MM or MMM, DD) or no date "
-                "at all; with part of a date the time could not be written")
-    return None
 
 
 def to_iso8601(values: pd.Series, formats: Sequence[str]) -> tuple[pd.Series, pd.DataFrame]:

@@ -14,7 +14,9 @@ import pandas as pd
 from .conditions import evaluate_condition
 from .dates import iso_period, iso_to_date
 from .dates import study_day as _study_day
-from .registry import MappingContext, algorithm
+from .registry import Arg, MappingContext, algorithm
+
+_DTC = Arg.variable("the --DTC variable of this domain", required=True)
 
 
 def _per_subject(tgt: pd.DataFrame, ctx: MappingContext, variable: str) -> pd.Series:
@@ -26,7 +28,17 @@ def _per_subject(tgt: pd.DataFrame, ctx: MappingContext, variable: str) -> pd.Se
     return tgt["USUBJID"].map(lookup)
 
 
-@algorithm("subject_date", "subject")
+@algorithm("subject_date", "subject", args={
+    "agg": Arg.value("min: the earliest date, max: the latest", {"enum": ["min", "max"]},
+                     required=True),
+    "from": Arg.list_of("the dates to choose from", Arg.record({
+        "domain": Arg.domain("a domain of this spec", required=True),
+        "variable": Arg.value("a date variable of that domain",
+                              {"$ref": "#/$defs/variable_name"}, required=True),
+        "where": Arg.condition("which records of that domain (a condition on its "
+                               "variables)"),
+    }), required=True),
+})
 def subject_date(tgt: pd.DataFrame, ctx: MappingContext, *, agg: str,
                  from_: list[dict[str, Any]]) -> pd.Series:
     """Earliest or latest date per subject over variables of other domains.
@@ -79,7 +91,7 @@ def seq(tgt: pd.DataFrame, ctx: MappingContext) -> pd.Series:
     return (tgt.groupby("USUBJID", sort=False).cumcount() + 1).astype("float64")
 
 
-@algorithm("study_day", "domain")
+@algorithm("study_day", "domain", needs=("DM.RFSTDTC",), args={"dtc": _DTC})
 def study_day(tgt: pd.DataFrame, ctx: MappingContext, *, dtc: str) -> pd.Series:
     """--DY from --DTC and DM.RFSTDTC (SDTMIG 3.4 section 4.4.4; no day 0).
 
@@ -88,7 +100,7 @@ def study_day(tgt: pd.DataFrame, ctx: MappingContext, *, dtc: str) -> pd.Series:
     return _study_day(tgt[dtc].astype("string"), _per_subject(tgt, ctx, "RFSTDTC").astype("string"))
 
 
-@algorithm("epoch", "domain")
+@algorithm("epoch", "domain", needs=("DM.RFXSTDTC", "DM.RFXENDTC"), args={"dtc": _DTC})
 def epoch(tgt: pd.DataFrame, ctx: MappingContext, *, dtc: str) -> pd.Series:
     """EPOCH from --DTC against DM.RFXSTDTC/RFXENDTC (CT codelist C99079).
 

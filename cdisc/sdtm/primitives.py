@@ -14,16 +14,21 @@ import numpy as np
 import pandas as pd
 
 from ..errors import Severity
-from ..output.xpt import MAX_CHAR
+from ..model.text import MAX_CHAR
 from ..sources.reader import ROW
+from ..spec.algorithms import COMMON_KEYS
 from ..text import number_text
 from .conditions import evaluate_condition
 from .ct import resolve_codelist
 from .dates import combine_date_time, to_iso8601
-from .registry import MappingContext, algorithm, get_algorithm
+from .registry import Arg, MappingContext, algorithm, get_algorithm
 
 #: keys of a mapping that describe it (define.xml, SUPPQUAL) rather than compute it
-DESCRIPTIVE_KEYS = frozenset({"algorithm", "label", "origin", "evaluator", "split_long_text"})
+DESCRIPTIVE_KEYS = frozenset(COMMON_KEYS)
+
+_ZFILL = Arg.value("left-pad the value with zeros to this many characters (7 -> 007 for 3)",
+                   {"type": "integer", "minimum": 1, "maximum": 20})
+_DATE_TYPES = ("date", "datetime", "time")
 
 
 def evaluate(mapping: dict[str, Any], frame: pd.DataFrame, ctx: MappingContext) -> pd.Series:
@@ -62,7 +67,10 @@ def as_text(values: pd.Series) -> pd.Series:
 _NUMBER_TYPES = (int, float, np.int64, np.float64, np.int32, np.float32)
 
 
-@algorithm("assign", "record", column_args=("column",))
+@algorithm("assign", "record", copies="column", args={
+    "column": Arg.column("the source column", required=True),
+    "zfill": _ZFILL,
+})
 def assign(src: pd.DataFrame, ctx: MappingContext, *, column: str,
            zfill: int | None = None) -> pd.Series:
     """Copy a source column unchanged (``assign_no_ct`` in sdtm.oak).
@@ -79,7 +87,10 @@ def assign(src: pd.DataFrame, ctx: MappingContext, *, column: str,
     return values
 
 
-@algorithm("hardcode", "record")
+@algorithm("hardcode", "record", args={
+    "value": Arg.value("the value of every record", {"type": ["string", "number"]},
+                       required=True),
+})
 def hardcode(src: pd.DataFrame, ctx: MappingContext, *, value: Any) -> pd.Series:
     """The same value on every record (``hardcode_no_ct``).
 
@@ -89,7 +100,10 @@ def hardcode(src: pd.DataFrame, ctx: MappingContext, *, value: Any) -> pd.Series
     return pd.Series([value] * len(src), index=src.index, dtype=object)
 
 
-@algorithm("hardcode_ct", "record")
+@algorithm("hardcode_ct", "record", args={
+    "value": Arg.term("the submission value of every record", of="codelist", required=True),
+    "codelist": Arg.codelist("the codelist the value is a term of", required=True),
+})
 def hardcode_ct(src: pd.DataFrame, ctx: MappingContext, *, value: str,
                 codelist: str) -> pd.Series:
     """A fixed CDISC submission value; the spec check proves it is in ``codelist``.
@@ -100,7 +114,11 @@ def hardcode_ct(src: pd.DataFrame, ctx: MappingContext, *, value: str,
     return hardcode(src, ctx, value=value)
 
 
-@algorithm("assign_ct", "record", column_args=("column",))
+@algorithm("assign_ct", "record", args={
+    "column": Arg.column("the source column of collected values", required=True),
+    "codelist": Arg.codelist("the study_ct entry (or CDISC codelist) that maps them",
+                             required=True),
+})
 def assign_ct(src: pd.DataFrame, ctx: MappingContext, *, column: str,
               codelist: str) -> pd.Series:
     """Collected value -> submission value through the study CT map.
@@ -125,7 +143,12 @@ def assign_ct(src: pd.DataFrame, ctx: MappingContext, *, column: str,
     return out.astype(object).where(out.notna(), None)
 
 
-@algorithm("assign_datetime", "record", column_args=("column", "time_column"))
+@algorithm("assign_datetime", "record", args={
+    "column": Arg.column("the collected date (or datetime) column", types=_DATE_TYPES,
+                         required=True),
+    "time_column": Arg.column("a collected time column, joined to complete dates",
+                              types=_DATE_TYPES),
+})
 def assign_datetime(src: pd.DataFrame, ctx: MappingContext, *, column: str,
                     time_column: str | None = None) -> pd.Series:
     """Collected date (and time) in the column's declared format(s) -> ISO 8601.
@@ -149,7 +172,12 @@ def assign_datetime(src: pd.DataFrame, ctx: MappingContext, *, column: str,
     return iso
 
 
-@algorithm("condition", "record")
+@algorithm("condition", "record", args={
+    "cases": Arg.list_of("the cases, in order: the first whose when holds computes the value",
+                         Arg.record({"when": Arg.condition(required=True),
+                                     "then": Arg.mapping(required=True)}), required=True),
+    "else": Arg.mapping("the mapping for rows no case holds for"),
+})
 def condition(src: pd.DataFrame, ctx: MappingContext, *, cases: list[dict[str, Any]],
               else_: dict[str, Any] | None = None) -> pd.Series:
     """If/else-if/else: the first case whose ``when`` holds computes the value.
@@ -179,7 +207,16 @@ def _subject_column(ctx: MappingContext, source: str) -> str:
     return ctx.spec.sources[source].subject
 
 
-@algorithm("lookup", "record")
+@algorithm("lookup", "record", args={
+    "source": Arg.source("the source to take the column from", required=True),
+    "column": Arg.column("the column of that source", of="source", required=True),
+    "on": Arg.column("the key column of the block's source (default: its subject column)",
+                     key=True, schema={"$ref": "#/$defs/identifier"}),
+    "right_on": Arg.column("the key column of the other source (default: its subject "
+                           "column)", of="source", key=True,
+                           schema={"$ref": "#/$defs/identifier"}),
+    "required": Arg.value("every row must find a match (default true)", {"type": "boolean"}),
+})
 def lookup(src: pd.DataFrame, ctx: MappingContext, *, source: str, column: str,
            on: str | None = None, right_on: str | None = None,
            required: bool = True) -> pd.Series:
@@ -209,7 +246,9 @@ def lookup(src: pd.DataFrame, ctx: MappingContext, *, source: str, column: str,
     return pd.Series(values.to_numpy(), index=src.index)
 
 
-@algorithm("coalesce", "record")
+@algorithm("coalesce", "record", args={
+    "of": Arg.list_of("the mappings, in order", Arg.mapping(), min_items=2, required=True),
+})
 def coalesce(src: pd.DataFrame, ctx: MappingContext, *, of: list[dict[str, Any]]) -> pd.Series:
     """The first non-missing value of several mappings, in order.
 
@@ -224,7 +263,10 @@ def coalesce(src: pd.DataFrame, ctx: MappingContext, *, of: list[dict[str, Any]]
     return out
 
 
-@algorithm("usubjid", "record", column_args=("column",))
+@algorithm("usubjid", "record", args={
+    "column": Arg.column("the subject identifier column", required=True),
+    "zfill": _ZFILL,
+})
 def usubjid(src: pd.DataFrame, ctx: MappingContext, *, column: str,
             zfill: int | None = None) -> pd.Series:
     """STUDYID + separator + subject id: ``PECOMA`` and ``3`` -> ``PECOMA-003`` (zfill 3)."""
@@ -237,7 +279,9 @@ def usubjid(src: pd.DataFrame, ctx: MappingContext, *, column: str,
     return out.astype(object).where(out.notna(), None)
 
 
-@algorithm("visitnum", "record", column_args=("column",))
+@algorithm("visitnum", "record", args={
+    "column": Arg.column("the collected visit name column", required=True),
+})
 def visitnum(src: pd.DataFrame, ctx: MappingContext, *, column: str) -> pd.Series:
     """VISITNUM from the collected visit name through the spec's ``visits:`` table.
 

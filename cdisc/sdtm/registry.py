@@ -14,6 +14,12 @@ some values need other values first:
     ``f(tgt, ctx, **args) -> Series`` after the subject phase, so --DY can use
     DM.RFSTDTC and --SEQ numbers the final, sorted records.
 
+Each algorithm declares, in its decorator, the arguments a spec gives it
+(:class:`cdisc.spec.algorithms.Arg`), its phase and the variables it reads from
+other domains. ``tools/build_spec_schema.py`` writes these declarations into
+``schemas/mapping-spec.schema.json``, which the spec checker reads; the function's
+signature must match its declaration (checked when it registers).
+
 Algorithms never raise on bad data: they report each bad record through
 :meth:`MappingContext.report` (which names file, row, column and value) and
 return a missing value for it, so a run lists every problem at once.
@@ -21,38 +27,67 @@ return a missing value for it, so a run lists every problem at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
 from ..errors import Location, ProblemLog, Severity
 from ..sources.reader import ROW, SOURCE, SourceTable
+from ..spec.algorithms import Arg, Declaration, Phase, signature_problems
 from ..spec.model import JsonPath, Spec
 
-Phase = Literal["record", "subject", "domain"]
+__all__ = ["ALGORITHMS", "Algorithm", "Arg", "MappingContext", "Phase", "algorithm",
+           "get_algorithm", "known_algorithms"]
 
 
 @dataclass(frozen=True)
 class Algorithm:
-    name: str
-    phase: Phase
+    """A registered algorithm: its declaration (what a spec may say) and its function."""
+
+    declaration: Declaration
     func: Callable[..., pd.Series]
-    #: arguments whose value names a column of the block's source
-    column_args: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.declaration.name
+
+    @property
+    def phase(self) -> Phase:
+        return self.declaration.phase
+
+    @property
+    def column_args(self) -> tuple[str, ...]:
+        """Arguments whose value names a column of the block's source (or of a joined one)."""
+        return self.declaration.column_args
 
 
 ALGORITHMS: dict[str, Algorithm] = {}
 
 
-def algorithm(name: str, phase: Phase, column_args: tuple[str, ...] = ()) -> Callable:
-    """Register ``func`` under ``name`` (the spec's ``algorithm:`` value)."""
+def algorithm(name: str, phase: Phase, *, args: Mapping[str, Arg] | None = None,
+              needs: tuple[str, ...] = (), copies: str | None = None) -> Callable:
+    """Register ``func`` under ``name`` (the spec's ``algorithm:`` value), with its declaration.
+
+    ``args``: each argument a spec may give, in the order the docs list them;
+    ``needs``: variables of other domains it reads (``"DM.RFSTDTC"``);
+    ``copies``: the column argument whose value is the result unchanged. The
+    schema's description of the algorithm is the first paragraph of its docstring.
+    """
 
     def register(func: Callable[..., pd.Series]) -> Callable[..., pd.Series]:
         if name in ALGORITHMS:
             raise ValueError(f"algorithm {name!r} registered twice")
-        ALGORITHMS[name] = Algorithm(name, phase, func, column_args)
+        summary = (inspect.getdoc(func) or "").split("\n\n")[0]
+        declaration = Declaration(name, phase, dict(args or {}), tuple(needs), copies,
+                                  " ".join(summary.replace("``", "`").split()))
+        wrong = signature_problems(declaration, func)
+        if wrong:
+            raise TypeError(f"algorithm {name!r} ({func.__module__}.{func.__qualname__}): "
+                            + "; ".join(wrong))
+        ALGORITHMS[name] = Algorithm(declaration, func)
         return func
 
     return register

@@ -3,26 +3,48 @@
 Columns in the sources, variables in the SDTMIG domain, algorithms in the
 right phase, codelists and terms in CDISC CT, date formats that parse. Every
 problem is collected with the spec line of the offending node.
+
+What each algorithm's arguments name, where it may be used and what it reads
+from other domains comes from the spec schema's ``args_<name>`` annotations
+(``x-phase``, ``x-needs``, ``x-copies``, ``x-refers``; see
+:mod:`cdisc.spec.algorithms`), generated from the algorithms' own declarations:
+nothing here knows an algorithm by name, so a new algorithm needs no change here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .. import standards
-from ..adam.recist import RecistOptions
-from ..errors import ProblemLog, Severity, StandardsError
-from ..sdtm.conditions import condition_columns, leaf_conditions
-from ..sdtm.dates import check_format
-from ..sdtm.registry import known_algorithms
-from .model import JsonPath, RecordBlock, Spec
+from ..errors import CdiscError, ProblemLog, Severity, StandardsError
+from .algorithms import Declared
+from .conditions import compared_values, condition_columns, leaf_conditions
+from .dateformats import check_format
+from .model import JsonPath, RecistOptions, RecordBlock, Spec
+from .schema import spec_algorithms
+
+_DATE_TYPES = ("date", "datetime", "time")
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where a mapping sits: what its arguments may name there."""
+
+    phases: tuple[str, ...]
+    #: columns of the block's rows (joined ones as source.column); None under derive:
+    columns: set[str] | None
+    block_source: str | None = None
+    #: variables of the domain mapped or derived before this one (derive: only)
+    domain_vars: set[str] | None = None
 
 
 class _Checker:
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: Spec, algorithms: Mapping[str, Declared] | None = None) -> None:
         self.spec = spec
         self.problems = ProblemLog()
-        self.algorithms = known_algorithms()
+        self.algorithms = spec_algorithms() if algorithms is None else algorithms
         self.derived: dict[str, set[str]] = {}
         #: source -> columns some mapping, condition, join or grouping reads
         self.used: dict[str, set[str]] = {n: {s.subject, *s.key} for n, s in spec.sources.items()}
@@ -64,6 +86,9 @@ class _Checker:
             RecistOptions(**self.spec.recist)
         except (TypeError, ValueError) as exc:
             self.error("SPEC026", f"recist options: {exc}", ("recist",))
+        except CdiscError as exc:
+            for problem in exc.problems:
+                self.error("SPEC026", f"recist options: {problem.message}", ("recist",))
 
     # -- sources ---------------------------------------------------------------
     def sources(self) -> None:
@@ -105,7 +130,8 @@ class _Checker:
                                f"{' ...' if len(codelist.terms) > 12 else ''}",
                                (*path, "map", collected))
 
-    def _codelist(self, name: str, path: JsonPath) -> standards.Codelist | None:
+    def _codelist(self, name: str, path: JsonPath | None) -> standards.Codelist | None:
+        """The codelist a mapping names; a name that is none is reported at ``path``."""
         if name in self.spec.study_ct:
             try:
                 return standards.codelist(self.spec.study_ct[name].codelist)
@@ -114,8 +140,9 @@ class _Checker:
         try:
             return standards.codelist(name)
         except StandardsError:
-            self.error("SPEC015", f"codelist {name!r} is neither a study_ct entry nor a CDISC "
-                       "codelist (C-code or short name)", path)
+            if path is not None:
+                self.error("SPEC015", f"codelist {name!r} is neither a study_ct entry nor a "
+                           "CDISC codelist (C-code or short name)", path)
             return None
 
     # -- domains ---------------------------------------------------------------
@@ -135,8 +162,8 @@ class _Checker:
                 if not meta.has(var):
                     self.error("SPEC012", f"{var} is not a variable of {dname} in SDTMIG 3.4",
                                path)
-                self.mapping(mapping, path, columns=None, phases=("subject", "domain"),
-                             domain_vars=mapped)
+                self.mapping(mapping, path, _Place(("subject", "domain"), None,
+                                                   domain_vars=mapped))
                 mapped.add(var)
             seq = f"{dname}SEQ"
             if dname != "DM" and meta.has(seq) and seq not in mapped and any(
@@ -147,21 +174,21 @@ class _Checker:
         self.references()
 
     def references(self) -> None:
-        """What --DY, EPOCH and DM itself need from DM (SDTMIG 3.4 sections 4.4.4, 5.2)."""
+        """What derivations read from other domains (``x-needs``: --DY and EPOCH read DM,
+        SDTMIG 3.4 section 4.4.4), and DM itself (section 5.2)."""
         domains = self.spec.domains
         if domains and "DM" not in domains:
             self.error("SPEC028", "every SDTM submission has DM (SDTMIG 3.4 section 5.2): add a "
                        "DM domain, the subjects of all other domains must be in it", ("domains",))
-            return
-        needs = {"study_day": ("RFSTDTC",), "epoch": ("RFXSTDTC", "RFXENDTC")}
-        dm_vars = self.derived.get("DM", set())
         for dname, dom in domains.items():
             for var, mapping in dom.derive.items():
-                for needed in needs.get(mapping["algorithm"], ()):
-                    if needed not in dm_vars:
-                        self.error("SPEC019", f"{mapping['algorithm']} reads DM.{needed}, which "
-                                   "this spec does not map or derive", ("domains", dname,
-                                                                        "derive", var))
+                name = mapping["algorithm"]
+                for domain, needed in self.algorithms[name].needs:
+                    # a needed domain the spec lacks is reported where the mapping is checked
+                    if domain in domains and needed not in self.derived.get(domain, set()):
+                        self.error("SPEC019", f"{name} reads {domain}.{needed}, which this "
+                                   "spec does not map or derive", ("domains", dname, "derive",
+                                                                   var))
 
     def block(self, block: RecordBlock, meta: standards.Dataset) -> set[str]:
         path = block.json_path
@@ -206,6 +233,7 @@ class _Checker:
                                f"{block.source!r}", (*path, "aggregate"))
             columns = {*agg["by"], *agg.get("first", []), *agg.get("sum", {}),
                        *agg.get("count", {})}
+        place = _Place(("record",), columns, block.source)
         if meta.has("USUBJID") and "USUBJID" not in block.map:
             self.error("SPEC024", f"every {meta.name} record needs USUBJID: map it in this "
                        "block (algorithm usubjid)", (*path, "map"))
@@ -214,20 +242,19 @@ class _Checker:
             if not meta.has(var):
                 self.error("SPEC012", f"{var} is not a variable of {meta.name} in SDTMIG 3.4; "
                            "non-standard variables go under supp:", vpath)
-            self.mapping(mapping, vpath, columns=columns, phases=("record",),
-                         block_source=block.source)
-            if (meta.has(var) and meta.variable(var).iso8601 and mapping["algorithm"] == "assign"
-                    and self._column_type(mapping["column"], block.source)
-                    in ("date", "datetime", "time")):
-                self.error("SPEC027", f"{var} is ISO 8601 but {mapping['column']!r} is a "
-                           "collected date: use assign_datetime to convert it", vpath)
+            self.mapping(mapping, vpath, place)
+            copies = self.algorithms[mapping["algorithm"]].copies
+            column = mapping.get(copies) if copies else None
+            if (column is not None and meta.has(var) and meta.variable(var).iso8601
+                    and self._column_type(column, block.source) in _DATE_TYPES):
+                self.error("SPEC027", f"{var} is ISO 8601 but {column!r} is a collected date: "
+                           "use assign_datetime to convert it", vpath)
         for qnam, mapping in block.supp.items():
             qpath = (*path, "supp", qnam)
             if meta.has(qnam):
                 self.error("SPEC017", f"{qnam} is a standard {meta.name} variable; map it under "
                            "map:, not supp:", qpath)
-            self.mapping(mapping, qpath, columns=columns, phases=("record",),
-                         block_source=block.source)
+            self.mapping(mapping, qpath, place)
         return set(block.map)
 
     def condition(self, cond: dict[str, Any], path: JsonPath, columns: set[str],
@@ -238,8 +265,7 @@ class _Checker:
                 self.error("SPEC014", f"column {col!r} is not a column of source {source!r} "
                            "(or of a joined source, as source.column)", path)
         for leaf in leaf_conditions(cond):
-            values = [leaf[k] for k in ("equals", "not_equals") if k in leaf]
-            values += [v for k in ("in", "not_in") for v in leaf.get(k, [])]
+            values = compared_values(leaf)
             numeric = self._column_type(leaf["column"], source) in ("integer", "number")
             for value in values:
                 if isinstance(value, bool):
@@ -249,75 +275,101 @@ class _Checker:
                     self.error("SPEC032", f"{leaf['column']!r} is numeric: {value!r} can never "
                                "match it", path)
 
-    def mapping(self, mapping: dict[str, Any], path: JsonPath, *, columns: set[str] | None,
-                phases: tuple[str, ...], block_source: str | None = None,
-                domain_vars: set[str] | None = None) -> None:
+    # -- mappings, driven by the algorithms' declarations ------------------------------
+    def mapping(self, mapping: dict[str, Any], path: JsonPath, place: _Place) -> None:
         name = mapping["algorithm"]
         algo = self.algorithms[name]
-        if algo.phase not in phases:
+        if algo.phase not in place.phases:
             where = "map:/supp: of a record block" if algo.phase == "record" else "derive:"
             self.error("SPEC013", f"algorithm {name!r} works on {algo.phase} level and belongs "
                        f"under {where}", (*path, "algorithm"))
             return
-        if columns is not None:
-            for arg in algo.column_args:
-                col = mapping.get(arg)
-                self.use(block_source, col)
-                if col is not None and col not in columns:
-                    self.error("SPEC014", f"column {col!r} is not a column of source "
-                               f"{block_source!r} (or of a joined source, as source.column)",
-                               (*path, arg))
-                elif col is not None and name == "assign_datetime":
-                    ctype = self._column_type(col, block_source)
-                    if ctype not in ("date", "datetime", "time"):
-                        self.error("SPEC022", f"assign_datetime needs a date/datetime/time column; "
-                                   f"{col!r} is declared {ctype!r}", (*path, arg))
-        if "codelist" in mapping:
-            codelist = self._codelist(mapping["codelist"], (*path, "codelist"))
-            if codelist and name == "hardcode_ct" and mapping["value"] not in codelist.terms:
-                self.error("SPEC016", f"{mapping['value']!r} is not a term of {codelist.code} "
-                           f"({codelist.short_name})", (*path, "value"))
-        if name == "lookup":
-            other = self.spec.sources.get(mapping["source"])
+        self._arguments(name, algo.schema, mapping, path, place)
+        needed: dict[str, list[str]] = {}
+        for domain, variable in algo.needs:
+            needed.setdefault(domain, []).append(variable)
+        for domain, variables in needed.items():
+            if domain not in self.spec.domains:
+                self.error("SPEC019", f"{name} needs {domain} ({'/'.join(variables)}) in the "
+                           "spec", path)
+
+    def _arguments(self, name: str, schema: Mapping[str, Any], given: dict[str, Any],
+                   path: JsonPath, place: _Place) -> None:
+        """Check each argument in ``given`` that ``schema`` (an object's) declares."""
+        for arg, sub in schema.get("properties", {}).items():
+            if arg in given and isinstance(sub, dict):
+                self._argument(name, sub, given[arg], (*path, arg), given, place)
+
+    def _argument(self, name: str, schema: Mapping[str, Any], value: Any, path: JsonPath,
+                  siblings: dict[str, Any], place: _Place) -> None:
+        refers = schema.get("x-refers")
+        if refers is not None:
+            _REFERS[refers](self, _Arg(name, schema, value, path, siblings, place))
+        items = schema.get("items")
+        if isinstance(items, dict) and isinstance(value, list):
+            for i, item in enumerate(value):
+                self._argument(name, items, item, (*path, i), siblings, place)
+        elif "properties" in schema and isinstance(value, dict):
+            self._arguments(name, schema, value, path, place)
+
+    def _refers_column(self, arg: _Arg) -> None:
+        col, place = arg.value, arg.place
+        of = arg.schema.get("x-of")
+        if of is not None:  # a column of the source another argument names
+            source = arg.siblings.get(of)
+            other = self.spec.sources.get(source)
             if other is None:
-                self.error("SPEC011", f"lookup source {mapping['source']!r} is not declared",
-                           (*path, "source"))
-            else:
-                self.use(mapping["source"], mapping["column"])
-                self.use(mapping["source"], mapping.get("right_on"))
-                self.use(block_source, mapping.get("on"))
-                for arg, cols in (("column", other.columns), ("right_on", other.columns)):
-                    if arg in mapping and mapping[arg] not in cols:
-                        self.error("SPEC014", f"column {mapping[arg]!r} is not a column of "
-                                   f"{mapping['source']!r}", (*path, arg))
-                if columns is not None and "on" in mapping and mapping["on"] not in columns:
-                    self.error("SPEC014", f"column {mapping['on']!r} is not a column of "
-                               f"{block_source!r}", (*path, "on"))
-        if name == "condition":
-            for i, case in enumerate(mapping["cases"]):
-                if columns is not None:
-                    self.condition(case["when"], (*path, "cases", i, "when"), columns,
-                                   block_source or "")
-                self.mapping(case["then"], (*path, "cases", i, "then"), columns=columns,
-                             phases=phases, block_source=block_source, domain_vars=domain_vars)
-            if "else" in mapping:
-                self.mapping(mapping["else"], (*path, "else"), columns=columns, phases=phases,
-                             block_source=block_source, domain_vars=domain_vars)
-        if name == "coalesce":
-            for i, sub in enumerate(mapping["of"]):
-                self.mapping(sub, (*path, "of", i), columns=columns, phases=phases,
-                             block_source=block_source, domain_vars=domain_vars)
-        if name == "subject_date":
-            for i, item in enumerate(mapping["from"]):
-                if item["domain"] not in self.spec.domains:
-                    self.error("SPEC018", f"domain {item['domain']} is not mapped in this spec",
-                               (*path, "from", i, "domain"))
-        if name in ("study_day", "epoch"):
-            if domain_vars is not None and mapping["dtc"] not in domain_vars:
-                self.error("SPEC019", f"{mapping['dtc']} is not mapped in this domain",
-                           (*path, "dtc"))
-            if "DM" not in self.spec.domains:
-                self.error("SPEC019", f"{name} needs DM (RFSTDTC/RFXSTDTC) in the spec", path)
+                return  # that argument is reported
+            self.use(source, col)
+            if col not in other.columns:
+                self.error("SPEC014", f"column {col!r} is not a column of {source!r}", arg.path)
+            return
+        if place.columns is None:
+            return  # no source rows under derive:
+        self.use(place.block_source, col)
+        types = arg.schema.get("x-column-types")
+        if col not in place.columns:
+            self.error("SPEC014", f"column {col!r} is not a column of source "
+                       f"{place.block_source!r} (or of a joined source, as source.column)",
+                       arg.path)
+        elif types and (ctype := self._column_type(col, place.block_source)) not in types:
+            self.error("SPEC022", f"{arg.algorithm} needs a {'/'.join(types)} column; {col!r} "
+                       f"is declared {ctype!r}", arg.path)
+
+    def _refers_source(self, arg: _Arg) -> None:
+        if arg.value not in self.spec.sources:
+            self.error("SPEC011", f"{arg.algorithm} source {arg.value!r} is not declared",
+                       arg.path)
+
+    def _refers_codelist(self, arg: _Arg) -> None:
+        self._codelist(arg.value, arg.path)
+
+    def _refers_term(self, arg: _Arg) -> None:
+        name = arg.siblings.get(arg.schema["x-of"])
+        codelist = self._codelist(name, None) if isinstance(name, str) else None
+        if codelist is not None and arg.value not in codelist.terms:
+            self.error("SPEC016", f"{arg.value!r} is not a term of {codelist.code} "
+                       f"({codelist.short_name})", arg.path)
+
+    def _refers_domain(self, arg: _Arg) -> None:
+        if arg.value not in self.spec.domains:
+            self.error("SPEC018", f"domain {arg.value} is not mapped in this spec", arg.path)
+
+    def _refers_variable(self, arg: _Arg) -> None:
+        if arg.place.domain_vars is not None and arg.value not in arg.place.domain_vars:
+            self.error("SPEC019", f"{arg.value} is not mapped in this domain", arg.path)
+
+    def _refers_date_format(self, arg: _Arg) -> None:
+        why = check_format(arg.value)
+        if why:
+            self.error("SPEC021", why, arg.path)
+
+    def _refers_condition(self, arg: _Arg) -> None:
+        if arg.place.columns is not None:
+            self.condition(arg.value, arg.path, arg.place.columns, arg.place.block_source or "")
+
+    def _refers_mapping(self, arg: _Arg) -> None:
+        self.mapping(arg.value, arg.path, arg.place)
 
     def _column_type(self, column: str, block_source: str | None) -> str | None:
         if "." in column:
@@ -328,6 +380,32 @@ class _Checker:
         return source.columns[col].type if source and col in source.columns else None
 
 
+@dataclass(frozen=True)
+class _Arg:
+    """One argument of a mapping, as a reference check sees it."""
+
+    algorithm: str
+    schema: Mapping[str, Any]  # its part of args_<algorithm>
+    value: Any
+    path: JsonPath
+    siblings: dict[str, Any]  # the map it is a key of (for x-of)
+    place: _Place
+
+
+#: x-refers -> the check of what the value names (cdisc.spec.algorithms.KINDS)
+_REFERS: dict[str, Callable[[_Checker, _Arg], None]] = {
+    "column": _Checker._refers_column,
+    "source": _Checker._refers_source,
+    "codelist": _Checker._refers_codelist,
+    "term": _Checker._refers_term,
+    "domain": _Checker._refers_domain,
+    "variable": _Checker._refers_variable,
+    "date_format": _Checker._refers_date_format,
+    "condition": _Checker._refers_condition,
+    "mapping": _Checker._refers_mapping,
+}
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)
@@ -336,9 +414,13 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def check_spec(spec: Spec) -> ProblemLog:
-    """Every semantic problem of ``spec`` (errors and notices)."""
-    checker = _Checker(spec)
+def check_spec(spec: Spec, algorithms: Mapping[str, Declared] | None = None) -> ProblemLog:
+    """Every semantic problem of ``spec`` (errors and notices).
+
+    ``algorithms``: the declared algorithms to check mappings against; by
+    default those of the shipped spec schema.
+    """
+    checker = _Checker(spec, algorithms)
     checker.study()
     checker.sources()
     checker.study_ct()

@@ -16,14 +16,12 @@ number has at most ``spec_number_digits`` digits and must be finite.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
 import stat
 from dataclasses import replace
 from datetime import datetime, timedelta
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +34,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from ..errors import Location, Problem, ProblemLog, SpecError
 from ..limits import DEFAULT_LIMITS, Limits
-from ..resources import schemas_dir
+from .check import check_spec
 from .model import (
     ColumnSpec,
     DomainSpec,
@@ -48,18 +46,13 @@ from .model import (
     StudyInfo,
     locate,
 )
-
-
-@cache
-def spec_schema() -> dict[str, Any]:
-    return json.loads((schemas_dir() / "mapping-spec.schema.json").read_text(encoding="utf-8"))
-
+from .schema import spec_schema
 
 #: a spec has a few thousand nodes; aliases that expand beyond this are a YAML bomb
 MAX_NODES = 100_000
 
 #: Years an XPT v5 header can hold: it stores two-digit years, read back as 60-99 ->
-#: 19yy and 00-59 -> 20yy (``_PIVOT`` in cdisc/output/xpt.py, the window ReadStat
+#: 19yy and 00-59 -> 20yy (``_PIVOT`` in cdisc/formats/xpt.py, the window ReadStat
 #: reads with). The spec layer may not import the output layer, so the window is
 #: repeated here; the writer should share this constant (or move both to one module
 #: below both layers).
@@ -442,8 +435,6 @@ def load_spec(path: str | Path, source_dir: str | Path | None = None, *,
     against the spec file's folder. Notices (e.g. sponsor-extended CT terms)
     do not stop the load; they are kept in ``Spec.notices``.
     """
-    from .check import check_spec  # check needs the mapping registry; import late
-
     path = Path(path).resolve()
     file = str(path)
     text = _read_spec(path, limits)

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import Location, Problem
+from ..errors import DerivationError, Location, Problem
 from ..limits import DEFAULT_LIMITS, Limits
 
 JsonPath = tuple[str | int, ...]
@@ -131,3 +131,41 @@ class Spec:
     @property
     def base_dir(self) -> Path:
         return self.path.parent
+
+
+@dataclass(frozen=True)
+class RecistOptions:
+    """Choices that RECIST 1.1 leaves to the protocol.
+
+    confirm: require confirmation of CR/PR (non-randomised trials, RECIST 1.1
+        s4.6.1, Table 3); otherwise the best time-point response stands.
+    confirm_min_days: the confirming CR/PR must be at least this many days
+        after the response it confirms ("no less than 4 weeks", s4.6.1).
+    confirm_max_ne: NE time points tolerated between a response and its
+        confirmation (as admiralonco's ``max_nr_ne``, default 1).
+    sd_min_days: SD (or NON-CR/NON-PD) counts for the best response only at a
+        time point at least this many days after the reference date (s4.4.3,
+        "in general not less than 6-8 weeks"); days = ADT - reference date, so
+        the reference day is day 0 (not the SDTM study-day convention).
+    reference: ``"first_assessment"`` -- day counting from the date of the
+        baseline tumour assessment (earliest TRDTC at the baseline visit,
+        column BASEDT) -- or ``"RFSTDTC"`` -- from DM.RFSTDTC (pass ``dm`` to
+        :func:`cdisc.adam.recist.best_overall_response`).
+    evaluator: whose read is derived and compared: a --EVAL value
+        (``INVESTIGATOR``), a --EVALID value (``RADIOLOGIST 1``) or
+        ``ACCEPTED`` (--ACPTFL = Y).
+    """
+
+    confirm: bool = False
+    confirm_min_days: int = 28
+    sd_min_days: int = 42
+    reference: str = "first_assessment"
+    evaluator: str = "INVESTIGATOR"
+    confirm_max_ne: int = 1
+
+    def __post_init__(self) -> None:
+        if self.reference not in ("first_assessment", "RFSTDTC"):
+            raise DerivationError.single(
+                "RECIST010", "the RECIST reference must be 'first_assessment' or 'RFSTDTC'",
+                field="reference", value=self.reference)
+
