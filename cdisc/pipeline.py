@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import __version__, standards
+from . import __version__
 from .adam.recist import RecistOptions, recist_review
 from .errors import (
     Location,
@@ -25,12 +25,11 @@ from .limits import DEFAULT_LIMITS, Limits
 from .output.folder import (
     check_output_target,
     recover_abandoned,
-    safe_child,
     staged_output,
     write_marker,
 )
 from .output.reports import reconciliation_lines, run_report, write_json
-from .output.xpt import write_xpt
+from .output.writers import write_datasets
 from .resources import example_spec_path
 from .sdtm.engine import SdtmResult, build_sdtm
 from .sources.reader import read_sources
@@ -101,22 +100,13 @@ def map_sources(spec: Spec) -> SdtmResult:
 
 
 def write_outputs(spec: Spec, result: SdtmResult, staging: Path) -> list[Path]:
-    """Every output file of a successful run, into ``staging``."""
-    written = []
+    """Every dataset file of a successful run, into ``staging``."""
     sdtm_dir = staging / "sdtm"
     sdtm_dir.mkdir()
-    for name, frame in sorted(result.datasets.items()):
-        if frame.empty:
-            continue  # reported as OUT003 by convert(): no empty datasets in a submission
-        meta = standards.dataset(name)
-        path = safe_child(sdtm_dir, f"{name.lower()}.xpt")
-        write_xpt(
-            frame, path, name=name, label=meta.label,
-            column_labels={v.name: v.label for v in meta.variables if v.name in frame},
-            created=spec.study.created,
-        )
-        written.append(path)
-    return written
+    # datasets with no records are reported as OUT003 by convert(): a submission leaves
+    # out empty datasets
+    tables = [table for table in result.tables.values() if len(table)]
+    return write_datasets(tables, sdtm_dir, created=spec.study.created)
 
 
 def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | None = None,

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import click
-
 from . import __version__
-from .errors import CdiscError, OutputError, Problem, message_chars
+from .errors import CdiscError, OutputError, Problem, group_by_code, message_chars
 from .limits import DEFAULT_LIMITS, Limits
 from .output.reports import (
     NOT_OURS,
@@ -32,7 +30,7 @@ from .output.reports import (
     write_atomic,
     write_failed,
 )
-from .text_safety import clip, console_text
+from .text_safety import clip, echo
 
 if TYPE_CHECKING:
     from .pipeline import ConversionResult
@@ -46,23 +44,6 @@ GENERATOR = "cdisc-convert"
 # one written before the generator key existed ({"problems": [...], "counts": {...}}).
 _PREFIX = f'{{\n  "generator": "{GENERATOR}"'.encode()
 _LEGACY_PREFIX = b'{\n  "problems": ['
-
-
-def echo(line: Any = "", *, err: bool = False) -> None:
-    """Print one line, control characters escaped (see :func:`console_text`).
-
-    ``line`` is one line: a newline inside it is shown as ``\\n``, so print a blank
-    line with ``echo()``.
-    """
-    click.echo(console_text(line), err=err)
-
-
-def group_by_code(problems: Iterable[Problem]) -> dict[str, list[Problem]]:
-    """Problems by code (codes in first-seen order, problems in their order)."""
-    groups: dict[str, list[Problem]] = {}
-    for p in problems:
-        groups.setdefault(p.code, []).append(p)
-    return groups
 
 
 def errors_payload(problems: Sequence[Problem], limits: Limits = DEFAULT_LIMITS

@@ -24,6 +24,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
+import click
 import numpy as np
 
 if TYPE_CHECKING:
@@ -184,3 +185,12 @@ def csv_field(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(_CSV_TRIGGERS):
         return "'" + value
     return value
+
+
+def echo(line: Any = "", *, err: bool = False) -> None:
+    """Print one line, control characters escaped (see :func:`console_text`).
+
+    ``line`` is one line: a newline inside it is shown as ``\\n``, so print a blank
+    line with ``echo()``.
+    """
+    click.echo(console_text(line), err=err)

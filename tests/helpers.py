@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import textwrap
 from pathlib import Path
 
@@ -18,6 +19,12 @@ def write_study(folder: Path, spec_yaml: str, files: dict[str, str]) -> Path:
     spec = folder / "spec.yaml"
     spec.write_text(textwrap.dedent(spec_yaml).lstrip(), encoding="utf-8")
     return spec
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """Every file below ``folder`` (relative POSIX path) with the SHA-256 of its bytes."""
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 MINI_SPEC = """

@@ -1,9 +1,13 @@
-"""The embedded PEComa example end to end: XPT files read back by pandas reproduce the paper."""
+"""The embedded PEComa example end to end: XPT files read back by pandas reproduce the paper.
+
+The tests read the session's one conversion of the example (conftest ``example_output``);
+only the reproducibility tests run conversions of their own.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +17,10 @@ from click.testing import CliRunner
 import cli
 from cdisc.pipeline import convert
 from cdisc.resources import example_spec_path
+
+from helpers import tree_digest as digest
+
+pytestmark = pytest.mark.e2e
 
 # Table III rows by CTCAE v4.0 term (the paper's own grouping)
 TABLE3_ROW = {
@@ -33,10 +41,9 @@ TABLE3 = {
 
 
 @pytest.fixture(scope="module")
-def out(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("run") / "out"
-    convert(out_dir=folder)
-    return folder
+def out(example_output) -> Path:
+    """The example's output folder (shared: read only)."""
+    return example_output.out
 
 
 def read(out: Path, name: str) -> pd.DataFrame:
@@ -179,12 +186,8 @@ def test_reconciliation_accounts_for_every_record(out):
     assert "/work/" not in (out / "run-report.json").read_text()
 
 
-def digest(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def test_same_input_gives_byte_identical_output(out, tmp_path):
+def test_same_input_gives_byte_identical_output(out, tmp_path, monkeypatch):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)  # as for the shared run
     again = tmp_path / "again"
     convert(out_dir=again)
     assert digest(again) == digest(out)
@@ -199,17 +202,20 @@ def test_source_date_epoch_sets_the_header_timestamp(tmp_path, monkeypatch):
     assert meta.creation_time.date().isoformat() == "2013-03-01"
 
 
-def test_cli_convert_default_and_failure_leaves_output_untouched(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
-    result = runner.invoke(cli.main, ["convert"])
-    assert result.exit_code == 0, result.output
-    assert "patients: 10 read, 10 mapped, 0 excluded" in result.output
-    before = digest(tmp_path / "out")
+def test_cli_convert_default_and_failure_leaves_output_untouched(example_output, tmp_path,
+                                                                monkeypatch):
+    # the shared run is `cdisc convert` with no options: the example into ./out
+    assert example_output.exit_code == 0, example_output.console
+    assert example_output.out == example_output.cwd / "out"
+    assert "patients: 10 read, 10 mapped, 0 excluded" in example_output.console
 
+    # a failed run leaves an earlier output (a private copy of the shared one) as it was
+    shutil.copytree(example_output.out, tmp_path / "out")
+    monkeypatch.chdir(tmp_path)
+    before = digest(tmp_path / "out")
     bad = tmp_path / "bad.yaml"
     bad.write_text("spec_version: 1\nstudy: {}\n")
-    result = runner.invoke(cli.main, ["convert", "--spec", str(bad)])
+    result = CliRunner().invoke(cli.main, ["convert", "--spec", str(bad)])
     assert result.exit_code == 2
     assert digest(tmp_path / "out") == before
     errors = json.loads((tmp_path / "out.errors.json").read_text())

@@ -60,6 +60,7 @@ def test_a_live_runs_staging_folder_is_left_alone(tmp_path):
     assert live.exists()
 
 
+@pytest.mark.e2e
 def test_a_failed_mapping_run_still_prints_the_reconciliation(tmp_path):
     files = dict(MINI_FILES)
     files["aes.csv"] = """

@@ -69,6 +69,7 @@ def study(tmp_path: Path) -> Path:
 
 
 # -- refused targets: exit 2, one clear problem, nothing touched ---------------------------
+@pytest.mark.e2e
 @pytest.mark.parametrize("target", ["study folder", "parent of the study", "spec file",
                                     "cwd", "parent of cwd", "root"])
 def test_an_output_folder_that_holds_the_study_is_refused(tmp_path, monkeypatch, target):
@@ -86,6 +87,7 @@ def test_an_output_folder_that_holds_the_study_is_refused(tmp_path, monkeypatch,
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.e2e
 def test_a_source_folder_given_apart_from_the_spec_is_protected_too(tmp_path):
     spec = study(tmp_path)
     data = tmp_path / "elsewhere" / "data"
@@ -99,6 +101,7 @@ def test_a_source_folder_given_apart_from_the_spec_is_protected_too(tmp_path):
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.e2e
 def test_a_symlink_as_output_folder_is_refused_and_its_target_kept(tmp_path):
     spec = study(tmp_path)
     precious = tmp_path / "precious"
@@ -111,6 +114,7 @@ def test_a_symlink_as_output_folder_is_refused_and_its_target_kept(tmp_path):
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.e2e
 def test_a_folder_with_files_we_did_not_write_is_refused(tmp_path):
     spec = study(tmp_path)
     out = tmp_path / "results"
@@ -122,6 +126,7 @@ def test_a_folder_with_files_we_did_not_write_is_refused(tmp_path):
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.e2e
 def test_a_file_added_to_an_earlier_output_is_never_deleted(tmp_path):
     spec = study(tmp_path)
     out = tmp_path / "out"
@@ -133,6 +138,7 @@ def test_a_file_added_to_an_earlier_output_is_never_deleted(tmp_path):
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.e2e
 def test_an_earlier_output_of_ours_and_an_empty_folder_are_replaced(tmp_path):
     spec = study(tmp_path)
     out = tmp_path / "out"
@@ -144,6 +150,7 @@ def test_an_earlier_output_of_ours_and_an_empty_folder_are_replaced(tmp_path):
     assert run_cli("convert", "--spec", str(spec), "--out", str(out))[0] == 0
 
 
+@pytest.mark.e2e
 def test_a_path_under_a_regular_file_is_one_clear_error(tmp_path):
     spec = study(tmp_path)
     code, output = run_cli("convert", "--spec", str(spec),
@@ -161,6 +168,7 @@ def test_a_mount_point_is_refused():
     assert "mount point" in info.value.problems[0].message
 
 
+@pytest.mark.e2e
 def test_an_unwritable_output_location_is_one_clear_error(tmp_path, monkeypatch):
     spec = study(tmp_path)
 
@@ -190,6 +198,7 @@ def moved_aside(tmp_path: Path) -> Path:
     return backup
 
 
+@pytest.mark.e2e
 def test_a_failing_run_puts_back_an_output_a_killed_run_moved_aside(tmp_path):
     spec = study(tmp_path)
     spec.write_text(spec.read_text().replace("column: term", "column: trem"))
@@ -207,6 +216,7 @@ def test_validate_puts_back_an_output_a_killed_run_moved_aside(tmp_path):
     assert not backup.exists()
 
 
+@pytest.mark.e2e
 def test_a_leftover_that_is_not_ours_is_never_removed(tmp_path):
     spec = study(tmp_path)
     lookalike = tmp_path / f".out.new-{dead_pid()}-mine"
@@ -216,6 +226,7 @@ def test_a_leftover_that_is_not_ours_is_never_removed(tmp_path):
     assert (lookalike / "data.csv").read_text() == "a user's file\n"
 
 
+@pytest.mark.e2e
 def test_two_runs_at_the_same_moment_leave_one_complete_output_and_no_leftovers(tmp_path):
     spec = study(tmp_path)
     out = tmp_path / "out"
@@ -233,6 +244,7 @@ def test_two_runs_at_the_same_moment_leave_one_complete_output_and_no_leftovers(
 
 
 # -- exit codes: interrupt, closed pipe ---------------------------------------------------
+@pytest.mark.e2e
 def test_ctrl_c_exits_130_with_one_line(tmp_path, monkeypatch, capsys):
     import cdisc.pipeline
     from cdisc.__main__ import run
@@ -248,6 +260,7 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().err == "interrupted\n"
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs SIGINT")
 def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "cdisc", "convert", "--out",
@@ -264,6 +277,7 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == []  # no staging folder left
 
 
+@pytest.mark.e2e
 def test_a_closed_pipe_ends_quietly(tmp_path):
     out = tmp_path / "out"
     assert run_cli("convert", "--spec", str(study(tmp_path)), "--out", str(out))[0] == 0
@@ -306,8 +320,9 @@ def study_tree(root: Path) -> tuple[Path, list[Path]]:
     return spec, targets
 
 
+@pytest.mark.e2e
 @settings(max_examples=30, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(choice=st.integers(min_value=0, max_value=12),
        cwd=st.sampled_from(["root", "study", "data", "other"]),
        relative=st.booleans())

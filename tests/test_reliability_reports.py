@@ -21,8 +21,8 @@ from openpyxl import Workbook, load_workbook
 
 import cli
 from cdisc.errors import CdiscError, Location, OutputError, Problem
+from cdisc.formats.xpt import _MEMBER_NAME, write_xpt
 from cdisc.limits import DEFAULT_LIMITS, Limits
-from cdisc.output.xpt import _MEMBER_NAME, write_xpt
 from cdisc.report_console import (
     GENERATOR,
     SHOWN_PER_CODE,

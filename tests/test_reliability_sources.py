@@ -22,9 +22,9 @@ import pytest
 from click.testing import CliRunner
 
 import cli
-from cdisc import numbers
 from cdisc.errors import ProblemLog, Severity
 from cdisc.limits import Limits
+from cdisc.model import numbers
 from cdisc.pipeline import convert
 from cdisc.sources import read_sources
 from cdisc.spec import load_spec
@@ -196,6 +196,7 @@ def test_control_characters_in_undeclared_columns_are_not_reported(tmp_path):
     assert tables["aes"].frame["term"].tolist() == ["Fatigue"]
 
 
+@pytest.mark.e2e
 def test_control_character_stops_the_run_before_anything_is_written(tmp_path):
     spec = study_with(tmp_path / "study")
     raw_csv(tmp_path / "study", "aes.csv", b"id,term,onset\n1,Ra\x00sh,09-JAN-2012\n")
@@ -222,6 +223,7 @@ def test_xlsx_formula_with_a_cached_value_is_read_as_that_value_and_noted(tmp_pa
     assert "C2" in notice.message and notice.location.value == "=20*2"
 
 
+@pytest.mark.e2e
 def test_xlsx_formula_notice_reaches_the_run_report(tmp_path):
     spec = pts_xlsx_study(tmp_path / "study", [
         ["1", "Female", Xml('<c r="{ref}"><f>20*2</f><v>40</v></c>'), "01-JAN-2012"],

@@ -200,6 +200,7 @@ def test_an_impossible_unquoted_yaml_date_is_located_not_a_traceback(tmp_path):
 
 
 # -- 3. what the spec file is ---------------------------------------------------------
+@pytest.mark.e2e
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 def test_a_fifo_as_spec_is_refused_without_opening_it(tmp_path):
     fifo = tmp_path / "spec.yaml"
@@ -212,6 +213,7 @@ def test_a_fifo_as_spec_is_refused_without_opening_it(tmp_path):
     assert code == "SPEC000" and "FIFO" in problem.message
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
 def test_dev_zero_as_spec_is_refused(tmp_path):
     # first in a child with a memory bound: reading /dev/zero never ends
@@ -399,6 +401,7 @@ def test_study_day_period_and_epoch_work_outside_the_pandas_range():
         "SCREENING", None, "FOLLOW-UP", "TREATMENT"]
 
 
+@pytest.mark.e2e
 def test_a_study_with_far_dates_converts_without_a_traceback(tmp_path):
     files = dict(MINI_FILES)
     files["aes.csv"] = (files["aes.csv"].replace("21-MAR-2012", "31-DEC-9999")

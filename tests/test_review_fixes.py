@@ -61,6 +61,7 @@ def test_study_options_are_checked(tmp_path):
     assert spec_problems(tmp_path / "c", text) == {("SPEC030", "$.study.created")}
 
 
+@pytest.mark.e2e
 def test_unexpected_exception_exits_2_not_1(tmp_path, monkeypatch):
     import cdisc.pipeline
 
@@ -143,17 +144,20 @@ def test_aggregate_first_is_the_earliest_whatever_the_row_order(tmp_path):
     assert results[0] == results[1] == [["2009-04-06", "CT SCAN"]]
 
 
-def test_an_output_error_names_the_final_file_not_the_staging_folder(tmp_path, monkeypatch):
+@pytest.mark.e2e
+def test_an_output_error_names_the_final_file_not_the_staging_folder(mini_study, tmp_path,
+                                                                      monkeypatch):
+    import cdisc.formats.xpt
     import cdisc.pipeline
     from cdisc.errors import OutputError
 
     def failing(frame, path, **kwargs):
         raise OutputError.single("XPT_VERIFY_ROWS", "read back differs", file=str(path))
 
-    monkeypatch.setattr(cdisc.pipeline, "write_xpt", failing)
+    monkeypatch.setattr(cdisc.formats.xpt, "write_xpt", failing)
     out = tmp_path / "out"
     with pytest.raises(OutputError) as info:
-        cdisc.pipeline.convert(out_dir=out)
+        cdisc.pipeline.convert(mini_study, out_dir=out)  # AE is the first dataset written
     assert info.value.problems[0].location.file == str(out.resolve() / "sdtm" / "ae.xpt")
 
 
@@ -194,11 +198,10 @@ def test_unused_columns_are_a_notice_and_late_dates_a_warning(tmp_path):
         (3, "AESTDTC", "2013-02-10")]
 
 
-def test_ig_length_limits_shorter_than_200_are_checked():
+def test_ig_length_limits_shorter_than_200_are_checked(example_output):
     from cdisc.validate import validate_datasets
 
-    _, result = build()
-    dm = result.datasets["DM"].copy()
+    dm = example_output.result.sdtm.datasets["DM"].copy()  # shared: change a copy only
     dm.loc[0, "ARMCD"] = "SIROLIMUS-3-5MG-ORAL-DAILY"  # 26 characters; ARMCD is at most 20
     found = validate_datasets({"DM": dm}, standard_hint="SDTM")
     hits = [(p.code, p.location.field, p.location.record) for p in found.findings
@@ -206,6 +209,7 @@ def test_ig_length_limits_shorter_than_200_are_checked():
     assert hits == [("CV0102", "ARMCD", 1)]
 
 
+@pytest.mark.e2e
 def test_an_empty_dataset_is_not_written(tmp_path):
     from cdisc.pipeline import convert
 
@@ -240,10 +244,10 @@ def test_a_number_in_a_condition_matches_the_text_of_a_file():
         True, True, False]
 
 
-def test_an_unknown_recist_evaluator_is_a_finding_not_silence():
+def test_an_unknown_recist_evaluator_is_a_finding_not_silence(example_output):
     from cdisc.adam.recist import RecistOptions, recist_review
 
-    _, result = build()
+    result = example_output.result.sdtm  # shared and read only: recist_review only reads it
     review = recist_review(result.datasets, RecistOptions(evaluator="RADIOLOGIST 1"))
     (finding,) = review.findings
     assert finding.code == "RECIST003" and "INVESTIGATOR" in finding.message

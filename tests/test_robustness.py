@@ -11,7 +11,6 @@ no temporary ``.<out>.new-*`` folder is left beside it.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import re
@@ -34,17 +33,13 @@ from cdisc.errors import OutputError
 from cdisc.output.folder import safe_child, write_marker
 
 from helpers import MINI_FILES, MINI_SPEC, REPO, write_study
+from helpers import tree_digest as digest
 
 EXAMPLE = REPO / "mappings" / "pecoma"
 RECONCILIATION = re.compile(r"^reconciliation\s+(\S+): (\d+) read, (\d+) mapped, (\d+) excluded$")
 
 
 # -- helpers -------------------------------------------------------------------
-def digest(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def invoke(spec: Path, out: Path) -> Result:
     return CliRunner().invoke(cli.main, ["convert", "--spec", str(spec), "--out", str(out)])
 
@@ -177,6 +172,7 @@ SPEC_CASES = [
 ]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("case", SPEC_CASES, ids=lambda c: c.id)
 def test_broken_spec_is_located(tmp_path, case):
     text = edit(MINI_SPEC, *case.replacements)
@@ -191,6 +187,7 @@ def test_broken_spec_is_located(tmp_path, case):
     assert errors["counts"] == (case.counts or {case.code: 1})
 
 
+@pytest.mark.e2e
 def test_python_object_tag_is_refused_and_runs_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     marker = tmp_path / "hacked"
@@ -214,6 +211,7 @@ def test_python_object_tag_is_refused_and_runs_nothing(tmp_path, monkeypatch):
     assert not marker.exists()
 
 
+@pytest.mark.e2e
 def test_yaml_alias_bombs_and_recursive_aliases_are_refused(tmp_path):
     # six levels of ten aliases each: over a million nodes once expanded
     levels = "abcdef"
@@ -228,11 +226,13 @@ def test_yaml_alias_bombs_and_recursive_aliases_are_refused(tmp_path):
         assert errors["problems"][0]["location"]["line"] >= 1
 
 
+@pytest.mark.e2e
 def test_missing_spec_file(tmp_path):
     errors, _ = run_broken(tmp_path / "nowhere.yaml", tmp_path / "out")
     find(errors, "SPEC000", file="nowhere.yaml")
 
 
+@pytest.mark.e2e
 def test_broken_example_spec_is_located(tmp_path):
     spec = copy_example(tmp_path)
     old = "AETERM: {algorithm: assign, column: ae_term}"
@@ -316,6 +316,7 @@ RECORD_CASES = [
 ]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("case", RECORD_CASES, ids=lambda c: c.id)
 def test_broken_record_is_located(tmp_path, case):
     spec = write_study(tmp_path, edit(MINI_SPEC, *case.spec), {**MINI_FILES, **case.files})
@@ -325,6 +326,7 @@ def test_broken_record_is_located(tmp_path, case):
     assert errors["counts"] == case.counts
 
 
+@pytest.mark.e2e
 def test_unknown_visit_in_the_example_is_located(tmp_path):
     spec = copy_example(tmp_path)
     responses = spec.parent / "data" / "responses.csv"
@@ -339,6 +341,7 @@ def test_unknown_visit_in_the_example_is_located(tmp_path):
 
 
 # -- several problems at once ----------------------------------------------------
+@pytest.mark.e2e
 def test_several_spec_problems_are_all_reported(tmp_path):
     text = edit(MINI_SPEC,
                 (AE_TERM, "AETERM: {algorithm: assign, column: trem}\n"
@@ -354,6 +357,7 @@ def test_several_spec_problems_are_all_reported(tmp_path):
          **line_and_column(spec.read_text(), "Male: MALE", "Male: MALE"))
 
 
+@pytest.mark.e2e
 def test_several_source_problems_in_several_files_are_all_reported(tmp_path):
     files = {**MINI_FILES, "pts.csv": PTS.replace("40", "forty") + "2,Male,51,05-JAN-2012\n",
              "aes.csv": "id,term\n1,Fatigue\n", "doses.csv": "id,dose,start,stop\n1,3 mg,,\n"}
@@ -365,6 +369,7 @@ def test_several_source_problems_in_several_files_are_all_reported(tmp_path):
     find(errors, "SRC004", file="aes.csv", row=1, field="onset")
 
 
+@pytest.mark.e2e
 def test_several_record_problems_are_all_reported_grouped_and_counted(tmp_path):
     files = {**MINI_FILES,
              "pts.csv": "id,sex,age,consent\n1,female,40,01-JAN-2012\n2,Male,50,31-JUN-2012\n",
@@ -394,6 +399,7 @@ def previous_output(folder: Path) -> Path:
     return out
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("broken", ["spec", "source", "record"])
 def test_failed_run_leaves_an_existing_output_folder_as_it_was(tmp_path, broken):
     out = previous_output(tmp_path)
@@ -408,12 +414,13 @@ def test_failed_run_leaves_an_existing_output_folder_as_it_was(tmp_path, broken)
     assert len(errors["problems"]) == 1
 
 
+@pytest.mark.e2e
 def test_failure_while_writing_leaves_the_output_folder_and_no_temporary_folder(
         tmp_path, monkeypatch):
-    import cdisc.pipeline
+    import cdisc.formats.xpt
 
     out = previous_output(tmp_path)
-    real, written = cdisc.pipeline.write_xpt, []
+    real, written = cdisc.formats.xpt.write_xpt, []
 
     def write_then_fail(frame, path, **kwargs):
         if written:
@@ -421,11 +428,12 @@ def test_failure_while_writing_leaves_the_output_folder_and_no_temporary_folder(
         real(frame, path, **kwargs)
         written.append(path)
 
-    monkeypatch.setattr(cdisc.pipeline, "write_xpt", write_then_fail)
+    monkeypatch.setattr(cdisc.formats.xpt, "write_xpt", write_then_fail)
     errors, _ = run_broken(write_study(tmp_path, MINI_SPEC, MINI_FILES), out)
     assert written and errors["counts"] == {"OUT002": 1}
 
 
+@pytest.mark.e2e
 def test_successful_run_replaces_the_output_folder_and_leaves_nothing_beside_it(tmp_path):
     out = previous_output(tmp_path)
     result = invoke(write_study(tmp_path, MINI_SPEC, MINI_FILES), out)
@@ -441,20 +449,21 @@ def test_successful_run_replaces_the_output_folder_and_leaves_nothing_beside_it(
 
 KILL_AFTER_SECOND_DATASET = textwrap.dedent("""
     import os, signal, sys
-    import cdisc.pipeline
-    real, written = cdisc.pipeline.write_xpt, []
+    import cdisc.formats.xpt
+    real, written = cdisc.formats.xpt.write_xpt, []
     def write_then_die(*args, **kwargs):
         real(*args, **kwargs)
         written.append(args[1])
         if len(written) == 2:
             os.kill(os.getpid(), signal.SIGKILL)
-    cdisc.pipeline.write_xpt = write_then_die
+    cdisc.formats.xpt.write_xpt = write_then_die
     import cli
     sys.argv = ["cdisc", "convert", "--spec", sys.argv[1], "--out", sys.argv[2]]
     cli.main()
 """)
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_run_killed_midway_leaves_the_previous_output_byte_identical(tmp_path):
     spec = write_study(tmp_path, MINI_SPEC, MINI_FILES)
@@ -505,29 +514,26 @@ def shuffle_rows(path: Path, seed: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def example_runs(tmp_path_factory):
-    """The example converted as shipped, and again with every source's rows shuffled."""
-    runs = {}
-    mp = pytest.MonkeyPatch()
-    mp.delenv("SOURCE_DATE_EPOCH", raising=False)
-    try:
-        for name in ("as-shipped", "shuffled"):
-            folder = tmp_path_factory.mktemp(name)
-            spec = copy_example(folder)
-            data = sorted((spec.parent / "data").glob("*.csv"))
-            if name == "shuffled":
-                for seed, path in enumerate(data):
-                    before = path.read_text(encoding="utf-8")
-                    shuffle_rows(path, seed)
-                    assert path.read_text(encoding="utf-8") != before or csv_records(path) < 2
-            result = invoke(spec, folder / "out")
-            assert result.exit_code == 0, result.output
-            runs[name] = (spec, folder / "out", result.output)
-    finally:
-        mp.undo()
+def example_runs(example_output, tmp_path_factory):
+    """The example converted as shipped (the session's shared run: read only), and a copy
+    of it converted with every source's rows shuffled."""
+    runs = {"as-shipped": (example_output.result.spec.path, example_output.out,
+                           example_output.console)}
+    folder = tmp_path_factory.mktemp("shuffled")
+    spec = copy_example(folder)
+    for seed, path in enumerate(sorted((spec.parent / "data").glob("*.csv"))):
+        before = path.read_text(encoding="utf-8")
+        shuffle_rows(path, seed)
+        assert path.read_text(encoding="utf-8") != before or csv_records(path) < 2
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("SOURCE_DATE_EPOCH", raising=False)  # as for the shared run
+        result = invoke(spec, folder / "out")
+    assert result.exit_code == 0, result.output
+    runs["shuffled"] = (spec, folder / "out", result.output)
     return runs
 
 
+@pytest.mark.e2e
 def test_shuffled_source_rows_give_byte_identical_outputs(example_runs):
     _, first, _ = example_runs["as-shipped"]
     _, second, _ = example_runs["shuffled"]
@@ -539,6 +545,7 @@ def test_shuffled_source_rows_give_byte_identical_outputs(example_runs):
     assert sorted(one) == sorted(two)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("run", ["as-shipped", "shuffled"])
 def test_example_accounts_for_every_source_record(example_runs, run):
     spec, out, console = example_runs[run]
@@ -554,6 +561,7 @@ def test_example_accounts_for_every_source_record(example_runs, run):
     assert report["exclusions"] == []  # every record of the example is used
 
 
+@pytest.mark.e2e
 def test_every_run_prints_reconciliation_and_names_each_excluded_record(tmp_path):
     # a filtered block, and a declared source that no domain uses
     text = edit(MINI_SPEC,

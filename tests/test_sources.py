@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 import cli
@@ -116,6 +117,7 @@ def test_blank_xlsx_rows_are_skipped_and_rows_still_counted(tmp_path):
     assert tables["aes"].frame["__row__"].tolist() == [2, 4]
 
 
+@pytest.mark.e2e
 def test_source_option_reads_the_files_from_another_folder(tmp_path, mini_study):
     import shutil
 

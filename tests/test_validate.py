@@ -1,8 +1,9 @@
 """The validator: the example is clean, each corruption is caught by its rule at its record.
 
-The example is converted once for the module. SDTM corruptions are made on a copy
-of its datasets; TU/TR/RS and ADSL/ADTTE are small frames built here, so these
-tests do not depend on the oncology and ADaM mappings other modules produce.
+The example is converted once per session (conftest ``example_output``, read only).
+SDTM corruptions are made on a copy of its datasets; TU/TR/RS and ADSL/ADTTE are small
+frames built here, so these tests do not depend on the oncology and ADaM mappings other
+modules produce.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from click.testing import CliRunner
 import cli
 from cdisc import standards
 from cdisc.errors import CdiscError, Severity
-from cdisc.output.xpt import read_xpt, write_xpt
-from cdisc.pipeline import convert
+from cdisc.formats.xpt import read_xpt, write_xpt
 from cdisc.validate import all_rules, to_json, validate_datasets, validate_folder, write_reports
 from cdisc.validate.report import JSON_NAME, XLSX_NAME
 
@@ -30,11 +30,10 @@ SAS_EPOCH = datetime(1960, 1, 1)
 
 
 @pytest.fixture(scope="module")
-def example(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("example") / "out"
-    result = convert(out_dir=out)
-    assert result.validation is not None
-    return out
+def example(example_output) -> Path:
+    """The example's output folder (shared: read only)."""
+    assert example_output.result.validation is not None
+    return example_output.out
 
 
 def sdtm(out: Path) -> dict[str, pd.DataFrame]:
@@ -315,6 +314,7 @@ def test_cli_exit_2_when_the_run_fails(tmp_path):
         validate_folder(empty)
 
 
+@pytest.mark.e2e
 def test_convert_writes_outputs_and_exits_1_when_validation_finds_errors(
         mini_study, tmp_path, monkeypatch):
     import cdisc.pipeline as pipeline

@@ -8,6 +8,7 @@ import doctest
 
 import numpy as np
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 import cli
@@ -44,6 +45,7 @@ def test_study_days_have_no_day_zero():
     assert np.isnan(study_days(dates, reference)[3])
 
 
+@pytest.mark.e2e
 def test_a_date_outside_pandas_range_converts_and_validates_without_errors(tmp_path):
     files = dict(MINI_FILES)
     files["aes.csv"] = MINI_FILES["aes.csv"].replace("09-JAN-2012", "10-OCT-1582")

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cdisc.errors import Location, OutputError
-from cdisc.output import xpt
-from cdisc.output.xpt import check_transport, read_xpt, write_xpt
+from cdisc.formats import xpt
+from cdisc.formats.xpt import check_transport, read_xpt, write_xpt
 
 PILOT = Path(__file__).resolve().parents[2] / "shared" / "reference" / "cdiscpilot01"
 CREATED = datetime(2021, 3, 4, 5, 6, 7)

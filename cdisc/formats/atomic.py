@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from ..errors import OutputError
 
@@ -78,3 +80,8 @@ def fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def json_bytes(payload: Any) -> bytes:
+    """The bytes of a JSON report: indented, keys in the given order, newline at the end."""
+    return (json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n").encode("utf-8")

@@ -82,23 +82,21 @@ import pandas as pd
 import pyreadstat
 from pandas.api.types import infer_dtype
 
-from cdisc.errors import Location, OutputError, Problem, Severity
-from cdisc.output.atomic import fsync_dir
+from ..errors import Location, OutputError, Problem, Severity
+from ..model.numbers import EXACT_INTEGERS, IBM_TINY, WRITABLE_MAX
+from ..model.text import CONTROL, MAX_CHAR, MAX_LABEL, MAX_NAME, NON_ASCII
+from .atomic import fsync_dir
 
 __all__ = ["XptMeta", "check_transport", "read_xpt", "write_xpt"]
 
 # --- limits of the format and of the submission rules -------------------------
-MAX_NAME = 8  # dataset and variable names (v5 namestr nname is 8 bytes)
-MAX_LABEL = 40  # dataset and variable labels (v5 fields are 40 bytes)
-MAX_CHAR = 200  # v5 character values; FDA rejects longer ones
+# Names, labels and the 200-byte value limit are shared rules (cdisc.model.text).
 MAX_VARIABLES = 9999  # the NAMESTR header holds the count in 4 digits
 # ReadStat's IEEE->IBM conversion saturates from 2**249 on (measured), so larger
-# magnitudes would come back as the IBM maximum (or inf through pyreadstat).
-XPT_NUM_LIMIT = 2.0**249
-# Smallest positive IBM float, 16**-65: magnitudes below it are stored as zero.
-IBM_TINY = 16.0**-65
-# Integers beyond 2**53 are not exact in a double, so they would change silently.
-_EXACT_INT = 2**53
+# magnitudes would come back as the IBM maximum (or inf through pyreadstat); below
+# IBM_TINY a value is stored as zero; integers beyond 2**53 are not exact in a double.
+XPT_NUM_LIMIT = WRITABLE_MAX
+_EXACT_INT = EXACT_INTEGERS
 # Offending records reported per variable and check before a summary problem:
 # a column of 100k bad values needs one fix, not 100k lines.
 MAX_REPORTED_RECORDS = 50
@@ -384,10 +382,10 @@ def _character(s: pd.Series, *, dataset: str, field: str) -> tuple[_Column | Non
     # Missing -> "" (SAS has no other character missing); trailing blanks are
     # padding in SAS, so they neither count toward the length nor survive a read.
     text = s.astype(object).where(s.notna(), "").astype(str).str.rstrip(" ")
-    non_ascii = text.str.contains(r"[^\x00-\x7f]", regex=True).to_numpy(dtype=bool)
+    non_ascii = text.str.contains(NON_ASCII, regex=True).to_numpy(dtype=bool)
     # Control characters: ReadStat truncates at NUL and readers strip trailing
     # tabs/newlines, so such values do not round-trip (and CDISC rules flag them).
-    control = text.str.contains(r"[\x00-\x1f\x7f]", regex=True).to_numpy(dtype=bool)
+    control = text.str.contains(CONTROL, regex=True).to_numpy(dtype=bool)
     nbytes = text.str.len().to_numpy(dtype=np.int64)
     if non_ascii.any():  # characters == bytes for ASCII; encode only the others
         nbytes[non_ascii] = text[non_ascii].str.encode("utf-8").str.len().to_numpy()
@@ -962,3 +960,4 @@ def read_xpt(path: Path) -> tuple[pd.DataFrame, XptMeta]:
         created=created,
         modified=modified,
     )
+

@@ -1,1 +1,1 @@
-"""Writers of the deliverables: SAS XPORT v5 datasets (:mod:`cdisc.output.xpt`)."""
+"""Deliverables: the output folder, dataset writers by format, run reports."""

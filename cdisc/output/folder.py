@@ -31,7 +31,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from ..errors import OutputError
-from .atomic import write_failed
+from ..formats.atomic import write_failed
 
 try:  # POSIX; elsewhere swaps are not serialised between processes
     import fcntl

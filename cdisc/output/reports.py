@@ -10,12 +10,11 @@ a killed run never leaves a 0-byte or half-written report behind.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Problem
-from .atomic import WRITE_FAILED, write_atomic, write_failed
+from ..formats.atomic import WRITE_FAILED, json_bytes, write_atomic, write_failed
 
 if TYPE_CHECKING:  # a type only: printing a report must not import the SDTM engine
     from ..sdtm.engine import SdtmResult
@@ -46,11 +45,6 @@ def run_report(
         ],
         "problems": [p.to_dict() for p in notices],
     }
-
-
-def json_bytes(payload: Any) -> bytes:
-    """The bytes of a JSON report: indented, keys in the given order, newline at the end."""
-    return (json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n").encode("utf-8")
 
 
 def write_json(payload: Any, path: Path) -> None:

@@ -25,14 +25,17 @@ module orders them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from .. import standards
 from ..errors import ProblemLog
+from ..model import Dataset, Provenance, resolve_metadata
 from ..sources.reader import ROW, SOURCE, SourceTable
+from ..spec.algorithms import Arg
+from ..spec.conditions import condition_columns
 from ..spec.model import Spec
 from .blocks import build_block
 from .checks import check_cutoff, check_one_dm_record, check_orphans, check_text
@@ -44,14 +47,27 @@ from .suppqual import build_suppqual, split_long
 
 @dataclass
 class SdtmResult:
-    datasets: dict[str, pd.DataFrame]  # final SDTM datasets by name (DM, AE, SUPPAE, ...)
+    #: final SDTM datasets by name (DM, AE, SUPPAE, ...) as the shared dataset model
+    tables: dict[str, Dataset]
     reconciliation: list[Reconciliation]
     exclusions: pd.DataFrame  # source, file, row, reason
     problems: ProblemLog
-    #: (domain, variable) -> the mapping that produced it (for define.xml origins)
-    provenance: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    #: record-level lineage: for each dataset, SOURCE/ROW per output record (same order)
-    lineage: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def datasets(self) -> dict[str, pd.DataFrame]:
+        """The frames of :attr:`tables`, by dataset name."""
+        return {name: table.frame for name, table in self.tables.items()}
+
+    @property
+    def provenance(self) -> list[Provenance]:
+        """Every block's mapping of every variable, in spec order (define.xml origins)."""
+        return [p for table in self.tables.values() for p in table.provenance]
+
+    @property
+    def lineage(self) -> dict[str, pd.DataFrame]:
+        """SOURCE/ROW of each output record, per dataset (same order as the frame)."""
+        return {name: table.lineage for name, table in self.tables.items()
+                if table.lineage is not None}
 
 
 def sort_domain(frame: pd.DataFrame, meta: standards.Dataset) -> pd.DataFrame:
@@ -141,15 +157,75 @@ def build_sdtm(spec: Spec, sources: dict[str, SourceTable], problems: ProblemLog
             datasets[f"SUPP{name}"], lineage[f"SUPP{name}"] = _strip_lineage(conformed)
 
     recon, excluded = reconcile(sources, built, exclusions, ctx)
-    provenance = {
-        (name, var): mapping
-        for name, domain in spec.domains.items()
-        for block in domain.records
-        for var, mapping in block.map.items()
-    }
-    provenance.update({(name, var): m for name, d in spec.domains.items()
-                       for var, m in d.derive.items()})
-    return SdtmResult(datasets, recon, excluded, problems, provenance, lineage)
+    provenance = block_provenance(spec)
+    tables = {}
+    for name, frame in datasets.items():
+        standard = standards.dataset(name)
+        tables[name] = Dataset(resolve_metadata(name, frame, standard), frame, lineage[name],
+                               tuple(p for p in provenance if p.dataset == name))
+    return SdtmResult(tables, recon, excluded, problems)
+
+
+def _columns_of(arg: Arg, value: Any) -> list[str]:
+    """Source columns an argument's value names, by its declared kind."""
+    if value is None:
+        return []
+    if arg.kind == "column":
+        return [value] if isinstance(value, str) and not arg.key else []
+    if arg.kind == "condition" and isinstance(value, dict):
+        return condition_columns(value)
+    if arg.kind == "mapping" and isinstance(value, dict) and "algorithm" in value:
+        return list(_source_columns(value))
+    if arg.kind == "list_of" and arg.items is not None and isinstance(value, list):
+        return [c for item in value for c in _columns_of(arg.items, item)]
+    if arg.kind == "record" and isinstance(value, dict):
+        return [c for name, field_arg in arg.fields.items()
+                for c in _columns_of(field_arg, value.get(name))]
+    return []
+
+
+def _source_columns(mapping: dict[str, Any]) -> tuple[str, ...]:
+    """The source columns a mapping reads, in order, each once (define.xml origins)."""
+    declaration = get_algorithm(mapping["algorithm"]).declaration
+    columns = [c for name, arg in declaration.args.items()
+               for c in _columns_of(arg, mapping.get(name))]
+    return tuple(dict.fromkeys(columns))
+
+
+def block_provenance(spec: Spec) -> list[Provenance]:
+    """How every variable of every dataset is made, one entry per record block and variable.
+
+    STUDYID and DOMAIN, which the engine fills when a block does not map them,
+    are listed as the standard's values; SUPPQUAL qualifiers under their QNAM
+    in the SUPP-- dataset; ``derive:`` algorithms without a block.
+    """
+    out: list[Provenance] = []
+    for name, domain in spec.domains.items():
+        has_domain = standards.dataset(name).has("DOMAIN")
+        for block in domain.records:
+            filled = {"STUDYID": spec.study.studyid}
+            if has_domain:
+                filled["DOMAIN"] = name
+            for var, value in filled.items():
+                if var not in block.map:
+                    out.append(Provenance(name, var, "hardcode", "standard", {"value": value},
+                                          block.index, block.source, (), block.where,
+                                          block.json_path))
+            for part, mappings in (("map", block.map), ("supp", block.supp)):
+                for var, mapping in mappings.items():
+                    algo = get_algorithm(mapping["algorithm"])
+                    out.append(Provenance(
+                        f"SUPP{name}" if part == "supp" else name, var, algo.name,
+                        "supp" if part == "supp" else algo.phase,
+                        {k: v for k, v in mapping.items() if k != "algorithm"},
+                        block.index, block.source, _source_columns(mapping), block.where,
+                        (*block.json_path, part, var)))
+        for var, mapping in domain.derive.items():
+            algo = get_algorithm(mapping["algorithm"])
+            out.append(Provenance(name, var, algo.name, algo.phase,
+                                  {k: v for k, v in mapping.items() if k != "algorithm"},
+                                  json_path=("domains", name, "derive", var)))
+    return out
 
 
 def _strip_lineage(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import standards
-from ..output.xpt import MAX_CHAR
+from ..model.text import MAX_CHAR
 from ..sources.reader import ROW, SOURCE
 from ..spec.model import DomainSpec, Spec
 from .primitives import as_text, split_text

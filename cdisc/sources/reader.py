@@ -16,7 +16,7 @@ XLSX), row and source column, before anything is written:
   SAS transport text cannot hold them, and a NUL used to cut the value short;
 * a number that a SAS transport file cannot store exactly as written
   (SRC016: more digits than a double keeps, an integer beyond 2**53) or at all
-  (SRC017: too large, or so small it would become 0); see :mod:`cdisc.numbers`;
+  (SRC017: too large, or so small it would become 0); see :mod:`cdisc.model.numbers`;
 * formula cells and Excel error values in XLSX (SRC012-SRC015), see
   :mod:`cdisc.sources.xlsxfile`;
 * a limit of :mod:`cdisc.limits` reached (SRC018, reading stops), a source that
@@ -39,7 +39,7 @@ import pandas as pd
 
 from ..errors import Location, Problem, ProblemLog, SourceError
 from ..limits import DEFAULT_LIMITS, Limits
-from ..numbers import IBM_TINY, SAFE_DIGITS, WRITABLE_MAX, storage_problem
+from ..model.numbers import IBM_TINY, SAFE_DIGITS, WRITABLE_MAX, storage_problem
 from ..spec.model import SourceSpec, Spec
 from .csvfile import check_header, read_csv, read_csv_fast
 from .guard import check_file, limit_problem, outside_problem

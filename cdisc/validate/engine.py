@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import CdiscError, Location, Problem, Severity
-from ..output.xpt import read_xpt
+from ..formats import READERS, dataset_suffixes
 from .frames import run_cache
 from .registry import Rule, all_rules
 from .study import Study, metadata
@@ -180,22 +180,24 @@ def reuse_freed_memory() -> Iterator[None]:
 
 
 def validate_folder(path: str | Path) -> ValidationResult:
-    """Read every ``*.xpt`` under ``path`` (sdtm/ and adam/ subfolders too) and validate them.
+    """Read every dataset file under ``path`` (sdtm/ and adam/ subfolders too) and validate.
 
-    Raises :class:`CdiscError` (nothing is validated) when the folder does not exist,
-    holds no XPT file, a file cannot be read, or two files hold the same dataset.
+    Every format :mod:`cdisc.formats` reads counts (``*.xpt`` today). Raises
+    :class:`CdiscError` (nothing is validated) when the folder does not exist,
+    holds no dataset file, a file cannot be read, or two files hold the same dataset.
     """
     root = Path(path)
     if not root.is_dir():
         raise CdiscError.single("VAL001", "not a folder", file=str(path))
     files = sorted(
         p for p in root.rglob("*")
-        if p.is_file() and p.suffix.lower() == ".xpt"
+        if p.is_file() and p.suffix.lower() in dataset_suffixes()
         # Hidden folders are staging/backup copies (see cdisc.output.folder), not inputs.
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
     if not files:
-        raise CdiscError.single("VAL002", "no .xpt files to validate", file=str(path))
+        raise CdiscError.single("VAL002", "no dataset files to validate (" + ", ".join(
+            f"*{s}" for s in dataset_suffixes()) + ")", file=str(path))
     frames: dict[str, pd.DataFrame] = {}
     where: dict[str, str] = {}
     hints: dict[str, str] = {}
@@ -204,12 +206,12 @@ def validate_folder(path: str | Path) -> ValidationResult:
         for file in files:
             relative = file.relative_to(root).as_posix()
             try:
-                frame, meta = read_xpt(file)
+                frame, member, _label = READERS[file.suffix.lower()](file)
             except CdiscError as exc:
                 problems += [replace(p, location=replace(p.location, file=relative))
                              for p in exc.problems]
                 continue
-            name = (meta.name or file.stem).strip().upper()
+            name = (member or file.stem).strip().upper()
             if name in frames:
                 problems.append(Problem("VAL003", f"dataset {name} is also in {where[name]}",
                                         Location(file=relative, dataset=name)))

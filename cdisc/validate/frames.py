@@ -19,6 +19,7 @@ import pandas as pd
 from pandas.api.types import infer_dtype
 
 from ..errors import Location, Problem
+from ..model.text import byte_lengths, not_printable_ascii
 from ..text import number_text
 from .registry import get_rule
 
@@ -144,16 +145,12 @@ def first_rows(columns: Sequence[np.ndarray | pd.Series]) -> np.ndarray:
 
 def utf8_lengths(values: pd.Series) -> np.ndarray:
     """Bytes of each value of a :func:`strings` column in UTF-8 (0 where missing)."""
-    return np.fromiter(
-        (0 if v is None else len(v) if v.isascii() else len(v.encode("utf-8", "surrogatepass"))
-         for v in values.to_numpy(dtype=object)), dtype=np.int64, count=len(values))
+    return byte_lengths(values)
 
 
 def printable_ascii(values: pd.Series) -> np.ndarray:
-    """True where a :func:`strings` value is missing or only characters 0x20-0x7E."""
-    return np.fromiter(
-        (v is None or (v.isascii() and v.isprintable()) for v in values.to_numpy(dtype=object)),
-        dtype=bool, count=len(values))
+    """True where a :func:`strings` value is missing or printable ASCII (cdisc.model.text)."""
+    return ~not_printable_ascii(values)
 
 
 # --- ISO 8601 comparisons ----------------------------------------------------------

@@ -13,7 +13,7 @@ out says how many (``omitted`` in validation.json, a closing row per rule in
 the Details sheet). Values and messages are clipped as in errors.json
 (``Limits.message_value_chars``). Every workbook cell is written by
 :func:`cdisc.text_safety.append_row`: text is a string cell, never a formula.
-Both files are written atomically (:func:`cdisc.output.reports.write_atomic`).
+Both files are written atomically (:func:`cdisc.formats.atomic.write_atomic`).
 """
 
 from __future__ import annotations
@@ -30,11 +30,10 @@ from openpyxl.styles import Font
 from openpyxl.writer.excel import ExcelWriter
 
 from .. import __version__, standards
-from ..errors import Problem, Severity, message_chars
+from ..errors import Problem, Severity, group_by_code, message_chars
+from ..formats.atomic import json_bytes, write_atomic, write_failed
 from ..limits import DEFAULT_LIMITS, Limits
-from ..output.reports import json_bytes, write_atomic, write_failed
-from ..report_console import echo, group_by_code
-from ..text_safety import append_row, clip, json_value
+from ..text_safety import append_row, clip, echo, json_value
 from .engine import ValidationResult
 from .registry import Rule
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ... import standards
 from ...errors import Problem, Severity
-from ...output.xpt import MAX_CHAR, MAX_NAME
+from ...model.text import MAX_CHAR, MAX_NAME
 from ..frames import dataset_hit, first_rows, hits, printable_ascii, strings, text, utf8_lengths
 from ..registry import rule
 from ..schema import compile_schema
