@@ -71,3 +71,20 @@ def test_writers_are_chosen_by_format_name(example, tmp_path):
     with pytest.raises(OutputError) as info:
         write_datasets([example.tables["DM"]], tmp_path, created=None, formats=("sas7bdat",))
     assert info.value.problems[0].code == "OUT004"
+
+
+def test_text_a_mapping_makes_is_checked_at_the_source_row(tmp_path):
+    from click.testing import CliRunner
+
+    import cli
+
+    from helpers import MINI_FILES, MINI_SPEC, write_study
+
+    spec = write_study(tmp_path, MINI_SPEC.replace(
+        'COUNTRY: {algorithm: hardcode, value: GBR}',
+        'COUNTRY: {algorithm: hardcode, value: "G\\tBR"}'), MINI_FILES)
+    result = CliRunner().invoke(cli.main, ["convert", "--spec", str(spec),
+                                           "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "MAP014" in result.output and "pts.csv, dataset DM, row 2" in result.output
+    assert not (tmp_path / "out").exists()

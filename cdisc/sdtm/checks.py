@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..errors import Severity
+from ..model import text as text_rules
 from ..sources.reader import ROW, SOURCE
 from ..spec.model import Spec
 from .registry import MappingContext
@@ -26,17 +27,30 @@ def check_one_dm_record(built: dict[str, pd.DataFrame], ctx: MappingContext) -> 
 
 
 def check_text(frame: pd.DataFrame, name: str, ctx: MappingContext) -> None:
-    """Character values must be ASCII (FDA Technical Conformance Guide, XPT v5)."""
+    """Character values must be printable ASCII (FDA Technical Conformance Guide, XPT v5).
+
+    Collected text was checked for control characters where it was read; this
+    catches what mapping made (a spec value, a lookup) and non-ASCII text, at the
+    source row, before anything is written. The rule is :mod:`cdisc.model.text`.
+    """
     for column in frame.columns:
         if column in (SOURCE, ROW) or frame[column].dtype != object:
             continue
-        text = frame[column].astype("string")
-        bad = text.str.contains(r"[^\x00-\x7f]", regex=True).fillna(False)
-        if bad.any():
-            variable = column.removeprefix(SUPP_PREFIX)
-            ctx.at(name, variable, ()).report(
+        values = frame[column]
+        bad_ascii = text_rules.non_ascii(values)
+        bad_control = text_rules.control_characters(values)
+        variable = column.removeprefix(SUPP_PREFIX)
+        where = ctx.at(name, variable, ())
+        if bad_ascii.any():
+            where.report(
                 "MAP010", "text has non-ASCII characters (XPT v5 and the FDA TCG require "
-                "ASCII); transliterate it in the source", frame, bad.astype(bool), variable, text)
+                "ASCII); transliterate it in the source", frame,
+                pd.Series(bad_ascii, index=frame.index), variable, values)
+        if bad_control.any():
+            where.report(
+                "MAP014", "text has a control character (tab, line break, NUL, ...), which a "
+                "transport file cannot hold", frame,
+                pd.Series(bad_control & ~bad_ascii, index=frame.index), variable, values)
 
 
 def check_cutoff(built: dict[str, pd.DataFrame], spec: Spec, ctx: MappingContext) -> None:

@@ -19,6 +19,7 @@ import pandas as pd
 from pandas.api.types import infer_dtype
 
 from ..errors import Location, Problem
+from ..model import is_missing
 from ..model.text import byte_lengths, not_printable_ascii
 from ..text import number_text
 from .registry import get_rule
@@ -51,10 +52,8 @@ def strings(s: pd.Series) -> pd.Series:
 
 
 def missing(s: pd.Series) -> np.ndarray:
-    """True where the value is null in the sense of the module docstring."""
-    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
-        return s.isna().to_numpy()
-    return strings(s).isna().to_numpy()
+    """True where the value is null (the one definition: :func:`cdisc.model.is_missing`)."""
+    return is_missing(s)
 
 
 def numbers(s: pd.Series) -> pd.Series:
