@@ -31,8 +31,9 @@ VARIABLE_COUNTS = {
     "RS": 46,
     "SUPPQUAL": 10,
     "TS": 11,
-    "ADSL": 144,
-    "ADTTE": 30,
+    "ADSL": 154,
+    "ADTTE": 36,
+    "ADRS": 28,
 }
 
 

@@ -55,7 +55,7 @@ Nothing here reads files: the caller passes data frames.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,6 +69,7 @@ __all__ = [
     "agreement_summary",
     "best_overall_response",
     "compare_with_investigator",
+    "first_confirmed_response",
     "timepoint_responses",
 ]
 
@@ -745,6 +746,28 @@ def _confirmed(
             continue  # PR after CR: not a confirmation (Table 3 note)
         return i, j
     return None, None
+
+
+def first_confirmed_response(
+    responses: Sequence[str], days: Sequence[float], options: RecistOptions = RecistOptions()
+) -> tuple[int | None, int | None]:
+    """The earliest confirmed CR or PR: (its index, the index of its confirmation).
+
+    ``responses`` are one subject's time-point responses in date order, up to and
+    including the first PD; ``days`` the days from the reference date (missing =
+    NaN).  The confirmation rule is the one :func:`best_overall_response` applies
+    (RECIST 1.1 s4.6.1, Table 3; ``confirm_min_days``, ``confirm_max_ne``, no PR
+    after a CR), but any confirmed response counts and the earliest wins, as
+    admiralonco's confirmed response (events ``crsp_y_cr``/``crsp_y_pr``, first
+    ADT).  ``(None, None)`` when nothing is confirmed.
+    """
+    resp = [str(r) for r in responses]
+    d = np.asarray(days, dtype=float)
+    found = [
+        _confirmed(resp, d, options, anchor=("CR",), ok=("CR", "NE")),
+        _confirmed(resp, d, options, anchor=("PR",), ok=("CR", "PR", "NE")),
+    ]
+    return min((f for f in found if f[0] is not None), default=(None, None))
 
 
 # --------------------------------------------------------------------------- comparison

@@ -19,6 +19,15 @@ from typing import Any
 
 from .. import standards
 from ..errors import CdiscError, ProblemLog, Severity, StandardsError
+from .adam import (
+    ADAM_SOURCES,
+    SAFFL_ANY_DOSE,
+    AdamSpec,
+    DateSource,
+    DeathSpec,
+    TreatmentSpec,
+    TteParameter,
+)
 from .algorithms import Declared
 from .conditions import compared_values, condition_columns, leaf_conditions
 from .dateformats import check_format
@@ -414,6 +423,231 @@ def _is_number(text: str) -> bool:
     return True
 
 
+# --------------------------------------------------------------------------- adam:
+
+#: ADSL variables the ADaM rules derive, by the rule that derives them
+_ADSL_ALWAYS = ("TRT01P", "TRT01A", "TRTSDT", "TRTEDT", "TRTDURD", "LSTALVDT")
+_ADSL_BY_RULE = {"end_of_treatment": ("EOTSTT", "DCTREAS"),
+                 "end_of_study": ("EOSSTT", "EOSDT", "DCSREAS"),
+                 "randomization": ("RANDDT",), "death": ("DTHDT", "DTHDTF")}
+#: ADSL dates a population flag may count from
+_ADSL_DATES = ("TRTSDT", "TRTEDT", "RANDDT")
+
+
+class _AdamChecker:
+    """Does every dataset and variable the ``adam:`` section names exist?
+
+    With a mapping spec the SDTM datasets are the spec's own domains, so a
+    variable must be one the spec writes (mapped, derived, a SUPP qualifier, or
+    a Req/Exp variable, always written). For ADaM rules alone (SDTM made
+    elsewhere) a name that is no standard variable may be a SUPP-- qualifier:
+    a notice. ADSL variables must be ones these rules derive; ADRS ones, ADRS's.
+    """
+
+    def __init__(self, adam: AdamSpec, problems: ProblemLog, domains: Mapping[str, Any] | None,
+                 error: Callable[..., None]) -> None:
+        self.adam = adam
+        self.problems = problems
+        self.domains = domains
+        self.error = error
+        self.adsl_vars = self._adsl_variables()
+
+    # -- what exists ---------------------------------------------------------------
+    def _domain_variables(self, name: str) -> set[str] | None:
+        """Variables the spec's SDTM dataset ``name`` has; None when not knowable."""
+        if self.domains is None or name not in self.domains:
+            return None
+        dom = self.domains[name]
+        found = {"STUDYID", "DOMAIN", "USUBJID", *dom.derive}
+        for block in dom.records:
+            found |= set(block.map) | set(block.supp)
+        meta = standards.dataset(name)
+        found |= {v.name for v in meta.variables if v.core in ("Req", "Exp")}
+        return found
+
+    def _adsl_variables(self) -> set[str]:
+        a = self.adam.adsl
+        dm = self._domain_variables("DM")
+        if dm is None:
+            dm = set(standards.dataset("DM").names)
+        meta = standards.dataset("ADSL")
+        carried = set(a.carry) if a.carry is not None else {v for v in meta.names if v in dm}
+        found = {"STUDYID", "USUBJID", *carried, *_ADSL_ALWAYS, *(f.name for f in a.flags)}
+        for rule, names in _ADSL_BY_RULE.items():
+            if getattr(a, rule) is not None:
+                found |= set(names)
+        return found
+
+    def dataset(self, name: str, path: JsonPath) -> bool:
+        """Is ``name`` a dataset the rules may read? (reported when not)"""
+        if name in ADAM_SOURCES:
+            return True
+        if name.startswith(("AD", "SUPP")):
+            self.error("SPEC040", f"{name} cannot be read here: name an SDTM domain (its SUPP-- "
+                       f"qualifiers are read as its variables), {' or '.join(ADAM_SOURCES)}",
+                       path)
+            return False
+        if self.domains is not None and name not in self.domains:
+            self.error("SPEC040", f"domain {name} is not mapped in this spec (mapped: "
+                       f"{', '.join(self.domains)})", path)
+            return False
+        return True
+
+    def variable(self, dataset: str, var: str, path: JsonPath) -> None:
+        if dataset == "ADSL":
+            if var not in self.adsl_vars:
+                hint = next((f" (derived only with adam.adsl.{rule})" for rule, names in
+                             _ADSL_BY_RULE.items() if var in names), "")
+                self.error("SPEC041", f"ADSL.{var} is not a variable these ADaM rules derive"
+                           f"{hint}", path)
+            return
+        if dataset == "ADRS":
+            try:
+                known = standards.dataset("ADRS")
+            except StandardsError:
+                return
+            if not known.has(var):
+                self.error("SPEC041", f"{var} is not a variable of ADRS", path)
+            return
+        found = self._domain_variables(dataset)
+        if found is not None:
+            if var not in found:
+                self.error("SPEC041", f"{dataset}.{var} is not written by this spec (not mapped, "
+                           f"derived, a supp: qualifier of {dataset}, or a Req/Exp variable)",
+                           path)
+            return
+        try:
+            meta = standards.dataset(dataset)
+        except StandardsError:
+            return  # a domain this tool has no metadata for: checked when derived
+        if not meta.has(var):
+            self.error("SPEC041", f"{var} is not a variable of {dataset} in SDTMIG 3.4; it must "
+                       f"be a SUPP{dataset} qualifier", path, Severity.NOTICE)
+
+    def condition(self, dataset: str, cond: Mapping[str, Any] | None, path: JsonPath) -> None:
+        if not cond:
+            return
+        for col in condition_columns(cond):
+            self.variable(dataset, col, path)
+        for leaf in leaf_conditions(cond):
+            for value in compared_values(leaf):
+                if isinstance(value, bool):
+                    self.error("SPEC032", f"{value!r} is a YAML boolean: quote it (\"Y\") to "
+                               "compare with the text in the dataset", path)
+
+    def source(self, s: DateSource, path: JsonPath | None = None, *extra: str | None) -> None:
+        path = path or s.json_path
+        if not self.dataset(s.dataset, (*path, "dataset")):
+            return
+        self.variable(s.dataset, s.date, (*path, "date"))
+        for var in extra:
+            if var:
+                self.variable(s.dataset, var, path)
+        self.condition(s.dataset, s.where, (*path, "where"))
+
+    # -- the section ----------------------------------------------------------------
+    def check(self) -> None:
+        a = self.adam.adsl
+        meta = standards.dataset("ADSL")
+        t = a.treatment
+        if t != TreatmentSpec() and self.dataset(t.dataset, (*t.json_path, "dataset")):
+            self.variable(t.dataset, t.start, (*t.json_path, "start"))
+            self.variable(t.dataset, t.end, (*t.json_path, "end"))
+            self.condition(t.dataset, t.where, (*t.json_path, "where"))
+            self.condition(t.dataset, t.ongoing, (*t.json_path, "ongoing", "where"))
+        for key in ("planned", "actual"):
+            if t != TreatmentSpec():
+                self.variable("DM", getattr(t, key), (*t.json_path, key))
+        if t.ongoing is not None and t.ongoing_end == "cutoff" and not self.adam.data_cutoff:
+            self.error("SPEC045", "treatment ongoing at the cut-off ends at the data cut-off: "
+                       "give adam.data_cutoff", (*t.json_path, "ongoing", "end"))
+        for name in a.carry or ():
+            if not meta.has(name):
+                self.error("SPEC042", f"{name} is not an ADSL variable (schemas/adam/"
+                           "adsl.schema.json)", (*a.json_path, "carry"))
+            self.variable("DM", name, (*a.json_path, "carry"))
+        for f in a.flags:
+            if f == SAFFL_ANY_DOSE:
+                continue
+            if not meta.has(f.name):
+                self.error("SPEC042", f"{f.name} is not an ADSL variable (schemas/adam/"
+                           "adsl.schema.json)", f.json_path)
+            if self.dataset(f.dataset, (*f.json_path, "dataset")):
+                self.condition(f.dataset, f.where, (*f.json_path, "where"))
+                if f.date:
+                    self.variable(f.dataset, f.date, (*f.json_path, "date"))
+            if f.on_or_after and (f.on_or_after not in _ADSL_DATES
+                                  or f.on_or_after not in self.adsl_vars):
+                self.error("SPEC043", f"on_or_after must be an ADSL date these rules derive "
+                           f"({', '.join(d for d in _ADSL_DATES if d in self.adsl_vars)})",
+                           (*f.json_path, "on_or_after"))
+        for key in ("end_of_treatment", "end_of_study"):
+            d = getattr(a, key)
+            if d is not None and self.dataset(d.dataset, (*d.json_path, "dataset")):
+                self.variable(d.dataset, d.decod, (*d.json_path, "decod"))
+                self.variable(d.dataset, d.date, (*d.json_path, "date"))
+                self.condition(d.dataset, d.where, (*d.json_path, "where"))
+        if a.randomization is not None:
+            self.source(a.randomization)
+        if a.death not in (None, DeathSpec()) and self.dataset(
+                a.death.dataset, (*a.death.json_path, "dataset")):
+            self.variable(a.death.dataset, a.death.date, (*a.death.json_path, "date"))
+        for s in a.last_alive.dates or ():
+            self.source(s)
+        if self.adam.adtte is not None:
+            self.adtte()
+
+    def adtte(self) -> None:
+        tte = self.adam.adtte
+        assert tte is not None
+        meta = standards.dataset("ADTTE")
+        for var in tte.adsl_variables or ():
+            if not meta.has(var) and var not in ("TRT01P", "TRT01A"):
+                self.error("SPEC042", f"{var} is not an ADTTE variable (schemas/adam/"
+                           "adtte.schema.json)", (*tte.json_path, "adsl_variables"))
+            self.variable("ADSL", var, (*tte.json_path, "adsl_variables"))
+        seen: dict[str, JsonPath] = {}
+        for p in tte.parameters:
+            self.parameter(p)
+            if p.paramcd in seen:
+                self.error("SPEC044", f"PARAMCD {p.paramcd} is declared twice (first at "
+                           f"{'.'.join(map(str, seen[p.paramcd]))})", (*p.json_path, "paramcd"))
+            seen.setdefault(p.paramcd, p.json_path)
+
+    def parameter(self, p: TteParameter) -> None:
+        self.source(p.start)
+        self.condition("ADSL", p.population, (*p.json_path, "population"))
+        for src in (*p.events, *p.censors):
+            self.source(src.source, src.json_path, src.srcseq)
+            if src.srcseq:
+                self.variable(src.source.dataset, src.srcseq, (*src.json_path, "srcseq"))
+
+
+def _check_adam(adam: AdamSpec | None, problems: ProblemLog, domains: Mapping[str, Any] | None,
+                error: Callable[..., None]) -> None:
+    if adam is not None:
+        _AdamChecker(adam, problems, domains, error).check()
+
+
+def check_adam_only(adam: AdamSpec, document: Mapping[str, Any]) -> ProblemLog:
+    """Problems of a file of ADaM rules alone (no mapping spec): its SDTM is unknown."""
+    problems = ProblemLog()
+
+    def error(code: str, message: str, path: JsonPath,
+              severity: Severity = Severity.ERROR) -> None:
+        problems.add(code, message, adam.locate(path), severity)
+
+    try:
+        RecistOptions(**dict(document.get("recist") or {}))
+    except (TypeError, ValueError) as exc:
+        error("SPEC026", f"recist options: {exc}", ("recist",))
+    except CdiscError as exc:
+        for problem in exc.problems:
+            error("SPEC026", f"recist options: {problem.message}", ("recist",))
+    _check_adam(adam, problems, None, error)
+    return problems
+
+
 def check_spec(spec: Spec, algorithms: Mapping[str, Declared] | None = None) -> ProblemLog:
     """Every semantic problem of ``spec`` (errors and notices).
 
@@ -426,4 +660,5 @@ def check_spec(spec: Spec, algorithms: Mapping[str, Declared] | None = None) -> 
     checker.study_ct()
     checker.domains()
     checker.unused_columns()
+    _check_adam(spec.adam, checker.problems, spec.domains, checker.error)
     return checker.problems

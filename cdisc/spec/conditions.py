@@ -16,7 +16,12 @@ and for messages. Evaluating a condition on rows is
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+import pandas as pd
+
+from ..model import is_missing
 
 #: single-column tests that compare the column with values written in the spec
 VALUE_TESTS = ("equals", "not_equals")
@@ -33,8 +38,10 @@ def leaf_conditions(cond: dict[str, Any]) -> list[dict[str, Any]]:
     return [cond]
 
 
-def condition_columns(cond: dict[str, Any]) -> list[str]:
-    """Every column a condition reads (for spec checks)."""
+def condition_columns(cond: Mapping[str, Any] | None) -> list[str]:
+    """Every column a condition reads (for spec checks); none for no condition."""
+    if not cond:
+        return []
     if "all" in cond or "any" in cond:
         return [c for sub in cond.get("all", cond.get("any", [])) for c in condition_columns(sub)]
     if "not" in cond:
@@ -69,3 +76,58 @@ def describe_condition(cond: dict[str, Any]) -> str:
         if op in cond:
             return f"{col} {word} {cond[op]!r}"
     return f"{col} is {'missing' if cond['is_missing'] else 'present'}"
+
+
+# --- evaluation on rows --------------------------------------------------------------
+
+
+def _comparable(column: pd.Series, value: Any) -> Any:
+    if pd.api.types.is_numeric_dtype(column) and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    if not pd.api.types.is_numeric_dtype(column) and not isinstance(value, str):
+        # a number written in the spec matches the text a file holds: 3.0 -> "3"
+        return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    return value
+
+
+def evaluate_condition(cond: Mapping[str, Any] | None, frame: pd.DataFrame) -> pd.Series:
+    """The condition on every row of ``frame``: a boolean Series aligned with it.
+
+    No condition is true everywhere. A value is missing as :func:`cdisc.model.is_missing`
+    says (None, NaN, blank text: source cells and SAS values alike); text is compared
+    without surrounding blanks. A missing value equals nothing, so ``equals``/``in``
+    are false for it and ``not_equals``/``not_in`` true.
+    """
+    if cond is None:
+        return pd.Series(True, index=frame.index)
+    if "all" in cond:
+        result = pd.Series(True, index=frame.index)
+        for sub in cond["all"]:
+            result &= evaluate_condition(sub, frame)
+        return result
+    if "any" in cond:
+        result = pd.Series(False, index=frame.index)
+        for sub in cond["any"]:
+            result |= evaluate_condition(sub, frame)
+        return result
+    if "not" in cond:
+        return ~evaluate_condition(cond["not"], frame)
+    column = frame[cond["column"]]
+    present = pd.Series(~is_missing(column), index=frame.index)
+    if not pd.api.types.is_numeric_dtype(column.dtype):
+        stripped = column.astype(object).where(present, "").astype(str).str.strip()
+        column = stripped.where(present, None)
+    if "is_missing" in cond:
+        return ~present if cond["is_missing"] else present
+    for op, negate in (("equals", False), ("not_equals", True)):
+        if op in cond:
+            equal = (present & (column == _comparable(column, cond[op]))).fillna(False)
+            return ~equal.astype(bool) if negate else equal.astype(bool)
+    for op, negate in (("in", False), ("not_in", True)):
+        if op in cond:
+            inside = present & column.isin([_comparable(column, v) for v in cond[op]])
+            return ~inside.astype(bool) if negate else inside.astype(bool)
+    raise KeyError(f"unknown condition {dict(cond)!r}")  # the spec schema prevents this

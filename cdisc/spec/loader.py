@@ -34,7 +34,8 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from ..errors import Location, Problem, ProblemLog, SpecError
 from ..limits import DEFAULT_LIMITS, Limits
-from .check import check_spec
+from .adam import AdamSpec, build_adam
+from .check import check_adam_only, check_spec
 from .model import (
     ColumnSpec,
     DomainSpec,
@@ -423,6 +424,8 @@ def _build(document: dict[str, Any], path: Path,
         trial_summary=document.get("trial_summary", {}),
         visits=dict(document.get("visits", {})),
         recist=dict(document.get("recist", {})),
+        adam=build_adam(document.get("adam", {}), file=str(path), positions=positions,
+                        data_cutoff=study["data_cutoff"], recist=document.get("recist")),
         positions=positions,
     )
 
@@ -454,6 +457,55 @@ def load_spec(path: str | Path, source_dir: str | Path | None = None, *,
     checked = check_spec(spec)
     checked.raise_if_errors(SpecError)
     return replace(spec, notices=tuple(checked))
+
+
+def _adam_only_schema() -> dict[str, Any]:
+    """A spec file holding only ADaM rules: ``spec_version``, ``adam`` and ``recist``."""
+    full = spec_schema()
+    return {
+        "$schema": full["$schema"],
+        "type": "object",
+        "required": ["spec_version", "adam"],
+        "additionalProperties": False,
+        "properties": {key: full["properties"][key] for key in ("spec_version", "adam",
+                                                                 "recist")},
+        "$defs": full["$defs"],
+    }
+
+
+def load_adam_spec(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> AdamSpec:
+    """The ADaM rules of a spec file, fully checked; raise :class:`SpecError` with every problem.
+
+    The file is either a whole mapping spec (its ``adam:`` section, or the
+    default rules when it has none, with its data cut-off and ``recist:``
+    options), or a file of ADaM rules alone for SDTM made elsewhere::
+
+        spec_version: 1
+        adam: {data_cutoff: "2013-01-31", adsl: {...}, adtte: {...}}
+        recist: {...}            # optional
+
+    The variables such a file names are checked against the standards (a
+    name that is no standard variable may be a SUPP-- qualifier: a notice).
+    """
+    path = Path(path).resolve()
+    file = str(path)
+    text = _read_spec(path, limits)
+    document, positions = _yaml_text_to_document(text, file, limits)
+    if isinstance(document, dict) and ("domains" in document or "sources" in document
+                                       or "study" in document):
+        return load_spec(path, limits=limits).adam
+    problems = ProblemLog()
+    validator = jsonschema.Draft202012Validator(_adam_only_schema())
+    for error in sorted(validator.iter_errors(document), key=lambda e: [str(p) for p in e.path]):
+        for leaf in _leaf_errors(error):
+            problems.add("SPEC002", _schema_message(leaf),
+                         locate(file, positions, tuple(leaf.absolute_path)))
+    problems.raise_if_errors(SpecError)
+    adam = build_adam(document["adam"], file=file, positions=positions,
+                      recist=document.get("recist"))
+    checked = check_adam_only(adam, document)
+    checked.raise_if_errors(SpecError)
+    return adam
 
 
 def _read_spec(path: Path, limits: Limits) -> str:

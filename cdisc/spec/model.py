@@ -10,10 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DerivationError, Location, Problem
 from ..limits import DEFAULT_LIMITS, Limits
+
+if TYPE_CHECKING:
+    from .adam import AdamSpec
 
 JsonPath = tuple[str | int, ...]
 
@@ -114,6 +117,8 @@ class Spec:
     trial_summary: dict[str, Any] = field(default_factory=dict)
     visits: dict[str, float] = field(default_factory=dict)
     recist: dict[str, Any] = field(default_factory=dict)
+    #: the ``adam:`` section (:mod:`cdisc.spec.adam`); the default rules when absent
+    adam: AdamSpec | None = None
     notices: tuple[Problem, ...] = ()
     #: bounds on what the run reads (sources, spec); see :mod:`cdisc.limits`
     limits: Limits = DEFAULT_LIMITS

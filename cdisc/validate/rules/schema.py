@@ -178,17 +178,29 @@ def variable_name_pattern(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]
             for name, _, v in _violations("propertyNames", datasets)]
 
 
+#: ADaM variables that must be populated on every record: ADaMIG 1.3's Core "Req" says
+#: only that the variable is present (section 3), but a record without its identifiers
+#: or, in a BDS dataset, its parameter cannot be analysed
+_ADAM_POPULATED = ("STUDYID", "USUBJID", "PARAMCD", "PARAM")
+
+
 @rule("CV0108", Severity.ERROR, "Required variable is null",
-      "SDTMIG 3.4 section 4.1.5 (Req: must not be null); CG0014 (CORE-000356)")
+      "SDTMIG 3.4 section 4.1.5 (Req: must not be null); CG0014 (CORE-000356); "
+      "ADaM: identifiers and PARAMCD/PARAM (ADaMIG 1.3 sections 3.1-3.2; Core Req there "
+      "means present, checked by CV0105)")
 def required_not_null(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out: list[Problem] = []
     for name, frame in _known(datasets):
         meta = metadata(name)
         assert meta is not None
+        adam = meta.standard == "ADaMIG"
         for var in meta.variables:
-            if var.core == "Req" and var.name in frame.columns:
-                out += hits("CV0108", name, frame, missing(frame[var.name]), variable=var.name,
-                            message=f"{var.name} is required and must not be null")
+            if var.core != "Req" or var.name not in frame.columns:
+                continue
+            if adam and var.name not in _ADAM_POPULATED:
+                continue
+            out += hits("CV0108", name, frame, missing(frame[var.name]), variable=var.name,
+                        message=f"{var.name} is required and must not be null")
     return out
 
 
