@@ -1,9 +1,15 @@
 """Reading a folder of dataset files: every file a known format reads, one dataset each.
 
 ``cdisc validate`` and ``cdisc adam --sdtm`` read folders this way: files in
-hidden folders (our staging and backup copies) are skipped, a dataset found
-twice is an error, and every unreadable file is reported before anything is
-used.
+hidden folders (our staging and backup copies) are skipped, and so are files a
+reader declines (a ``.json`` report beside Dataset-JSON datasets); every
+unreadable file is reported before anything is used.
+
+One dataset in two files of the same format is an error (VAL003). One dataset
+in files of different formats (``dm.xpt`` and ``dm.json``, as ``convert
+--format both`` writes them) is read once from the preferred format (XPT, then
+Dataset-JSON, then NDJSON, then CSV: :attr:`cdisc.formats.Reader.rank`); the
+other files are read too and must hold the same data (VAL006 otherwise).
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import CdiscError, Location, Problem
+from ..model.numbers import IBM_TINY
 from . import ALL_READERS, dataset_suffixes
+from .compare import frame_differences
 
 
 @dataclass
@@ -28,6 +36,10 @@ class DatasetFolder:
     files: dict[str, str] = field(default_factory=dict)
     #: dataset name -> "sdtm" / "adam" when the file lies in such a subfolder
     hints: dict[str, str] = field(default_factory=dict)
+    #: dataset name -> its other files (other formats, same data), relative to the folder
+    also: dict[str, list[str]] = field(default_factory=dict)
+    #: files with a known suffix that are not datasets (report JSON files), relative
+    skipped: list[str] = field(default_factory=list)
 
 
 def _hint(relative: Path) -> str | None:
@@ -93,44 +105,84 @@ def read_dataset_folder(path: str | Path,
     """Every dataset file under ``path`` whose suffix a reader knows (or one of ``suffixes``).
 
     Raises :class:`CdiscError` when the folder does not exist, holds no dataset
-    file, a file cannot be read, or two files hold the same dataset.
+    file, a file cannot be read, two files of one format hold the same dataset
+    (VAL003), or files of different formats hold one dataset with different
+    data (VAL006).
     """
     suffixes = suffixes or dataset_suffixes()
     root = Path(path)
     if not root.is_dir():
         raise CdiscError.single("VAL001", "not a folder", file=str(path))
-    files = sorted(
+    candidates = sorted(
         p for p in root.rglob("*")
         if p.is_file() and p.suffix.lower() in suffixes
         # Hidden folders are staging/backup copies (see cdisc.output.folder), not inputs.
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
+    files, skipped = [], []
+    for file in candidates:
+        if ALL_READERS[file.suffix.lower()].accepts(file):
+            files.append(file)
+        else:
+            skipped.append(file.relative_to(root).as_posix())
     if not files:
         raise CdiscError.single("VAL002", "no dataset files (" + ", ".join(
             f"*{s}" for s in suffixes) + ")", file=str(path))
-    frames: dict[str, pd.DataFrame] = {}
-    where: dict[str, str] = {}
-    hints: dict[str, str] = {}
+    folder = DatasetFolder(skipped=skipped)
+    #: dataset name -> suffix -> file: which formats of a dataset have been read
+    seen: dict[str, dict[str, str]] = {}
     problems: list[Problem] = []
     with reuse_freed_memory():
         for file in files:
             relative = file.relative_to(root).as_posix()
+            suffix = file.suffix.lower()
+            reader = ALL_READERS[suffix]
             try:
-                frame, member, _label = ALL_READERS[file.suffix.lower()](file)
+                frame, member, _label = reader(file)
             except CdiscError as exc:
                 problems += [replace(p, location=replace(p.location, file=relative))
                              for p in exc.problems]
                 continue
             name = (member or file.stem).strip().upper()
-            if name in frames:
-                problems.append(Problem("VAL003", f"dataset {name} is also in {where[name]}",
+            formats = seen.setdefault(name, {})
+            if suffix in formats:
+                problems.append(Problem("VAL003", f"dataset {name} is also in {formats[suffix]}",
                                         Location(file=relative, dataset=name)))
                 continue
-            frames[name], where[name] = frame, relative
+            formats[suffix] = relative
+            if name in folder.frames:
+                problems += _same_data(folder, name, frame, relative, reader.rank)
+                continue
+            folder.frames[name], folder.files[name] = frame, relative
             hint = _hint(file.relative_to(root))
             if hint:
-                hints[name] = hint
+                folder.hints[name] = hint
     if problems:
         raise CdiscError(problems)
-    return DatasetFolder(frames, where, hints)
+    return folder
 
+
+def _same_data(folder: DatasetFolder, name: str, frame: pd.DataFrame, relative: str,
+               rank: int) -> list[Problem]:
+    """A second file of dataset ``name`` in another format: keep the preferred, compare."""
+    kept = folder.files[name]
+    kept_rank = ALL_READERS[Path(kept).suffix.lower()].rank
+    if rank < kept_rank:  # the new file is the preferred format: it becomes the dataset
+        primary, primary_file, other, other_file = frame, relative, folder.frames[name], kept
+    else:
+        primary, primary_file, other, other_file = folder.frames[name], kept, frame, relative
+    # XPT stores magnitudes below 16**-65 as 0, so those compare as one zero
+    differences = frame_differences(primary, other, dataset=name, reader=other_file,
+                                    code="VAL006", tiny=IBM_TINY)
+    folder.frames[name], folder.files[name] = primary, primary_file
+    folder.also.setdefault(name, []).append(other_file)
+    folder.hints.pop(name, None)
+    hint = _hint(Path(primary_file))
+    if hint:
+        folder.hints[name] = hint
+    if not differences:
+        return []
+    shown = "; ".join(f"{p.location.describe()}: {p.message}" for p in differences[:3])
+    more = f" (and {len(differences) - 3} more)" if len(differences) > 3 else ""
+    return [Problem("VAL006", f"dataset {name} in {other_file} differs from {primary_file}: "
+                    f"{shown}{more}", Location(file=other_file, dataset=name))]

@@ -1,10 +1,17 @@
 """Dataset writers behind one interface, chosen by format name.
 
-The pipeline asks for a format (``xpt`` today; Dataset-JSON next) and hands
-over :class:`cdisc.model.Dataset` objects whose metadata (labels, order,
-lengths, formats) is already resolved; a writer only encodes bytes. A new
-format is one class with ``format``, ``suffix`` and ``write`` registered in
+The pipeline asks for formats (``xpt``, ``json``, ``ndjson``) and hands over
+:class:`cdisc.model.Dataset` objects whose metadata (labels, order, lengths,
+formats) is already resolved; a writer only encodes bytes. A new format is
+one class with ``format``, ``suffix`` and ``write`` registered in
 :data:`WRITERS`.
+
+* ``xpt``: SAS XPORT v5 (:mod:`cdisc.formats.xpt`), ``dm.xpt``;
+* ``json``: CDISC Dataset-JSON 1.1 (:mod:`cdisc.formats.dataset_json`), ``dm.json``;
+* ``ndjson``: its NDJSON representation for large datasets, ``dm.ndjson``.
+
+:data:`FORMAT_CHOICES` maps what ``convert --format`` accepts to formats
+(``both`` is XPT and Dataset-JSON).
 """
 
 from __future__ import annotations
@@ -14,10 +21,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from .. import __version__
 from ..errors import OutputError
-from ..formats import xpt
+from ..formats import dataset_json, xpt
 from ..model import Dataset
 from .folder import safe_child
+
+#: the sourceSystem of the Dataset-JSON files we write
+SOURCE_SYSTEM = ("cdisc-convert", __version__)
 
 
 class DatasetWriter(Protocol):
@@ -41,7 +52,36 @@ class XptWriter:
                       display_formats=dataset.meta.display_formats or None)
 
 
-WRITERS: dict[str, DatasetWriter] = {writer.format: writer for writer in (XptWriter(),)}
+class DatasetJsonWriter:
+    """CDISC Dataset-JSON 1.1 (:mod:`cdisc.formats.dataset_json`): encoded, decoded again
+    and compared with the frame, then written atomically.
+
+    ``metadata_ref`` is the ``metaDataRef`` attribute (e.g. ``"define.xml"``
+    when define.xml is written beside the datasets); left out when None.
+    """
+
+    def __init__(self, *, ndjson: bool = False, metadata_ref: str | None = None) -> None:
+        self.ndjson = ndjson
+        self.metadata_ref = metadata_ref
+        self.format = "ndjson" if ndjson else "json"
+        self.suffix = ".ndjson" if ndjson else ".json"
+
+    def with_metadata_ref(self, metadata_ref: str | None) -> DatasetJsonWriter:
+        return DatasetJsonWriter(ndjson=self.ndjson, metadata_ref=metadata_ref)
+
+    def write(self, dataset: Dataset, path: Path, *, created: datetime) -> None:
+        header = dataset_json.Header(source_system=SOURCE_SYSTEM,
+                                     metadata_ref=self.metadata_ref)
+        dataset_json.write_dataset_json(dataset, path, created=created, ndjson=self.ndjson,
+                                        header=header)
+
+
+WRITERS: dict[str, DatasetWriter] = {writer.format: writer for writer in (
+    XptWriter(), DatasetJsonWriter(), DatasetJsonWriter(ndjson=True))}
+
+#: ``convert --format`` value -> the formats written
+FORMAT_CHOICES: dict[str, tuple[str, ...]] = {
+    "xpt": ("xpt",), "json": ("json",), "ndjson": ("ndjson",), "both": ("xpt", "json")}
 
 
 def writer_for(format_name: str) -> DatasetWriter:
@@ -52,11 +92,24 @@ def writer_for(format_name: str) -> DatasetWriter:
                                  f"known: {', '.join(sorted(WRITERS))}") from None
 
 
+def formats_for(choice: str) -> tuple[str, ...]:
+    """The formats a ``--format`` value stands for (``both`` -> xpt and json)."""
+    if choice in FORMAT_CHOICES:
+        return FORMAT_CHOICES[choice]
+    raise OutputError.single("OUT004", f"unknown dataset format {choice!r}; known: "
+                             f"{', '.join(FORMAT_CHOICES)}")
+
+
 def write_datasets(datasets: Iterable[Dataset], folder: Path, *, created: datetime,
-                   formats: Iterable[str] = ("xpt",)) -> list[Path]:
-    """Each dataset in each format into ``folder`` (``dm.xpt``, ...); the paths written."""
+                   formats: Iterable[str] = ("xpt",),
+                   metadata_ref: str | None = None) -> list[Path]:
+    """Each dataset in each format into ``folder`` (``dm.xpt``, ``dm.json``, ...); the
+    paths written. ``metadata_ref`` goes into the Dataset-JSON files (``metaDataRef``)."""
     written = []
     writers = [writer_for(name) for name in formats]
+    if metadata_ref is not None:
+        writers = [w.with_metadata_ref(metadata_ref) if isinstance(w, DatasetJsonWriter)
+                   else w for w in writers]
     for dataset in sorted(datasets, key=lambda d: d.name):
         for writer in writers:
             path = safe_child(folder, f"{dataset.name.lower()}{writer.suffix}")
