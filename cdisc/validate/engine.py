@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..errors import Location, Problem, Severity
 from ..formats.folder import read_dataset_folder
+from .define_checks import DefineFile, load_defines
 from .frames import run_cache
 from .registry import Rule, all_rules
 from .study import Study, metadata
@@ -68,13 +69,16 @@ def _order(p: Problem) -> tuple[str, int, str, str, str]:
 
 
 def validate_datasets(datasets: Mapping[str, pd.DataFrame], *,
-                      standard_hint: str | Mapping[str, str] | None = None) -> ValidationResult:
+                      standard_hint: str | Mapping[str, str] | None = None,
+                      defines: Sequence[DefineFile] = ()) -> ValidationResult:
     """Every finding of every rule on ``datasets`` (name -> frame), in a stable order.
 
     Each dataset is checked as SDTM or ADaM: from the shipped metadata when we know
     it, else from ``standard_hint`` ("SDTM"/"ADaM", or a name -> hint mapping), else
     from its name. A dataset we do not know gets the generic checks and a notice.
     A rule that raises becomes a CV0000 finding; the run itself does not fail.
+    ``defines`` are the define.xml files to check against the datasets
+    (:func:`cdisc.validate.define_checks.load_defines`; the CV12xx rules).
     """
     hints: Mapping[str, str] | None
     if isinstance(standard_hint, str):
@@ -82,6 +86,7 @@ def validate_datasets(datasets: Mapping[str, pd.DataFrame], *,
     else:
         hints = standard_hint
     study = Study(datasets, hints)
+    study.defines = list(defines)  # read by the define.xml rules (define_checks)
     findings: list[Problem] = []
     rules = all_rules()
     with run_cache(), _gc_skips_inputs():
@@ -122,9 +127,14 @@ def _gc_skips_inputs() -> Iterator[None]:
 def validate_folder(path: str | Path) -> ValidationResult:
     """Read every dataset file under ``path`` (sdtm/ and adam/ subfolders too) and validate.
 
+    A ``define.xml`` in the folder (or beside the datasets) is checked too: its
+    schema, and its agreement with the datasets in its own folder (CV12xx).
+
     Every format :mod:`cdisc.formats` reads counts (``*.xpt`` today). Raises
     :class:`CdiscError` (nothing is validated) when the folder does not exist,
     holds no dataset file, a file cannot be read, or two files hold the same dataset.
     """
     folder = read_dataset_folder(path)
-    return validate_datasets(folder.frames, standard_hint=folder.hints).with_files(folder.files)
+    defines = load_defines(path, folder.frames, folder.files)
+    return validate_datasets(folder.frames, standard_hint=folder.hints,
+                             defines=defines).with_files(folder.files)
