@@ -75,6 +75,19 @@ def _default_errors_json(out_dir: Path, exc: CdiscError | None) -> Path | None:
     return absolute.with_name(absolute.name + ".errors.json")
 
 
+FORMAT_OPTION = click.option(
+    "--format", "format_choice", type=click.Choice(["xpt", "json", "ndjson", "both"]),
+    default="both", show_default=True,
+    help="Dataset files to write: SAS XPORT v5, Dataset-JSON 1.1, its NDJSON form, or "
+    "both XPT and Dataset-JSON.")
+
+
+def _formats(choice: str) -> tuple[str, ...]:
+    from cdisc.output.writers import formats_for
+
+    return formats_for(choice)
+
+
 @main.command()
 @click.option("--spec", "spec_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Mapping spec (YAML). Default: the embedded PEComa example.")
@@ -90,10 +103,14 @@ def _default_errors_json(out_dir: Path, exc: CdiscError | None) -> Path | None:
 @click.option("--allow-outside-sources", is_flag=True,
               help="Let the spec read source files outside the source folder (../, absolute "
               "paths); refused by default.")
+@FORMAT_OPTION
 def convert(spec_path: Path | None, source_dir: Path | None, out_dir: Path,
             errors_json: Path | None, limit_values: tuple[str, ...],
-            allow_outside_sources: bool) -> None:
-    """Convert source records to SDTM (XPT v5) in OUT.
+            allow_outside_sources: bool, format_choice: str) -> None:
+    """Convert source records to SDTM and ADaM (XPT v5 and Dataset-JSON) in OUT.
+
+    OUT/sdtm and OUT/adam hold the datasets and their define.xml, OUT/summary the
+    survival and response summary, OUT/validation.* the findings.
 
     OUT is replaced as a whole, and only when it is new, empty or an earlier
     output of cdisc (it holds the .cdisc-output.json marker and nothing else);
@@ -104,7 +121,8 @@ def convert(spec_path: Path | None, source_dir: Path | None, out_dir: Path,
     limits = _limits(limit_values)
     try:
         result = run_convert(spec_path, source_dir=source_dir, out_dir=out_dir, limits=limits,
-                             allow_outside_sources=allow_outside_sources)
+                             allow_outside_sources=allow_outside_sources,
+                             formats=_formats(format_choice))
     except CdiscError as exc:
         _fail(exc, errors_json or _default_errors_json(out_dir, exc), limits)
     except Exception as exc:  # the exit code must say "run failed", not "findings"
@@ -153,6 +171,82 @@ def validate(folder: Path, report_dir: Path | None) -> None:
     except Exception as exc:  # the exit code must say "run failed", not "findings"
         _fail(_internal(exc), None)
     sys.exit(1 if result.has_errors else 0)
+
+
+@main.command()
+@click.option("--sdtm", "sdtm_dir", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of SDTM datasets (XPT, Dataset-JSON or CSV), written by any tool.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("out"), show_default=True,
+              help="Output folder (replaced atomically, as for convert).")
+@click.option("--spec", "spec_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="A mapping spec or a file of ADaM rules (adam: section); default rules "
+              "without one.")
+@click.option("--limit", "limit_values", multiple=True, metavar="NAME=N",
+              help="Raise a safety limit (see convert --help).")
+@FORMAT_OPTION
+def adam(sdtm_dir: Path, out_dir: Path, spec_path: Path | None, limit_values: tuple[str, ...],
+         format_choice: str) -> None:
+    """Derive ADaM (ADSL, ADRS, ADTTE) and the summary from a folder of SDTM datasets."""
+    from cdisc.pipeline import convert_adam
+
+    limits = _limits(limit_values)
+    try:
+        result = convert_adam(sdtm_dir, out_dir=out_dir, spec_path=spec_path, limits=limits,
+                              formats=_formats(format_choice))
+    except CdiscError as exc:
+        _fail(exc, None, limits)
+    except Exception as exc:  # the exit code must say "run failed", not "findings"
+        _fail(_internal(exc), None, limits)
+    for name, table in sorted(result.adam.items()):
+        echo(f"dataset         {name:<8} {len(table):>5} records")
+    echo(f"output          {result.out_dir}")
+    if result.validation is not None:
+        from cdisc.validate import summary_line
+
+        echo(f"{summary_line(result.validation)}: see validation.json")
+        if result.validation.has_errors:
+            sys.exit(1)
+
+
+@main.command()
+@click.argument("adam_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("summary"), show_default=True,
+              help="Folder for summary.html/.md/.json and the plots (replaced atomically).")
+def report(adam_dir: Path, out_dir: Path) -> None:
+    """The survival and response summary of a folder of ADaM datasets (ADSL, ADRS, ADTTE)."""
+    from cdisc.pipeline import write_report
+
+    try:
+        files = write_report(adam_dir, out_dir)
+    except CdiscError as exc:
+        _fail(exc, None)
+    except Exception as exc:  # the exit code must say "run failed", not "findings"
+        _fail(_internal(exc), None)
+    for path in files:
+        echo(f"report          {path}")
+
+
+@main.command()
+@click.option("--data", "data_dir", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The sdtm/ or adam/ folder of datasets to describe.")
+@click.option("--spec", "spec_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The mapping spec the datasets were made with (origins, methods).")
+def define(data_dir: Path, spec_path: Path) -> None:
+    """Write define.xml (and define.html) again for an existing folder of datasets."""
+    from cdisc.output.define import regenerate_define
+
+    try:
+        path = regenerate_define(data_dir, spec_path)
+    except CdiscError as exc:
+        _fail(exc, None)
+    except Exception as exc:  # the exit code must say "run failed", not "findings"
+        _fail(_internal(exc), None)
+    echo(f"define          {path}")
 
 
 @main.group()

@@ -1,18 +1,28 @@
-"""One conversion run: spec -> sources -> SDTM -> checks -> output folder.
+"""One conversion run: spec -> sources -> SDTM -> ADaM -> checks -> output folder.
 
-The CLI calls :func:`convert`; tests and other programs can too. Nothing is
-written unless every stage succeeded (see :mod:`cdisc.output.folder`).
+The CLI calls :func:`convert` (and :func:`convert_adam` for SDTM we did not
+write); tests and other programs can too. Nothing is written unless every
+stage succeeded (see :mod:`cdisc.output.folder`).
+
+The output folder::
+
+    sdtm/     dm.xpt, dm.json, ... (SDTM)
+    adam/     adsl.xpt, adrs.xpt, adtte.xpt, ... (ADaM, derived from the SDTM datasets)
+    summary/  summary.html/.md/.json, km-<paramcd>.png, swimmer.png
+    validation.json, validation.xlsx, run-report.json, recist-review.json
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
-from . import __version__
+from . import __version__, standards
 from .adam.recist import RecistOptions, recist_review
 from .errors import (
+    CdiscError,
     Location,
     MappingError,
     OutputError,
@@ -22,6 +32,7 @@ from .errors import (
     SourceError,
 )
 from .limits import DEFAULT_LIMITS, Limits
+from .model import Dataset
 from .output.folder import (
     check_output_target,
     recover_abandoned,
@@ -34,7 +45,9 @@ from .resources import example_spec_path
 from .sdtm.engine import SdtmResult, build_sdtm
 from .sources.reader import read_sources
 from .spec import Spec, load_spec
+from .spec.model import StudyInfo
 from .validate import ValidationResult, validate_datasets, write_reports
+from .validate.define_checks import load_defines
 
 
 @dataclass
@@ -47,6 +60,8 @@ class ConversionResult:
     #: findings of cdisc.validate on the datasets; the outputs are written even with
     #: errors, and ``cdisc convert`` then exits 1
     validation: ValidationResult | None = None
+    #: the ADaM datasets derived from the SDTM ones (ADSL, ADRS, ADTTE)
+    adam: dict[str, Dataset] = field(default_factory=dict)
 
 
 def relative_location(problem: Problem, base: Path) -> Problem:
@@ -99,26 +114,57 @@ def map_sources(spec: Spec) -> SdtmResult:
     return result
 
 
-def write_outputs(spec: Spec, result: SdtmResult, staging: Path) -> list[Path]:
-    """Every dataset file of a successful run, into ``staging``."""
-    sdtm_dir = staging / "sdtm"
-    sdtm_dir.mkdir()
-    # datasets with no records are reported as OUT003 by convert(): a submission leaves
-    # out empty datasets
-    tables = [table for table in result.tables.values() if len(table)]
-    return write_datasets(tables, sdtm_dir, created=spec.study.created)
+#: dataset formats written by default (``convert --format both``)
+DEFAULT_FORMATS = ("xpt", "json")
+
+
+def _write_standard(tables: dict[str, Dataset], folder: Path, standard: str, spec: Spec | StudyInfo,
+                    formats: tuple[str, ...]) -> list[Path]:
+    """Every non-empty dataset in every format into ``folder``, and its define.xml."""
+    from .output.define import write_define
+
+    written = [t for t in tables.values() if len(t)]
+    if not written:
+        return []
+    folder.mkdir()
+    # datasets with no records are reported as OUT003: a submission leaves out empty ones
+    study = spec.study if isinstance(spec, Spec) else spec
+    files = write_datasets(written, folder, created=study.created, formats=formats,
+                           metadata_ref="define.xml")
+    leaf = ".xpt" if "xpt" in formats else f".{formats[0]}"
+    return files + write_define(folder, written, standard=standard, study=study,
+                                leaf_suffix=leaf, spec=spec if isinstance(spec, Spec) else None)
+
+
+def _first_file_per_dataset(files: list[Path], staging: Path) -> dict[str, str]:
+    where: dict[str, str] = {}
+    for file in files:  # the first format written (XPT before JSON) names the dataset
+        where.setdefault(file.stem.upper(), file.relative_to(staging).as_posix())
+    return where
+
+
+def _empty_notices(tables: dict[str, Dataset]) -> list[Problem]:
+    return [Problem("OUT003", f"{name} has no records and is not written (a submission "
+                    "leaves out empty datasets)", Location(dataset=name), Severity.NOTICE)
+            for name, table in sorted(tables.items()) if not len(table)]
 
 
 def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | None = None,
             out_dir: str | Path = "out", limits: Limits = DEFAULT_LIMITS,
-            allow_outside_sources: bool = False) -> ConversionResult:
+            allow_outside_sources: bool = False,
+            formats: tuple[str, ...] = DEFAULT_FORMATS) -> ConversionResult:
     """Convert a study (default: the embedded PEComa example) into ``out_dir``.
 
+    SDTM from the sources, ADaM from the SDTM datasets (the spec's ``adam:``
+    section), validation of both, the survival and response summary.
     ``out_dir`` is replaced only when it is new, empty or an earlier output of
     ours, and never when it is or contains anything the run reads
     (:func:`cdisc.output.folder.check_output_target`); that is checked before
     the sources are read.
     """
+    from .adam import derive_adam
+    from .output.summary import write_summary
+
     # first, so that a failing run too puts back an output a killed run moved aside
     recover_abandoned(out_dir)
     spec = load_spec(spec_path or example_spec_path(), source_dir=source_dir, limits=limits,
@@ -129,32 +175,132 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
     base = spec.base_dir
     warnings = [relative_location(p, base) for p in (*spec.notices, *result.problems)
                 if p.severity is not Severity.ERROR]
-    warnings += [Problem("OUT003", f"{name} has no records and is not written (a submission "
-                         "leaves out empty datasets)", Location(dataset=name), Severity.NOTICE)
-                 for name, frame in sorted(result.datasets.items()) if frame.empty]
+    warnings += _empty_notices(result.tables)
     review = recist_review(result.datasets, RecistOptions(**spec.recist))
     if review is not None:
         warnings.extend(review.findings)
-    validation = validate_datasets(result.datasets, standard_hint="SDTM")
+    adam = derive_adam(result.tables, spec.adam)
+    warnings += _empty_notices(adam)
+    hints = {**{name: "SDTM" for name in result.tables}, **{name: "ADaM" for name in adam}}
+    frames = {**result.datasets, **{name: table.frame for name, table in adam.items()}}
     out = Path(out_dir)
     with staged_output(out, protected) as staging:
         try:
-            files = write_outputs(spec, result, staging)
+            files = _write_standard(result.tables, staging / "sdtm", "SDTM", spec, formats)
+            files += _write_standard(adam, staging / "adam", "ADaM", spec, formats)
         except OutputError as exc:
             # name the file the user asked for, not the temporary folder that is gone
             raise OutputError([_moved(p, staging, out.resolve()) for p in exc.problems]) from None
-        validation = validation.with_files(
-            {f.stem.upper(): f.relative_to(staging).as_posix() for f in files})
+        where = _first_file_per_dataset([f for f in files if f.stem.upper() in frames], staging)
+        # validated as written: the datasets and the define.xml beside them
+        validation = validate_datasets(frames, standard_hint=hints,
+                                       defines=load_defines(staging, frames, where))
+        validation = validation.with_files(where)
         files += write_reports(validation, staging, limits)  # validation.json/.xlsx beside sdtm/
-        counts = {name: len(frame) for name, frame in result.datasets.items()}
+        counts = {name: len(table) for name, table in {**result.tables, **adam}.items()}
         write_json(run_report(result, counts, warnings, __version__), staging / "run-report.json")
         files.append(staging / "run-report.json")
         if review is not None:
             write_json(review.payload, staging / "recist-review.json")
             files.append(staging / "recist-review.json")
+        if adam:
+            files += write_summary({name: table.frame for name, table in adam.items()},
+                                   staging / "summary", title=spec.study.title or
+                                   spec.study.studyid)
         write_marker(staging, files)
     final = [out.resolve() / f.relative_to(staging) for f in files]
-    return ConversionResult(out.resolve(), spec, result, final, warnings, validation)
+    return ConversionResult(out.resolve(), spec, result, final, warnings, validation, adam)
 
 
-__all__ = ["ConversionResult", "Location", "build", "convert", "relative_location"]
+def _created_for(folder: Path) -> datetime:
+    """The timestamp of outputs made from a folder of datasets, never the wall clock.
+
+    SOURCE_DATE_EPOCH when set; else the creation stamp in the header of the
+    first XPT file (the SDTM's own); else the SAS epoch, 1960-01-01.
+    """
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.lstrip("-").isdigit():
+        try:
+            return datetime.fromtimestamp(int(epoch), tz=UTC).replace(tzinfo=None)
+        except (OverflowError, OSError, ValueError):
+            raise OutputError.single("OUT012", "SOURCE_DATE_EPOCH is out of range",
+                                     value=epoch) from None
+    from .formats.xpt import read_xpt_created
+
+    for file in sorted(folder.rglob("*.xpt")):
+        try:
+            return read_xpt_created(file)
+        except CdiscError:
+            continue
+    return datetime(1960, 1, 1)
+
+
+@dataclass
+class AdamResult:
+    out_dir: Path
+    adam: dict[str, Dataset]
+    files: list[Path] = field(default_factory=list)
+    validation: ValidationResult | None = None
+
+
+def convert_adam(sdtm_dir: str | Path, *, out_dir: str | Path = "out",
+                 spec_path: str | Path | None = None, limits: Limits = DEFAULT_LIMITS,
+                 formats: tuple[str, ...] = DEFAULT_FORMATS) -> AdamResult:
+    """ADaM (and the summary) from a folder of SDTM datasets that any tool wrote.
+
+    ``sdtm_dir`` holds XPT, Dataset-JSON or CSV files; ``spec_path`` a mapping spec
+    or a file of ADaM rules alone (:func:`cdisc.spec.load_adam_spec`; the default
+    rules without one). Writes ``out_dir/adam/``, ``out_dir/summary/`` and the
+    validation reports, all or nothing, as :func:`convert` does.
+    """
+    from .adam import derive_adam
+    from .formats import ALL_READERS
+    from .formats.folder import read_dataset_folder
+    from .output.summary import write_summary
+    from .spec import load_adam_spec
+
+    recover_abandoned(out_dir)
+    adam_spec = load_adam_spec(spec_path, limits=limits) if spec_path is not None else None
+    protected = [Path(sdtm_dir), *([Path(spec_path)] if spec_path is not None else [])]
+    check_output_target(out_dir, protected)
+    folder = read_dataset_folder(sdtm_dir, suffixes=tuple(ALL_READERS))
+    adam = derive_adam(folder.frames, adam_spec)
+    adsl = adam["ADSL"].frame
+    studyid = str(adsl["STUDYID"].dropna().iloc[0]) if len(adsl) else "STUDY"
+    study = StudyInfo(studyid=studyid, sdtmig_version="3.4",
+                      ct_version=standards.ct_versions().get("SDTM CT", ""),
+                      data_cutoff=getattr(adam_spec, "data_cutoff", "") or "",
+                      created=_created_for(Path(sdtm_dir)))
+    frames = {name: table.frame for name, table in adam.items()}
+    out = Path(out_dir)
+    with staged_output(out, protected) as staging:
+        files = _write_standard(adam, staging / "adam", "ADaM", study, formats)
+        where = _first_file_per_dataset([f for f in files if f.stem.upper() in frames], staging)
+        validation = validate_datasets(frames, standard_hint="ADaM",
+                                       defines=load_defines(staging, frames, where))
+        validation = validation.with_files(where)
+        files += write_reports(validation, staging, limits)
+        files += write_summary(frames, staging / "summary", title=studyid)
+        write_marker(staging, files)
+    final = [out.resolve() / f.relative_to(staging) for f in files]
+    return AdamResult(out.resolve(), adam, final, validation)
+
+
+def write_report(adam_dir: str | Path, out_dir: str | Path = "summary") -> list[Path]:
+    """The survival and response summary of a folder of ADaM datasets, into ``out_dir``."""
+    from .formats import ALL_READERS
+    from .formats.folder import read_dataset_folder
+    from .output.summary import write_summary
+
+    recover_abandoned(out_dir)
+    check_output_target(out_dir, [Path(adam_dir)])
+    folder = read_dataset_folder(adam_dir, suffixes=tuple(ALL_READERS))
+    out = Path(out_dir)
+    with staged_output(out, [Path(adam_dir)]) as staging:
+        files = write_summary(folder.frames, staging)
+        write_marker(staging, files)
+    return [out.resolve() / f.relative_to(staging) for f in files]
+
+
+__all__ = ["AdamResult", "ConversionResult", "Location", "build", "convert", "convert_adam",
+           "relative_location", "write_report"]

@@ -51,10 +51,19 @@ def read(out: Path, name: str) -> pd.DataFrame:
     return frame
 
 
+SDTM_NAMES = ["ae", "dm", "ds", "ex", "rs", "suppae", "suppdm", "suppds", "suppex", "supptu",
+              "tr", "tu"]
+
+
 def test_files_written(out):
-    assert sorted(p.name for p in (out / "sdtm").iterdir()) == [
-        "ae.xpt", "dm.xpt", "ds.xpt", "ex.xpt", "rs.xpt", "suppae.xpt", "suppdm.xpt",
-        "suppds.xpt", "suppex.xpt", "supptu.xpt", "tr.xpt", "tu.xpt"]
+    # each dataset as XPT v5 and as Dataset-JSON, with define.xml (+ stylesheet and HTML)
+    assert sorted(p.name for p in (out / "sdtm").iterdir()) == sorted(
+        [f"{n}.{ext}" for n in SDTM_NAMES for ext in ("xpt", "json")]
+        + ["define.xml", "define2-1.xsl", "define.html"])
+    assert sorted(p.name for p in (out / "adam").glob("*.xpt")) == [
+        "adrs.xpt", "adsl.xpt", "adtte.xpt"]
+    assert {p.name for p in (out / "summary").iterdir()} >= {
+        "summary.html", "summary.md", "summary.json", "km-os.png", "swimmer.png"}
 
 
 def test_dm_reproduces_table_1(out):

@@ -439,8 +439,9 @@ def test_successful_run_replaces_the_output_folder_and_leaves_nothing_beside_it(
     result = invoke(write_study(tmp_path, MINI_SPEC, MINI_FILES), out)
     assert result.exit_code == 0, result.output
     files = digest(out)
-    assert sorted(f for f in files if f.startswith("sdtm/")) == [
+    assert sorted(f for f in files if f.startswith("sdtm/") and f.endswith(".xpt")) == [
         "sdtm/ae.xpt", "sdtm/dm.xpt", "sdtm/ex.xpt"]
+    assert {"sdtm/dm.json", "sdtm/define.xml", "adam/adsl.xpt"} <= set(files)
     assert "run-report.json" in files
     assert (out / "sdtm" / "dm.xpt").read_bytes() != b"previous run\x00"
     assert leftovers(out) == []

@@ -287,7 +287,9 @@ def test_cli_exit_0_on_the_example(example, tmp_path):
 
 def test_cli_exit_1_on_errors(example, tmp_path):
     folder = tmp_path / "study"
-    shutil.copytree(example / "sdtm", folder / "sdtm")
+    # the XPT files alone: a changed dm.xpt beside the original dm.json would be VAL006
+    shutil.copytree(example / "sdtm", folder / "sdtm", ignore=shutil.ignore_patterns(
+        "*.json", "define*"))
     dm, meta = read_xpt(folder / "sdtm" / "dm.xpt")
     dm.loc[1, "DTHFL"] = "N"
     write_xpt(dm, folder / "sdtm" / "dm.xpt", name="DM", label=meta.label,

@@ -961,3 +961,21 @@ def read_xpt(path: Path) -> tuple[pd.DataFrame, XptMeta]:
         modified=modified,
     )
 
+
+def read_xpt_created(path: Path) -> datetime:
+    """The creation timestamp in the library header of an XPT v5 file, without reading data."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(_HEADER_LEN)
+    except OSError as exc:
+        raise OutputError.single(
+            "XPT_READ_FAILED", f"cannot read: {exc.strerror or exc}", file=str(path)
+        ) from exc
+    problem = _layout_problem(head)
+    created = None if problem else _parse_stamp(
+        head[_CREATED_LIBRARY : _CREATED_LIBRARY + _STAMP_LEN])
+    if created is None:
+        raise OutputError.single("XPT_NOT_V5", f"not a SAS XPORT v5 file: {problem}",
+                                 file=str(path))
+    return created
