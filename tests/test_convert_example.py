@@ -229,3 +229,45 @@ def test_cli_convert_default_and_failure_leaves_output_untouched(example_output,
     assert digest(tmp_path / "out") == before
     errors = json.loads((tmp_path / "out.errors.json").read_text())
     assert errors["counts"]["SPEC002"] >= 1
+
+
+# -- the paper's figures from the ADaM that convert wrote, through an independent reader --
+def read_adam(out: Path, name: str) -> pd.DataFrame:
+    return pd.read_sas(out / "adam" / f"{name}.xpt", format="xport", encoding="ascii")
+
+
+def test_adtte_os_reproduces_figure_2(out):
+    from lifelines import KaplanMeierFitter
+
+    adtte = read_adam(out, "adtte")
+    os_ = adtte[adtte["PARAMCD"] == "OS"]
+    assert len(os_) == 10 and set(os_["AVALU"]) == {"DAYS"}
+    days, event = os_["AVAL"].round(), os_["CNSR"].round() == 0
+    assert event.sum() == 5
+    km = KaplanMeierFitter().fit(days, event)
+    assert round(float(km.survival_function_at_times(365).iloc[0]) * 100, 1) == 78.8
+    assert round(km.median_survival_time_ / 365.25, 1) == 2.4
+    reverse = KaplanMeierFitter().fit(days, ~event)
+    assert round(reverse.median_survival_time_ / 365.25, 1) == 1.9
+
+
+def test_adsl_and_adrs_reproduce_table_2(out):
+    adsl = read_adam(out, "adsl")
+    duration = adsl["TRTDURD"].round()
+    assert (duration.median(), duration.min(), duration.max()) == (128, 7, 1366)
+    assert round(duration.mean()) == 296
+    adrs = read_adam(out, "adrs")
+    bor = adrs[adrs["PARAMCD"] == "BOR"]["AVALC"].value_counts().to_dict()
+    assert bor == {"PR": 5, "NE": 3, "SD": 1, "PD": 1}
+
+
+def test_summary_states_the_papers_survival_figures(out):
+    import json
+
+    summary = json.loads((out / "summary" / "summary.json").read_text())
+    (os_,) = [p for p in summary["time_to_event"] if p["paramcd"] == "OS"]
+    spss = os_["median"]["ci_spss"]
+    assert (round(spss["lower_days"] / 365.25, 1), round(spss["upper_days"] / 365.25, 1)) == (
+        0.3, 4.5)
+    assert os_["landmarks"][0]["survival"] == pytest.approx(78.75)
+    assert round(os_["follow_up"]["median_days"] / 365.25, 1) == 1.9
