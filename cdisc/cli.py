@@ -215,12 +215,28 @@ def adam(sdtm_dir: Path, out_dir: Path, spec_path: Path | None, limit_values: tu
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("summary"), show_default=True,
               help="Folder for summary.html/.md/.json and the plots (replaced atomically).")
-def report(adam_dir: Path, out_dir: Path) -> None:
+@click.option("--median-ci", type=click.Choice(["loglog", "spss"]), default="loglog",
+              show_default=True, help="CI of the median shown: lifelines' log(-log) "
+              "transform, or the symmetric median +/- 1.96 SE that SPSS reports.")
+@click.option("--landmark", "landmarks", multiple=True, metavar="TIME",
+              help="Survival rate at TIME (1y, 6m, 26w, 180d); repeatable. Default: 1y.")
+@click.option("--confirmed", is_flag=True,
+              help="Response table from the confirmed best response (ADRS CBOR).")
+@click.option("--response-population", metavar="FLAG",
+              help="ADSL flag of the response table's denominator, e.g. EFFFL.")
+def report(adam_dir: Path, out_dir: Path, median_ci: str, landmarks: tuple[str, ...],
+           confirmed: bool, response_population: str | None) -> None:
     """The survival and response summary of a folder of ADaM datasets (ADSL, ADRS, ADTTE)."""
+    from cdisc.output.summary import SummaryOptions
     from cdisc.pipeline import write_report
 
     try:
-        files = write_report(adam_dir, out_dir)
+        options = SummaryOptions(median_ci=median_ci, landmarks=landmarks or ("1y",),
+                                 confirmed=confirmed, response_population=response_population)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    try:
+        files = write_report(adam_dir, out_dir, options)
     except CdiscError as exc:
         _fail(exc, None)
     except Exception as exc:  # the exit code must say "run failed", not "findings"

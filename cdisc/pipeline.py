@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from . import __version__, standards
 from .adam.recist import RecistOptions, recist_review
@@ -286,18 +287,22 @@ def convert_adam(sdtm_dir: str | Path, *, out_dir: str | Path = "out",
     return AdamResult(out.resolve(), adam, final, validation)
 
 
-def write_report(adam_dir: str | Path, out_dir: str | Path = "summary") -> list[Path]:
-    """The survival and response summary of a folder of ADaM datasets, into ``out_dir``."""
+def write_report(adam_dir: str | Path, out_dir: str | Path = "summary",
+                 options: Any = None) -> list[Path]:
+    """The survival and response summary of a folder of ADaM datasets, into ``out_dir``.
+
+    ``options``: a :class:`cdisc.output.summary.SummaryOptions` (the defaults without one).
+    """
     from .formats import ALL_READERS
     from .formats.folder import read_dataset_folder
-    from .output.summary import write_summary
+    from .output.summary import DEFAULT_OPTIONS, write_summary
 
     recover_abandoned(out_dir)
     check_output_target(out_dir, [Path(adam_dir)])
     folder = read_dataset_folder(adam_dir, suffixes=tuple(ALL_READERS))
     out = Path(out_dir)
     with staged_output(out, [Path(adam_dir)]) as staging:
-        files = write_summary(folder.frames, staging)
+        files = write_summary(folder.frames, staging, options or DEFAULT_OPTIONS)
         write_marker(staging, files)
     return [out.resolve() / f.relative_to(staging) for f in files]
 
