@@ -42,6 +42,8 @@ from ..limits import DEFAULT_LIMITS, Limits
 from ..model.numbers import IBM_TINY, SAFE_DIGITS, WRITABLE_MAX, storage_problem
 from ..spec.model import SourceSpec, Spec
 from .csvfile import check_header, read_csv, read_csv_fast
+from .datasetfile import SUFFIXES as DATASET_SUFFIXES
+from .datasetfile import read_dataset_file
 from .guard import check_file, limit_problem, outside_problem
 from .xlsxfile import read_xlsx
 
@@ -98,12 +100,15 @@ def _read_csv(spec: SourceSpec, limits: Limits = DEFAULT_LIMITS
 def _read_raw(spec: SourceSpec, limits: Limits) -> _Raw:
     """The file as text cells, and the file line/row number of each record."""
     suffix = spec.file.suffix.lower()
-    if suffix not in (".xlsx", ".xlsm", ".csv", ".txt"):
+    if suffix not in (".xlsx", ".xlsm", ".csv", ".txt", *DATASET_SUFFIXES):
         raise SourceError.single(
-            "SRC001", f"unsupported source file type {suffix!r} (use .csv or .xlsx)",
-            file=str(spec.file),
+            "SRC001", f"unsupported source file type {suffix!r} (use .csv, .xlsx, .xpt, "
+            ".sas7bdat or Dataset-JSON .json/.ndjson)", file=str(spec.file),
         )
     check_file(spec, limits)
+    if suffix in DATASET_SUFFIXES:
+        frame, rows = read_dataset_file(spec.file, limits)
+        return _Raw(frame, rows)
     if suffix in (".xlsx", ".xlsm"):
         table = read_xlsx(spec.file, spec.sheet, list(spec.columns), limits)
         return _Raw(table.frame, table.rows, table.sheet, table.reported, table.problems)
