@@ -28,9 +28,31 @@ def message_chars(value_chars: int) -> int:
 
 
 class Severity(StrEnum):
+    """How bad a problem is, most severe first.
+
+    ``REJECT`` is a finding of the agencies' technical rejection criteria (FDA
+    eCTD validation 1734/1736: a submission that fails one is not received).
+    It sorts above ``ERROR`` and counts as one wherever errors count
+    (:attr:`blocking`: ``has_errors``, exit code 1).
+    """
+
+    REJECT = "reject"
     ERROR = "error"
     WARNING = "warning"
     NOTICE = "notice"
+
+    @property
+    def rank(self) -> int:
+        """0 for the most severe (reject), then error, warning, notice."""
+        return _SEVERITY_RANK[self]
+
+    @property
+    def blocking(self) -> bool:
+        """Reject and error: a run with one has errors (exit 1)."""
+        return self in (Severity.REJECT, Severity.ERROR)
+
+
+_SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}
 
 
 @dataclass(frozen=True)
@@ -153,7 +175,7 @@ class ProblemLog:
 
     @property
     def errors(self) -> list[Problem]:
-        return [p for p in self._problems if p.severity is Severity.ERROR]
+        return [p for p in self._problems if p.severity.blocking]  # error or reject
 
     def raise_if_errors(self, exc_type: type[CdiscError] | None = None) -> None:
         if self.errors:

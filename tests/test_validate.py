@@ -82,7 +82,8 @@ def _corrupt_sdtm(d: dict[str, pd.DataFrame]) -> list[tuple[str, str, int | None
     d["DS"] = ds = ds.drop(columns=["DSDECOD"])
     exp.append(("CV0105", "DS", None, None))
     exp.append(("CV0108", "EX", 6, _set(ex, 6, "EXTRT", "")))
-    d["AE"] = ae = ae.drop(columns=["AESER"]).assign(AEXTRA="x")
+    # AESHOSP goes too: with AESER gone its "Y" would be a serious event without AESER
+    d["AE"] = ae = ae.drop(columns=["AESER", "AESHOSP"]).assign(AEXTRA="x")
     exp += [("CV0109", "AE", None, None), ("CV0106", "AE", None, None)]
     # subjects: one DM record each, known to DM, --SEQ unique
     d["DM"] = dm = pd.concat([dm, dm.iloc[[9]]], ignore_index=True)
@@ -255,8 +256,10 @@ def test_reports_are_reproducible_and_complete(sdtm_corrupted, tmp_path):
     second = write_reports(result, tmp_path / "b")
     for a, b in zip(first, second, strict=True):
         assert hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest()
+    assert [p.name for p in first] == ["validation.json", "validation.xlsx", "validation.html"]
     payload = json.loads(first[0].read_text())
-    assert list(payload) == ["tool", "standards", "datasets", "summary", "rules", "findings"]
+    assert list(payload) == ["tool", "run", "standards", "severities", "datasets", "summary",
+                             "rules", "findings"]
     assert payload == json.loads(json.dumps(to_json(result), default=str))
     assert set(payload["findings"][0]) == {"rule", "severity", "dataset", "usubjid",
                                            "variable", "value", "record", "message"}
@@ -264,7 +267,8 @@ def test_reports_are_reproducible_and_complete(sdtm_corrupted, tmp_path):
     from openpyxl import load_workbook
 
     wb = load_workbook(first[1])
-    assert wb.sheetnames == ["Dataset Summary", "Issue Summary", "Details"]
+    assert wb.sheetnames == ["Validation Summary", "Dataset Summary", "Issue Summary",
+                             "Details", "Rules"]
     assert wb["Details"].max_row == len(result.findings) + 1
     assert wb.properties.created == wb.properties.modified
 

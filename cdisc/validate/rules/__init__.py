@@ -7,6 +7,7 @@ new family is a new module added to the import list below.
 from . import (  # noqa: F401  (imported for their registrations)
     adsl,
     adtte,
+    ae,
     dates,
     death,
     generic,

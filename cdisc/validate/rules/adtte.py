@@ -8,26 +8,21 @@ day. CNSR: 0 = event, 1 = censored (ADaM TTE also allows other positive codes).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-
 import numpy as np
 import pandas as pd
 
 from ...errors import Problem, Severity
 from ..frames import column, dataset_hit, hits, key_text, missing, numbers, show, text
-from ..registry import rule
-from ..study import ADAM, as_study, metadata
+from ..registry import InScope, Scope, rule
+from ..study import metadata
 
 _TTE = "ADaM BDS for Time-to-Event Analyses v1.0"
 # AVAL counts days unless AVALU says otherwise (UNIT codelist term for days).
 DAYS = "DAYS"
 
 
-def _tte(datasets: Mapping[str, pd.DataFrame]) -> Iterator[tuple[str, pd.DataFrame]]:
-    study = as_study(datasets)
-    for name in study.names(ADAM):
-        if "CNSR" in study[name].columns:
-            yield name, study[name]
+#: every rule of this family checks the ADaM datasets that have CNSR, one at a time
+TTE = Scope(standard="ADaM", variables=("CNSR",))
 
 
 def _num(frame: pd.DataFrame, var: str) -> pd.Series:
@@ -36,115 +31,98 @@ def _num(frame: pd.DataFrame, var: str) -> pd.Series:
 
 
 @rule("CV0901", Severity.ERROR, "More than one record per subject and PARAMCD",
-      f"ADaMIG 1.3 BDS; {_TTE} (one record per subject per parameter)")
-def one_record_per_parameter(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
-    out: list[Problem] = []
-    for name, frame in _tte(datasets):
-        keys = [k for k in ("USUBJID", "PARAMCD") if k in frame.columns]
-        if len(keys) < 2:
-            continue
-        view = pd.DataFrame({k: text(frame, k) for k in keys})
-        dup = view.notna().all(axis=1) & view.duplicated(keep="first")
-        out += hits("CV0901", name, frame, dup.to_numpy(dtype=bool), variable="PARAMCD",
-                    message="this subject already has a record for PARAMCD")
-    return out
+      f"ADaMIG 1.3 BDS; {_TTE} (one record per subject per parameter)", scope=TTE)
+def one_record_per_parameter(ds: InScope) -> list[Problem]:
+    frame = ds.frame
+    keys = [k for k in ("USUBJID", "PARAMCD") if k in frame.columns]
+    if len(keys) < 2:
+        return []
+    view = pd.DataFrame({k: text(frame, k) for k in keys})
+    dup = view.notna().all(axis=1) & view.duplicated(keep="first")
+    return hits("CV0901", ds.name, frame, dup.to_numpy(dtype=bool), variable="PARAMCD",
+                message="this subject already has a record for PARAMCD")
 
 
 @rule("CV0902", Severity.ERROR, "CNSR is not 0 (event) or a positive integer (censored)",
-      f"{_TTE} (CNSR: 0 = event, positive integers = censoring reasons)")
-def cnsr_integer(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
-    out: list[Problem] = []
-    for name, frame in _tte(datasets):
-        cnsr = numbers(frame["CNSR"])
-        given = ~missing(frame["CNSR"])  # a null CNSR is CV0108's (required) finding
-        bad = given & ~(cnsr.ge(0) & cnsr.eq(np.floor(cnsr))).to_numpy(dtype=bool)
-        out += hits("CV0902", name, frame, bad, variable="CNSR",
-                    message=lambda i, f=frame: f"CNSR {show(f['CNSR'].iat[i])} is not 0 or a "
-                    "positive integer")
-    return out
+      f"{_TTE} (CNSR: 0 = event, positive integers = censoring reasons)", scope=TTE)
+def cnsr_integer(ds: InScope) -> list[Problem]:
+    frame = ds.frame
+    cnsr = numbers(frame["CNSR"])
+    given = ~missing(frame["CNSR"])  # a null CNSR is CV0108's (required) finding
+    bad = given & ~(cnsr.ge(0) & cnsr.eq(np.floor(cnsr))).to_numpy(dtype=bool)
+    return hits("CV0902", ds.name, frame, bad, variable="CNSR",
+                message=lambda i: f"CNSR {show(frame['CNSR'].iat[i])} is not 0 or a "
+                "positive integer")
 
 
 @rule("CV0903", Severity.WARNING, "CNSR is greater than 1",
       f"{_TTE} allows several censoring codes; this project's ADTTE uses 0 = event, "
-      "1 = censored")
-def cnsr_zero_one(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
-    out: list[Problem] = []
-    for name, frame in _tte(datasets):
-        cnsr = numbers(frame["CNSR"])
-        bad = cnsr.gt(1) & cnsr.eq(np.floor(cnsr))
-        out += hits("CV0903", name, frame, bad.to_numpy(dtype=bool), variable="CNSR",
-                    message="CNSR is not 0 or 1")
-    return out
+      "1 = censored", scope=TTE)
+def cnsr_zero_one(ds: InScope) -> list[Problem]:
+    cnsr = numbers(ds.frame["CNSR"])
+    bad = cnsr.gt(1) & cnsr.eq(np.floor(cnsr))
+    return hits("CV0903", ds.name, ds.frame, bad.to_numpy(dtype=bool), variable="CNSR",
+                message="CNSR is not 0 or 1")
 
 
-@rule("CV0904", Severity.ERROR, "AVAL (time to event) is negative", _TTE)
-def aval_not_negative(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
-    out: list[Problem] = []
-    for name, frame in _tte(datasets):
-        bad = _num(frame, "AVAL").lt(0)
-        out += hits("CV0904", name, frame, bad.to_numpy(dtype=bool), variable="AVAL",
-                    message="AVAL is negative: the event or censoring is before STARTDT")
-    return out
+@rule("CV0904", Severity.ERROR, "AVAL (time to event) is negative", _TTE, scope=TTE)
+def aval_not_negative(ds: InScope) -> list[Problem]:
+    bad = _num(ds.frame, "AVAL").lt(0)
+    return hits("CV0904", ds.name, ds.frame, bad.to_numpy(dtype=bool), variable="AVAL",
+                message="AVAL is negative: the event or censoring is before STARTDT")
 
 
 @rule("CV0905", Severity.ERROR,
       "AVAL is not ADT - STARTDT + 1 (days; the start day is day 1; SAS dates = days since "
-      "1960-01-01)", f"{_TTE} (AVAL, STARTDT, ADT); project convention: +1 day")
-def aval_from_dates(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
-    out: list[Problem] = []
-    for name, frame in _tte(datasets):
-        aval, adt, start = _num(frame, "AVAL"), _num(frame, "ADT"), _num(frame, "STARTDT")
-        unit = text(frame, "AVALU").str.upper() if "AVALU" in frame.columns else None
-        in_days = unit.isna() | unit.eq(DAYS) if unit is not None else True
-        expected = adt - start + 1
-        # Exact: all three are whole day counts; the tolerance only absorbs float noise.
-        bad = in_days & aval.notna() & expected.notna() & ((aval - expected).abs() > 1e-9)
-        out += hits("CV0905", name, frame, np.asarray(bad, dtype=bool), variable="AVAL",
-                    message=lambda i, e=expected, a=adt, s=start:
-                    f"AVAL should be ADT - STARTDT + 1 = {a.iat[i]:g} - {s.iat[i]:g} + 1 = "
-                    f"{e.iat[i]:g}")
-    return out
+      "1960-01-01)", f"{_TTE} (AVAL, STARTDT, ADT); project convention: +1 day", scope=TTE)
+def aval_from_dates(ds: InScope) -> list[Problem]:
+    frame = ds.frame
+    aval, adt, start = _num(frame, "AVAL"), _num(frame, "ADT"), _num(frame, "STARTDT")
+    unit = text(frame, "AVALU").str.upper() if "AVALU" in frame.columns else None
+    in_days = unit.isna() | unit.eq(DAYS) if unit is not None else True
+    expected = adt - start + 1
+    # Exact: all three are whole day counts; the tolerance only absorbs float noise.
+    bad = in_days & aval.notna() & expected.notna() & ((aval - expected).abs() > 1e-9)
+    return hits("CV0905", ds.name, frame, np.asarray(bad, dtype=bool), variable="AVAL",
+                message=lambda i: f"AVAL should be ADT - STARTDT + 1 = {adt.iat[i]:g} - "
+                f"{start.iat[i]:g} + 1 = {expected.iat[i]:g}")
 
 
-@rule("CV0906", Severity.ERROR, "STARTDT is after ADT", f"{_TTE} (STARTDT is the time origin)")
-def start_before_analysis_date(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
-    out: list[Problem] = []
-    for name, frame in _tte(datasets):
-        bad = _num(frame, "STARTDT") > _num(frame, "ADT")
-        out += hits("CV0906", name, frame, bad.to_numpy(dtype=bool), variable="STARTDT",
-                    message=lambda i, f=frame: f"STARTDT {show(f['STARTDT'].iat[i])} is after "
-                    f"ADT {show(f['ADT'].iat[i])}")
-    return out
+@rule("CV0906", Severity.ERROR, "STARTDT is after ADT", f"{_TTE} (STARTDT is the time origin)",
+      scope=TTE)
+def start_before_analysis_date(ds: InScope) -> list[Problem]:
+    frame = ds.frame
+    bad = _num(frame, "STARTDT") > _num(frame, "ADT")
+    return hits("CV0906", ds.name, frame, bad.to_numpy(dtype=bool), variable="STARTDT",
+                message=lambda i: f"STARTDT {show(frame['STARTDT'].iat[i])} is after "
+                f"ADT {show(frame['ADT'].iat[i])}")
 
 
-def _description(rule_id: str, datasets: Mapping[str, pd.DataFrame], variable: str,
-                 censored: bool) -> list[Problem]:
-    out: list[Problem] = []
-    for name, frame in _tte(datasets):
-        cnsr = numbers(frame["CNSR"])
-        which = (cnsr.gt(0) if censored else cnsr.eq(0)).to_numpy(dtype=bool)
-        state = "censored (CNSR > 0)" if censored else "events (CNSR = 0)"
-        if variable not in frame.columns:
-            if which.any():  # one finding for the dataset, not one per record
-                out.append(dataset_hit(rule_id, name, f"{int(which.sum())} records are {state} "
-                                       f"but {variable} is not in the dataset",
-                                       variable=variable))
-            continue
-        out += hits(rule_id, name, frame, which & missing(frame[variable]), variable=variable,
-                    message=f"the record is one of the {state} but {variable} is null")
-    return out
+def _description(rule_id: str, ds: InScope, variable: str, censored: bool) -> list[Problem]:
+    frame = ds.frame
+    cnsr = numbers(frame["CNSR"])
+    which = (cnsr.gt(0) if censored else cnsr.eq(0)).to_numpy(dtype=bool)
+    state = "censored (CNSR > 0)" if censored else "events (CNSR = 0)"
+    if variable not in frame.columns:
+        if not which.any():
+            return []
+        # one finding for the dataset, not one per record
+        return [dataset_hit(rule_id, ds.name, f"{int(which.sum())} records are {state} "
+                            f"but {variable} is not in the dataset", variable=variable)]
+    return hits(rule_id, ds.name, frame, which & missing(frame[variable]), variable=variable,
+                message=f"the record is one of the {state} but {variable} is null")
 
 
 @rule("CV0907", Severity.WARNING, "Event record (CNSR = 0) without EVNTDESC",
-      f"{_TTE} (EVNTDESC describes the event)")
-def event_description(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
-    return _description("CV0907", datasets, "EVNTDESC", censored=False)
+      f"{_TTE} (EVNTDESC describes the event)", scope=TTE)
+def event_description(ds: InScope) -> list[Problem]:
+    return _description("CV0907", ds, "EVNTDESC", censored=False)
 
 
 @rule("CV0908", Severity.WARNING, "Censored record (CNSR > 0) without CNSDTDSC",
-      f"{_TTE} (CNSDTDSC describes the censoring date)")
-def censoring_description(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
-    return _description("CV0908", datasets, "CNSDTDSC", censored=True)
+      f"{_TTE} (CNSDTDSC describes the censoring date)", scope=TTE)
+def censoring_description(ds: InScope) -> list[Problem]:
+    return _description("CV0908", ds, "CNSDTDSC", censored=True)
 
 
 def _seq_variable(name: str, frame: pd.DataFrame) -> str | None:
@@ -158,42 +136,38 @@ def _seq_variable(name: str, frame: pd.DataFrame) -> str | None:
 
 @rule("CV0909", Severity.ERROR, "SRCDOM/SRCVAR/SRCSEQ point to no record of the source dataset",
       f"{_TTE} (SRCDOM, SRCVAR, SRCSEQ trace AVAL to its source); checked when the source "
-      "dataset is present")
-def source_record(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
-    study = as_study(datasets)
-    out: list[Problem] = []
-    for name, frame in _tte(study):
-        if "SRCDOM" not in frame.columns or "USUBJID" not in frame.columns:
+      "dataset is present", scope=TTE)
+def source_record(ds: InScope) -> list[Problem]:
+    study, frame = ds.study, ds.frame
+    if "SRCDOM" not in frame.columns or "USUBJID" not in frame.columns:
+        return []
+    srcdom = text(frame, "SRCDOM").str.upper()
+    srcvar = text(frame, "SRCVAR").str.upper() if "SRCVAR" in frame.columns \
+        else pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    srcseq = key_text(frame["SRCSEQ"]) if "SRCSEQ" in frame.columns \
+        else pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    subject = text(frame, "USUBJID")
+    why = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    for source in sorted(set(srcdom.dropna()) & set(study)):
+        src = study[source]
+        rows = srcdom.eq(source)
+        columns = {str(c).upper() for c in src.columns}
+        no_var = rows & srcvar.notna() & ~srcvar.isin(columns)
+        why[no_var] = f"SRCVAR is not a variable of {source}"
+        seq = _seq_variable(source, src)
+        src_subjects = text(src, "USUBJID") if "USUBJID" in src.columns else None
+        if src_subjects is None:
             continue
-        srcdom = text(frame, "SRCDOM").str.upper()
-        srcvar = text(frame, "SRCVAR").str.upper() if "SRCVAR" in frame.columns \
-            else pd.Series([None] * len(frame), index=frame.index, dtype=object)
-        srcseq = key_text(frame["SRCSEQ"]) if "SRCSEQ" in frame.columns \
-            else pd.Series([None] * len(frame), index=frame.index, dtype=object)
-        subject = text(frame, "USUBJID")
-        why = pd.Series([None] * len(frame), index=frame.index, dtype=object)
-        for source in sorted(set(srcdom.dropna()) & set(study)):
-            src = study[source]
-            rows = srcdom.eq(source)
-            columns = {str(c).upper() for c in src.columns}
-            no_var = rows & srcvar.notna() & ~srcvar.isin(columns)
-            why[no_var] = f"SRCVAR is not a variable of {source}"
-            seq = _seq_variable(source, src)
-            src_subjects = text(src, "USUBJID") if "USUBJID" in src.columns else None
-            if src_subjects is None:
-                continue
-            with_seq = rows & srcseq.notna() & why.isna()
-            if seq is None:
-                why[with_seq] = f"{source} has no sequence variable for SRCSEQ"
-            else:
-                keys = pd.MultiIndex.from_arrays([src_subjects, key_text(src[seq])])
-                found = pd.MultiIndex.from_arrays([subject, srcseq]).isin(keys)
-                why[with_seq & ~found] = f"no {source} record of this subject has {seq} = SRCSEQ"
-            no_seq = rows & srcseq.isna() & why.isna()
-            why[no_seq & ~subject.isin(set(src_subjects.dropna()))] = \
-                f"the subject has no {source} record"
-        out += hits("CV0909", name, frame, why.notna().to_numpy(), variable="SRCDOM",
-                    message=lambda i, w=why, d=srcdom, v=srcvar, s=srcseq:
-                    f"SRCDOM {show(d.iat[i])}, SRCVAR {show(v.iat[i])}, SRCSEQ {show(s.iat[i])}: "
-                    f"{w.iat[i]}")
-    return out
+        with_seq = rows & srcseq.notna() & why.isna()
+        if seq is None:
+            why[with_seq] = f"{source} has no sequence variable for SRCSEQ"
+        else:
+            keys = pd.MultiIndex.from_arrays([src_subjects, key_text(src[seq])])
+            found = pd.MultiIndex.from_arrays([subject, srcseq]).isin(keys)
+            why[with_seq & ~found] = f"no {source} record of this subject has {seq} = SRCSEQ"
+        no_seq = rows & srcseq.isna() & why.isna()
+        why[no_seq & ~subject.isin(set(src_subjects.dropna()))] = \
+            f"the subject has no {source} record"
+    return hits("CV0909", ds.name, frame, why.notna().to_numpy(), variable="SRCDOM",
+                message=lambda i: f"SRCDOM {show(srcdom.iat[i])}, SRCVAR {show(srcvar.iat[i])}, "
+                f"SRCSEQ {show(srcseq.iat[i])}: {why.iat[i]}")

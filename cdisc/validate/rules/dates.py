@@ -1,4 +1,5 @@
-"""Dates: real calendar dates, start before end, study days, exposure within the reference period.
+"""Dates: real calendar dates, start before end, study days, exposure within the reference period,
+EPOCH on dated records.
 
 ISO 8601 values are compared at their common precision (see
 :func:`cdisc.validate.frames.iso_compare`): a partial date is neither before
@@ -15,23 +16,31 @@ import pandas as pd
 
 from ...errors import Problem, Severity
 from ..calendar import day_numbers, study_days
-from ..frames import hits, iso_compare, memo, numbers, show, text
-from ..registry import rule
+from ..frames import dataset_hit, hits, iso_compare, memo, missing, numbers, show, text
+from ..registry import InScope, Scope, rule
 from ..study import SDTM, Study, as_study, metadata
 from .subjects import DM
 
 EX = "EX"
+#: the general observation classes, as the Define-XML class names a Scope matches
+OBSERVATIONS = ("EVENTS", "INTERVENTIONS", "FINDINGS", "FINDINGS ABOUT")
 # The date part of each end of an ISO 8601 value or interval (durations are skipped).
 _DATE_PART = r"^(\d{4}-\d{2}-\d{2})"
 
 
-def _per_subject(frame: pd.DataFrame, dm: pd.DataFrame, variable: str) -> pd.Series:
+def per_subject(frame: pd.DataFrame, dm: pd.DataFrame, variable: str) -> pd.Series:
     """DM.``variable`` for each record's subject (first DM record wins; CV0201 reports more)."""
     if variable not in dm.columns or "USUBJID" not in frame.columns:
         return pd.Series([None] * len(frame), index=frame.index, dtype=object)
     ref = pd.Series(text(dm, variable).to_numpy(), index=text(dm, "USUBJID").to_numpy())
     ref = ref[~ref.index.duplicated(keep="first") & ref.index.notna()]
     return text(frame, "USUBJID").map(ref)
+
+
+def domain_prefix(name: str, frame: pd.DataFrame) -> str:
+    """The --prefix of a dataset's variables: its DOMAIN value, else the first two letters."""
+    domain = text(frame, "DOMAIN").dropna() if "DOMAIN" in frame.columns else None
+    return str(domain.iat[0]) if domain is not None and len(domain) else name[:2]
 
 
 def _study_day_pairs(frame: pd.DataFrame) -> Iterator[tuple[str, str]]:
@@ -66,7 +75,7 @@ def _study_days(datasets: Mapping[str, pd.DataFrame]) -> list[_Day]:
 def _compute_study_days(study: Study, dm: pd.DataFrame) -> Iterator[_Day]:
     for name in study.names(SDTM):
         frame = study[name]
-        rfstdtc = _per_subject(frame, dm, "RFSTDTC")
+        rfstdtc = per_subject(frame, dm, "RFSTDTC")
         known = text(frame, "USUBJID").isin(set(text(dm, "USUBJID").dropna())) \
             if "USUBJID" in frame.columns and "USUBJID" in dm.columns else None
         for day, dtc in _study_day_pairs(frame):
@@ -193,7 +202,7 @@ def exposure_in_reference_period(datasets: Mapping[str, pd.DataFrame]) -> list[P
         return []
     ex, dm = pair
     out: list[Problem] = []
-    first, last = _per_subject(ex, dm, "RFXSTDTC"), _per_subject(ex, dm, "RFXENDTC")
+    first, last = per_subject(ex, dm, "RFXSTDTC"), per_subject(ex, dm, "RFXENDTC")
     if "EXSTDTC" in ex.columns:
         early = iso_compare(ex["EXSTDTC"], first).eq(-1).fillna(False).to_numpy(dtype=bool)
         out += hits("CV0306", EX, ex, early, variable="EXSTDTC",
@@ -251,3 +260,91 @@ def rfxendtc_last_exposure(datasets: Mapping[str, pd.DataFrame]) -> list[Problem
     return _reference_vs_exposure("CV0308", datasets, "RFXENDTC", ("EXSTDTC", "EXENDTC"),
                                   "max", "latest EXSTDTC/EXENDTC")
 
+
+
+# --- EPOCH and study days that are missing -------------------------------------------------
+
+#: domains CORE-000701 leaves out: medical history is before the trial, PP is derived,
+#: DD describes the death itself
+_NO_EPOCH = ("DD", "MH", "PP")
+
+
+def _dated(frame: pd.DataFrame, prefix: str) -> tuple[str | None, pd.Series]:
+    """The date an observation's EPOCH follows (SDTM v2.0: --STDTC, else --DTC), per record."""
+    names = [v for v in (f"{prefix}STDTC", f"{prefix}DTC") if v in frame.columns]
+    if not names:
+        return None, pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    when = text(frame, names[0])
+    for name in names[1:]:
+        when = when.where(when.notna(), text(frame, name))
+    return "/".join(names), when
+
+
+@rule("CV0309", Severity.WARNING, "EPOCH is null on a dated subject record",
+      "FDA Study Data Technical Conformance Guide (EPOCH for clinical subject-level "
+      "observations); CORE-000701 (FB2201); SDTM v2.0 Timing Variables for All Classes "
+      "(EPOCH follows --STDTC, else --DTC); checked once the subject's epochs are known "
+      "(DM.RFSTDTC or SE records)",
+      scope=Scope(classes=OBSERVATIONS, standard="SDTM", variables=("USUBJID",)),
+      category="Presence")
+def epoch_populated(ds: InScope) -> list[Problem]:
+    frame = ds.frame
+    prefix = domain_prefix(ds.name, frame)
+    dm = as_study(ds.study).get(DM)
+    if prefix in _NO_EPOCH or dm is None or "USUBJID" not in dm.columns:
+        return []
+    names, when = _dated(frame, prefix)
+    if names is None:
+        return []
+    # The trial has epochs for the subject: a reference start in DM, or subject elements.
+    placed = per_subject(frame, dm, "RFSTDTC").notna()
+    se = as_study(ds.study).get("SE")
+    if se is not None and "USUBJID" in se.columns:
+        placed |= text(frame, "USUBJID").isin(set(text(se, "USUBJID").dropna()))
+    bad = text(frame, "EPOCH").isna() & when.notna() & placed
+    where = (f"EPOCH is not a variable of {ds.name}" if "EPOCH" not in frame.columns
+             else "EPOCH is null")
+    return hits("CV0309", ds.name, frame, bad.to_numpy(dtype=bool), variable="EPOCH",
+                message=lambda i: f"{where}, but the record is dated ({names} "
+                f"{show(when.iat[i])}) and the subject's epochs are known (DM.RFSTDTC/SE)")
+
+
+@rule("CV0310", Severity.WARNING,
+      "Study day is null although the date and DM.RFSTDTC are complete dates",
+      "SDTMIG 3.4 section 4.4.4 (--DY, --STDY, --ENDY from complete dates); "
+      "CORE-000853 (FB1602) for --DY")
+def study_day_missing(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    out: list[Problem] = []
+    for name, frame, day, dtc, _value, expected, ref in _study_days(datasets):
+        bad = missing(frame[day]) & expected.notna().to_numpy()
+        out += hits("CV0310", name, frame, bad, variable=day,
+                    message=lambda i, f=frame, d=dtc, e=expected, r=ref, y=day:
+                    f"{y} is null; it should be {int(e.iat[i])} ({d} {show(f[d].iat[i])}, "
+                    f"RFSTDTC {show(r.iat[i])})")
+    return out
+
+
+@rule("CV0311", Severity.WARNING, "Study day variable is absent although its date variable is "
+      "present",
+      "SDTMIG 3.4 section 4.4.4; --DY: CORE-000321 (FB3201), CORE-000793 (FB1601); "
+      "--STDY: CORE-000328 (FB3202); --ENDY: CORE-000776",
+      scope=Scope(standard="SDTM"), category="Presence")
+def study_day_variable(ds: InScope) -> list[Problem]:
+    frame = ds.frame
+    dm = as_study(ds.study).get(DM)
+    if dm is None:
+        return []
+    prefix = domain_prefix(ds.name, frame)
+    rfstdtc = per_subject(frame, dm, "RFSTDTC")
+    out = []
+    for dtc, day in ((f"{prefix}DTC", f"{prefix}DY"), (f"{prefix}STDTC", f"{prefix}STDY"),
+                     (f"{prefix}ENDTC", f"{prefix}ENDY")):
+        if dtc not in frame.columns or day in frame.columns:
+            continue
+        # Only when some record has a day to give: a complete date and the subject's RFSTDTC.
+        count = int(np.isfinite(study_days(text(frame, dtc), rfstdtc)).sum())
+        if count:
+            out.append(dataset_hit("CV0311", ds.name, f"{day} is not in {ds.name}, but {dtc} "
+                                   f"and DM.RFSTDTC give a study day for {count} records",
+                                   variable=day))
+    return out

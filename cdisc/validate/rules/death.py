@@ -1,4 +1,4 @@
-"""Death in DM: DTHFL and DTHDTC agree."""
+"""Death: DTHFL and DTHDTC agree in DM; no record of the subject is dated after DTHDTC."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from collections.abc import Mapping
 import pandas as pd
 
 from ...errors import Problem, Severity
-from ..frames import hits, show, text
-from ..registry import rule
+from ..frames import hits, iso_compare, show, text
+from ..registry import InScope, Scope, rule
 from ..study import as_study
+from .dates import domain_prefix, per_subject
 from .subjects import DM
 
 # DTHFL takes only "Y" or null (SDTMIG 3.4 DM specification), though its codelist
@@ -63,3 +64,95 @@ def death_flag_values(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     bad = flag.notna() & flag.ne(YES)
     return hits("CV0503", DM, dm, bad.to_numpy(dtype=bool), variable="DTHFL",
                 message=lambda i: f"DTHFL is {show(flag.iat[i])}; it is 'Y' or null")
+
+
+# --- dates after death ------------------------------------------------------------------
+
+#: Nothing of a subject happens after death, except what is about the death: DD (death
+#: details) and SS (subject status, e.g. "DEAD") are collected afterwards by design.
+_ABOUT_DEATH = ("DM", "DD", "SS")
+#: datasets whose start and end dates CV0506 checks (dosing and adverse events)
+_TREATED = ("EX", "EC", "AE")
+_DEATH_SOURCES = ("no CORE or FDA business rule id found; SDTMIG 3.4 section 5.2 (DTHDTC, "
+                  "RFXSTDTC); pharmaverse sdtmchecks check_ex_exstdtc_after_dd, "
+                  "check_ae_aestdtc_after_dd, check_lb_lbdtc_after_dd")
+
+
+def _death_dates(ds: InScope) -> pd.Series | None:
+    """DM.DTHDTC for each record of ``ds`` (None where DM or the date is missing)."""
+    dm = as_study(ds.study).get(DM)
+    if dm is None or "DTHDTC" not in dm.columns or "USUBJID" not in ds.frame.columns:
+        return None
+    return per_subject(ds.frame, dm, "DTHDTC")
+
+
+def _after(ds: InScope, death: pd.Series, variables: list[str], rule_id: str) -> list[Problem]:
+    """One finding per record with a date in ``variables`` after death (the first such one)."""
+    frame = ds.frame
+    done = pd.Series(False, index=frame.index)
+    out: list[Problem] = []
+    for var in variables:
+        later = iso_compare(text(frame, var), death).eq(1).fillna(False).astype(bool) & ~done
+        done |= later
+        out += hits(rule_id, ds.name, frame, later.to_numpy(dtype=bool), variable=var,
+                    message=lambda i, v=var: f"{v} {show(frame[v].iat[i])} is after the "
+                    f"subject's death (DM.DTHDTC {show(death.iat[i])})")
+    return out
+
+
+@rule("CV0504", Severity.WARNING, "A fatal adverse event does not end on DM.DTHDTC",
+      "CORE-000841 (FB0612): AEENDTC of an AE with AEOUT = 'FATAL' equals DM.DTHDTC "
+      "(a missing AEENDTC is CV0404's finding)",
+      scope=Scope(names=("AE",), variables=("AEOUT", "AEENDTC")))
+def fatal_event_ends_at_death(ds: InScope) -> list[Problem]:
+    dm = as_study(ds.study).get(DM)
+    if dm is None or "USUBJID" not in dm.columns or "USUBJID" not in ds.frame.columns:
+        return []
+    death = per_subject(ds.frame, dm, "DTHDTC")
+    known = text(ds.frame, "USUBJID").isin(set(text(dm, "USUBJID").dropna()))
+    end = text(ds.frame, "AEENDTC")
+    differs = iso_compare(end, death).ne(0).fillna(False).astype(bool)
+    bad = (text(ds.frame, "AEOUT").eq("FATAL") & end.notna() & known
+           & (death.isna() | differs))
+    return hits("CV0504", ds.name, ds.frame, bad.to_numpy(dtype=bool), variable="AEENDTC",
+                message=lambda i: f"AEOUT is 'FATAL' and AEENDTC is {show(end.iat[i])}, but "
+                f"DM.DTHDTC is {show(death.iat[i])}")
+
+
+@rule("CV0505", Severity.WARNING, "A record is dated after the subject's death (DM.DTHDTC)",
+      f"{_DEATH_SOURCES}; related: CORE-000720 (FB3406, --DTC on or before RFPENDTC). "
+      "Checks --STDTC and --DTC (a collection date after death is worth a look too); DD and "
+      "SS are about the death and are not checked",
+      scope=Scope(standard="SDTM", variables=("USUBJID",)))
+def dated_after_death(ds: InScope) -> list[Problem]:
+    prefix = domain_prefix(ds.name, ds.frame)
+    death = _death_dates(ds)
+    if death is None or prefix in _ABOUT_DEATH or ds.name in _ABOUT_DEATH:
+        return []
+    # EX/EC/AE start dates are CV0506's (an error there); their collection dates are here.
+    starts = [] if prefix in _TREATED else [f"{prefix}STDTC"]
+    variables = [v for v in (*starts, f"{prefix}DTC") if v in ds.frame.columns]
+    return _after(ds, death, variables, "CV0505")
+
+
+@rule("CV0506", Severity.ERROR, "Exposure or an adverse event starts or ends after death",
+      f"{_DEATH_SOURCES}: a dose or an event after DM.DTHDTC cannot be",
+      scope=Scope(names=_TREATED, standard="SDTM", variables=("USUBJID",)))
+def treated_after_death(ds: InScope) -> list[Problem]:
+    death = _death_dates(ds)
+    if death is None:
+        return []
+    prefix = domain_prefix(ds.name, ds.frame)
+    variables = [v for v in (f"{prefix}STDTC", f"{prefix}ENDTC") if v in ds.frame.columns]
+    return _after(ds, death, variables, "CV0506")
+
+
+@rule("CV0507", Severity.ERROR, "DM.DTHDTC is before the first dose (RFXSTDTC)",
+      f"{_DEATH_SOURCES}: RFXSTDTC is the first exposure, which cannot follow death",
+      scope=Scope(names=(DM,), variables=("DTHDTC", "RFXSTDTC")))
+def death_before_first_dose(ds: InScope) -> list[Problem]:
+    death, first = text(ds.frame, "DTHDTC"), text(ds.frame, "RFXSTDTC")
+    bad = iso_compare(death, first).eq(-1).fillna(False).astype(bool)
+    return hits("CV0507", ds.name, ds.frame, bad.to_numpy(dtype=bool), variable="DTHDTC",
+                message=lambda i: f"DTHDTC {show(death.iat[i])} is before RFXSTDTC "
+                f"{show(first.iat[i])}, the first dose")

@@ -12,7 +12,7 @@ from ... import standards
 from ...errors import Problem, Severity
 from ...model.text import MAX_CHAR, MAX_NAME
 from ..frames import dataset_hit, first_rows, hits, printable_ascii, strings, text, utf8_lengths
-from ..registry import rule
+from ..registry import InScope, Scope, rule
 from ..schema import compile_schema
 from ..study import ADAM, as_study, metadata
 
@@ -121,6 +121,24 @@ def duplicate_records(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
         dup = first_row != np.arange(len(frame))
         out += hits("CV0006", name, frame, dup, variable=None,
                     message=lambda i, f=first_row: f"same values as record {int(f[i]) + 1}")
+    return out
+
+
+@rule("CV0007", Severity.WARNING, "Text value starts with a blank",
+      "FB1501 (CORE-000867: text variables have no leading spaces); SAS XPORT keeps trailing "
+      "blanks only as padding", scope=Scope(standard="SDTM"), category="Format")
+def leading_blank(ds: InScope) -> list[Problem]:
+    frame = ds.frame
+    out: list[Problem] = []
+    for position, (variable, dtype) in enumerate(zip(map(str, frame.columns), frame.dtypes,
+                                                     strict=True)):
+        if pd.api.types.is_numeric_dtype(dtype):
+            continue
+        values = text(frame, variable) if frame.columns.is_unique \
+            else strings(frame.iloc[:, position])
+        bad = values.astype("string").str.startswith(" ").fillna(False).to_numpy(dtype=bool)
+        out += hits("CV0007", ds.name, frame, bad, variable=variable, value=values,
+                    message=f"{variable} starts with a blank")
     return out
 
 

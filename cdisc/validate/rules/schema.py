@@ -9,6 +9,7 @@ built from (Core designation, codelists).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from contextlib import suppress
 
 import numpy as np
 import pandas as pd
@@ -153,17 +154,48 @@ def required_present(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
             for name, _, v in _violations("required", datasets)]
 
 
+#: SDTM v2.0 Identifiers and Timing Variables for All Classes ("--" is the domain prefix)
+#: that SDTMIG 3.4 uses: any domain of a general observation class may add them (SDTMIG 3.4
+#: section 2.5; CORE-000550), so they are never "non-standard". SEND-only timing variables
+#: (--NOMDY, --NOMLBL, --RPDY, ...) and --DETECT are left out: CORE-000245/246/064/067 forbid
+#: them in SDTMIG datasets.
+MODEL_IDENTIFIERS = ("STUDYID", "DOMAIN", "USUBJID", "POOLID", "SPDEVID", "FOCID", "--SEQ",
+                     "--GRPID", "--REFID", "--SPID", "--LNKID", "--LNKGRP")
+MODEL_TIMING = ("VISITNUM", "VISIT", "VISITDY", "TAETORD", "EPOCH", "--DTC", "--STDTC",
+                "--ENDTC", "--DY", "--STDY", "--ENDY", "--DUR", "--TPT", "--TPTNUM", "--ELTM",
+                "--TPTREF", "--RFTDTC", "--STRF", "--ENRF", "--EVLINT", "--EVINTX", "--STRTPT",
+                "--STTPT", "--ENRTPT", "--ENTPT", "--STINT", "--ENINT", "MIDS", "RELMIDS",
+                "MIDSDTC")
+#: the classes those variables may be added to (Define-XML class names of the metadata)
+_OBSERVATION_CLASSES = {"EVENTS", "INTERVENTIONS", "FINDINGS", "FINDINGS ABOUT"}
+
+
+def _model_variables(name: str, frame: pd.DataFrame) -> set[str]:
+    """The SDTM model identifiers and timing variables ``name`` may add (none outside the
+    general observation classes: DM, trial design and relationship datasets are fixed)."""
+    meta = metadata(name)
+    cls = (meta.define_class or meta.dataset_class).upper() if meta is not None else ""
+    if meta is None or meta.standard != "SDTMIG" or cls not in _OBSERVATION_CLASSES:
+        return set()
+    domain = text(frame, "DOMAIN").dropna() if "DOMAIN" in frame.columns else None
+    prefix = str(domain.iat[0]) if domain is not None and len(domain) else name[:2]
+    return {v.replace("--", prefix, 1) for v in (*MODEL_IDENTIFIERS, *MODEL_TIMING)}
+
+
 @rule("CV0106", Severity.NOTICE, "Variable is not in the dataset's standard metadata",
       "SDTMIG 3.4 section 8.4 (non-standard variables go in SUPP--); CG0013 (CORE-000550); "
-      "ADaMIG 1.3 allows sponsor-defined variables (notice only)")
+      "the SDTM v2.0 identifiers and timing variables any general-observation domain may add "
+      "(AEDTC, VISITNUM, ... in AE) are standard; ADaMIG 1.3 allows sponsor-defined variables "
+      "(notice only)")
 def unknown_variable(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out = []
     for name, frame in _known(datasets):
         compiled = compile_schema(name)
         meta = metadata(name)
         where = f"{meta.standard} {meta.version} {name}" if meta else name
+        allowed = _model_variables(name, frame)
         for variable in map(str, frame.columns):
-            if not compiled.known(variable):
+            if not compiled.known(variable) and variable not in allowed:
                 out.append(dataset_hit("CV0106", name, f"{variable} is not a variable of {where}",
                                        variable=variable))
     return out
@@ -221,7 +253,8 @@ def expected_present(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
 
 @rule("CV0110", Severity.NOTICE, "Value not in the variable's extensible codelist",
       "SDTMIG 3.4 section 4.3.3 (sponsor terms may extend an extensible codelist; "
-      "they belong in define.xml)")
+      "they belong in define.xml). Where the IG names several codelists for one variable "
+      "(DSDECOD: NCOMPLT, PROTMLST, OTHEVENT by DSCAT) a term of any of them is accepted")
 def extensible_ct(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out: list[Problem] = []
     for name, frame in _known(datasets):
@@ -241,10 +274,16 @@ def extensible_ct(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
                 # which we do not ship): TRSTRESC is a number for LDIAM, a TRPROPRS term
                 # for TUMSTATE. Checking it against the one variable-level list misfires.
                 continue
+            lists = [cl]
+            for code in var.codelists:
+                if code != cl.code:
+                    with suppress(StandardsError):  # an alternative list we do not ship
+                        lists.append(standards.codelist(code))
+            names = ", ".join(f"{c.short_name} ({c.code})" for c in lists)
             values = text(frame, var.name)
-            bad = values.notna() & ~values.isin(list(cl.terms))
+            bad = values.notna() & ~values.isin({t for c in lists for t in c.terms})
             out += hits("CV0110", name, frame, bad.to_numpy(), variable=var.name,
-                        message=lambda i, t=values, v=var.name, c=cl:
-                        f"{v} {show(t.iat[i])} is not a term of {c.short_name} ({c.code}); "
+                        message=lambda i, t=values, v=var.name, n=names:
+                        f"{v} {show(t.iat[i])} is not a term of {n}; "
                         "a sponsor extension must be documented in define.xml")
     return out

@@ -140,3 +140,34 @@ def idvar_needed(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
                     message=lambda i, s=supp: f"IDVAR is null; a {s.rdomain.iat[i]} qualifier "
                     "must name its parent record")
     return out
+
+
+def _label_clash(qnam: str, qlabel: str, label_of: pd.Series, qnam_of: pd.Series) -> str:
+    owner = qnam_of.get(qlabel)
+    if owner != qnam:
+        return (f"QLABEL {show(qlabel)} of QNAM {show(qnam)} is already the label of QNAM "
+                f"{show(owner)}: give each QNAM a label of its own")
+    return (f"QNAM {show(qnam)} has QLABEL {show(qlabel)} here and {show(label_of.get(qnam))} "
+            "elsewhere: one label per QNAM")
+
+
+@rule("CV0607", Severity.WARNING, "QNAM and QLABEL are not one-to-one in a SUPP-- dataset",
+      f"{_CITE}; FB0920 (CORE-000302: QNAM and QLABEL have a one-to-one relationship), so the "
+      "pieces of split text (QNAM, QNAM1, ..., SDTMIG 3.4 section 4.5.3) each need a label")
+def qnam_qlabel_one_to_one(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    out: list[Problem] = []
+    for supp, _ in _supps(datasets):
+        qlabel = text(supp.frame, "QLABEL")
+        if "QLABEL" not in supp.frame.columns:
+            continue
+        pairs = pd.DataFrame({"q": supp.qnam, "l": qlabel}).dropna()
+        # The first label of each QNAM, and the first QNAM of each label, are the rule's.
+        label_of = pairs.drop_duplicates("q").set_index("q")["l"]
+        qnam_of = pairs.drop_duplicates("l").set_index("l")["q"]
+        other_label = supp.qnam.map(label_of).ne(qlabel) & qlabel.notna() & supp.qnam.notna()
+        other_qnam = qlabel.map(qnam_of).ne(supp.qnam) & qlabel.notna() & supp.qnam.notna()
+        bad = (other_label | other_qnam).to_numpy(dtype=bool)
+        out += hits("CV0607", supp.name, supp.frame, bad, variable="QLABEL",
+                    message=lambda i, s=supp, ql=qlabel, lo=label_of, qo=qnam_of:
+                    _label_clash(s.qnam.iat[i], ql.iat[i], lo, qo))
+    return out
