@@ -52,7 +52,9 @@ def read(out: Path, name: str) -> pd.DataFrame:
 
 
 SDTM_NAMES = ["ae", "dm", "ds", "ex", "rs", "suppae", "suppdm", "suppds", "suppex", "supptu",
-              "tr", "tu"]
+              "tr", "tu",
+              # trial design and subject visits/elements (tests/test_trial_design.py)
+              "se", "sv", "ta", "te", "ti", "ts", "tv"]
 
 
 def test_files_written(out):
@@ -91,8 +93,16 @@ def test_suppdm_carries_performance_status_and_split_comment(out):
                    & supp["QNAM"].str.startswith("COMMENT")].sort_values("QNAM")["QVAL"]
     source = pd.read_csv(example_spec_path().parent / "data" / "patients.csv",
                          dtype=str).set_index("patient_id")
-    assert "".join(comment) == source.loc["3", "comment"]  # pieces join back exactly
+    # split at a word boundary: pieces join back exactly with the one agreed separator
+    assert " ".join(comment) == source.loc["3", "comment"]
+    assert [len(p) for p in comment] == [196, 61]
+    assert not comment.str.startswith(" ").any() and not comment.str.endswith(" ").any()
     assert supp["QVAL"].str.len().max() <= 200
+    # QLABEL unique per QNAM within the dataset (one label each)
+    labels = supp.groupby("QNAM")["QLABEL"].unique().map(list)
+    assert (labels.map(len) == 1).all() and labels.map(lambda x: x[0]).is_unique
+    assert labels["COMMENT"] == ["Clinical Comment"]
+    assert labels["COMMENT1"] == ["Clinical Comment 1"]
 
 
 def test_ex_has_the_published_treatments_and_doses(out):
@@ -131,15 +141,50 @@ def test_ae_reproduces_table_3(out):
 
 def test_ds_has_end_of_treatment_and_deaths(out):
     ds = read(out, "ds")
-    assert ds["DSDECOD"].value_counts().to_dict() == {
+    events = ds[ds["DSCAT"] == "DISPOSITION EVENT"]
+    assert events["DSDECOD"].value_counts().to_dict() == {
         "PROGRESSIVE DISEASE": 6, "DEATH": 5, "ADVERSE EVENT": 1}
     # one DSTERM, one DSDECOD: the cause of death is a qualifier, not the term
     assert ds.groupby("DSTERM")["DSDECOD"].nunique().max() == 1
+    # the end of treatment in TREATMENT, deaths after the last dose
+    assert set(events.loc[events["DSDECOD"] != "DEATH", "EPOCH"]) == {"TREATMENT"}
+    assert set(events.loc[events["DSDECOD"] == "DEATH", "EPOCH"]) == {"FOLLOW-UP"}
+    assert len(ds) == 22
     supp = read(out, "suppds")
     assert supp["QNAM"].value_counts().to_dict() == {"DTHCAUS": 5, "SUBTHER": 3}
     ongoing = read(out, "suppex")
     on = ongoing[ongoing["QVAL"] == "Y"]
     assert sorted(on["USUBJID"]) == ["PECOMA-MTOR-003", "PECOMA-MTOR-009", "PECOMA-MTOR-010"]
+
+
+def test_ds_informed_consent_milestone_for_every_subject(out):
+    # "All patients gave their informed consent": a protocol milestone (PROTMLST C114118)
+    # for each, so the three on treatment at the cut-off have a DS record too
+    ds, dm = read(out, "ds"), read(out, "dm")
+    milestones = ds[ds["DSCAT"] == "PROTOCOL MILESTONE"]
+    assert len(milestones) == 10 and milestones["USUBJID"].is_unique
+    assert set(milestones["DSDECOD"]) == set(milestones["DSTERM"]) == {
+        "INFORMED CONSENT OBTAINED"}
+    consent = dm.set_index("USUBJID")["RFICDTC"]
+    assert (milestones.set_index("USUBJID")["DSSTDTC"] == consent).all()
+    assert set(milestones["EPOCH"]) == {"SCREENING"} and (milestones["DSSTDY"] < 0).all()
+    assert set(ds["USUBJID"]) == set(dm["USUBJID"])
+    ongoing = ds[ds["USUBJID"].isin(["PECOMA-MTOR-003", "PECOMA-MTOR-009", "PECOMA-MTOR-010"])]
+    assert set(ongoing["DSCAT"]) == {"PROTOCOL MILESTONE"}
+
+
+def test_ae_serious_events_carry_their_criterion(out):
+    ae = read(out, "ae")
+    serious = ae[ae["AESER"] == "Y"]
+    assert sorted(serious["USUBJID"]) == ["PECOMA-MTOR-004", "PECOMA-MTOR-008",
+                                          "PECOMA-MTOR-009"]
+    assert set(serious["AESHOSP"]) == {"Y"}
+    assert set(ae.loc[ae["AESER"] == "N", "AESHOSP"]) == {""}
+    # every record with a start date lies in an epoch
+    for name in ("ae", "ex", "ds"):
+        frame = read(out, name)
+        dtc = frame[f"{name.upper()}STDTC"]
+        assert (frame.loc[dtc != "", "EPOCH"] != "").all(), name
 
 
 def test_rs_best_response_reproduces_table_2(out):

@@ -42,7 +42,9 @@ def test_every_record_block_keeps_its_mapping_of_each_variable(example):
     assert [b[2] for b in blocks(rs, "RSORRES")] == [
         ("overall_response",), ("target_response",), ("non_target_response",),
         ("new_lesions",), ("best_response",)]
-    assert [b[:2] for b in blocks(ds, "DSDECOD")] == [(0, "assign_ct"), (1, "hardcode_ct")]
+    # the consent milestone (PROTMLST), end of treatment (NCOMPLT), death
+    assert [b[:2] for b in blocks(ds, "DSDECOD")] == [(0, "hardcode_ct"), (1, "assign_ct"),
+                                                      (2, "hardcode_ct")]
     # the engine's own values are listed too, per block, and derivations without one
     assert [p.phase for p in tr.provenance if p.variable == "STUDYID"] == ["standard"] * 3
     assert [(p.block, p.algorithm) for p in tr.provenance if p.variable == "TRSEQ"] == [

@@ -81,6 +81,7 @@ COLUMNS = {
         "onset_date",
         "resolution_date",
         "serious",
+        "hospitalised",
         "related",
         "action_taken",
         "outcome",
@@ -407,6 +408,17 @@ def test_ae_onsets_inside_treatment_window(data, first_last):
             assert r.outcome == "Recovered/resolved"
         else:
             assert r.outcome != "Recovered/resolved"
+
+
+def test_serious_aes_say_why_they_are_serious(data):
+    # the three grade 3 serious AEs (patients 4 and 8 deteriorating, patient 9's cough) were
+    # admissions; the criterion is asked for serious events only (README.md)
+    tox = data["toxicities"]
+    serious = tox[tox.serious == "Yes"]
+    assert sorted(zip(serious.patient_id, serious.ae_term, strict=True)) == [
+        (4, "Abdominal pain"), (8, "Ascites"), (9, "Cough")]
+    assert (serious.hospitalised == "Yes").all()
+    assert (tox[tox.serious != "Yes"].hospitalised == "").all()
 
 
 # ----------------------------------------------------------------- disposition

@@ -43,6 +43,8 @@ from .primitives import as_text, evaluate
 from .reconcile import Reconciliation, reconcile
 from .registry import MappingContext, get_algorithm
 from .suppqual import build_suppqual, split_long
+from .trial_design import build_trial_design
+from .trial_design import provenance as trial_design_provenance
 
 
 @dataclass
@@ -163,6 +165,11 @@ def build_sdtm(spec: Spec, sources: dict[str, SourceTable], problems: ProblemLog
         standard = standards.dataset(name)
         tables[name] = Dataset(resolve_metadata(name, frame, standard), frame, lineage[name],
                                tuple(p for p in provenance if p.dataset == name))
+    # 6. trial design (TS, TA, TE, TV, TI) from the spec, SV and SE from the domains above
+    for name, frame in build_trial_design(spec, datasets, problems).items():
+        tables[name] = Dataset(resolve_metadata(name, frame, standards.dataset(name)), frame,
+                               None, tuple(p for p in provenance
+                                           if p.dataset == name and p.variable in frame))
     return SdtmResult(tables, recon, excluded, problems)
 
 
@@ -197,7 +204,8 @@ def block_provenance(spec: Spec) -> list[Provenance]:
 
     STUDYID and DOMAIN, which the engine fills when a block does not map them,
     are listed as the standard's values; SUPPQUAL qualifiers under their QNAM
-    in the SUPP-- dataset; ``derive:`` algorithms without a block.
+    in the SUPP-- dataset; ``derive:`` algorithms without a block; the trial design
+    datasets as :func:`.trial_design.provenance` describes them.
     """
     out: list[Provenance] = []
     for name, domain in spec.domains.items():
@@ -225,6 +233,7 @@ def block_provenance(spec: Spec) -> list[Provenance]:
             out.append(Provenance(name, var, algo.name, algo.phase,
                                   {k: v for k, v in mapping.items() if k != "algorithm"},
                                   json_path=("domains", name, "derive", var)))
+    out += trial_design_provenance(spec)  # TS, TA, TE, TV, TI, SV, SE
     return out
 
 

@@ -31,10 +31,13 @@ from .adam import (
 from .algorithms import Declared
 from .conditions import compared_values, condition_columns, leaf_conditions
 from .dateformats import check_format
-from .model import JsonPath, RecistOptions, RecordBlock, Spec
+from .model import DomainSpec, JsonPath, RecistOptions, RecordBlock, Spec
 from .schema import spec_algorithms
+from .trial_design import DateSelection, TrialDesign, TsParameter
 
 _DATE_TYPES = ("date", "datetime", "time")
+#: the AE seriousness criteria of SDTMIG 3.4: AESER = "Y" needs one of them = "Y"
+SERIOUSNESS_CRITERIA = ("AESCONG", "AESDISAB", "AESDTH", "AESHOSP", "AESLIFE", "AESMIE")
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,49 @@ class _Checker:
                 self.error("SPEC025", f"{dname} has supp: variables, whose IDVAR is {seq}: "
                            f"derive {seq} (algorithm seq)", ("domains", dname))
             self.derived[dname] = mapped
+            self.seriousness(dname, dom)
+            self.qlabels(dname, dom)
         self.references()
+
+    def seriousness(self, dname: str, dom: DomainSpec) -> None:
+        """AESER without a seriousness criterion: a serious event nobody can say why.
+
+        A serious event (AESER = "Y") says which criterion made it serious in the
+        SDTMIG 3.4 AE criteria variables (AESCONG ... AESMIE), and the CORE / FDA
+        business rules check AESER = "Y" against them. A spec that maps AESER but
+        none of them cannot give that: warned at the AESER mapping.
+        """
+        if dname != "AE":
+            return
+        mapped = {var for block in dom.records for var in (*block.map, *block.supp)}
+        if mapped & set(SERIOUSNESS_CRITERIA):
+            return
+        for block in dom.records:
+            if "AESER" in block.map:
+                self.error("SPEC046", "AESER is mapped but no seriousness criterion ("
+                           f"{', '.join(SERIOUSNESS_CRITERIA)}): a serious event must say "
+                           "which criterion made it serious (SDTMIG 3.4 AE; CORE/FDA rules "
+                           "check AESER = \"Y\" against them)",
+                           (*block.json_path, "map", "AESER"), Severity.WARNING)
+
+    def qlabels(self, dname: str, dom: DomainSpec) -> None:
+        """QLABEL is one label per QNAM and unique per QNAM within a SUPP-- dataset."""
+        first: dict[str, tuple[str, JsonPath]] = {}
+        owner: dict[str, str] = {}
+        for block in dom.records:
+            for qnam, mapping in block.supp.items():
+                label = str(mapping.get("label") or qnam)
+                path = (*block.json_path, "supp", qnam)
+                if qnam in first and first[qnam][0] != label:
+                    self.error("SPEC047", f"SUPP{dname} QNAM {qnam} has two labels, "
+                               f"{first[qnam][0]!r} and {label!r}: QLABEL is one per QNAM",
+                               path, Severity.WARNING)
+                    continue
+                first.setdefault(qnam, (label, path))
+                if owner.setdefault(label, qnam) != qnam:
+                    self.error("SPEC047", f"SUPP{dname} QNAM {qnam} has the label {label!r} of "
+                               f"QNAM {owner[label]}: QLABEL must be unique per QNAM within "
+                               "the dataset", path, Severity.WARNING)
 
     def references(self) -> None:
         """What derivations read from other domains (``x-needs``: --DY and EPOCH read DM,
@@ -623,6 +668,164 @@ class _AdamChecker:
                 self.variable(src.source.dataset, src.srcseq, (*src.json_path, "srcseq"))
 
 
+class _TrialDesignChecker:
+    """``trial_summary:`` and ``trial_design:`` (SPEC050-058): every name they use exists."""
+
+    def __init__(self, checker: _Checker) -> None:
+        self.c = checker
+        self.spec = checker.spec
+        self.error = checker.error
+
+    def written(self, dataset: str, var: str) -> bool:
+        """Is ``dataset.var`` a variable this spec writes (mapped, derived, Req/Exp)?"""
+        if var in self.c.derived.get(dataset, set()):
+            return True
+        try:
+            return standards.dataset(dataset).variable(var).core in ("Req", "Exp")
+        except (StandardsError, KeyError):
+            return False
+
+    def reference(self, dataset: str, var: str | None, path: JsonPath) -> bool:
+        if dataset not in self.spec.domains:
+            self.error("SPEC052", f"{dataset} is not a domain of this spec (mapped: "
+                       f"{', '.join(self.spec.domains)})", path)
+            return False
+        if var is not None and not self.written(dataset, var):
+            self.error("SPEC052", f"{dataset}.{var} is not written by this spec (not mapped, "
+                       "derived, nor a Req/Exp variable)", path)
+            return False
+        return True
+
+    def check(self) -> None:
+        for p in self.spec.trial_parameters:
+            self.parameter(p)
+        if self.spec.trial_design is not None:
+            self.design(self.spec.trial_design)
+
+    def parameter(self, p: TsParameter) -> None:
+        tsparmcd = standards.codelist("C66738")
+        term = tsparmcd.terms.get(p.parmcd)
+        known = None
+        if term is not None:
+            names = standards.codelist("C67152")
+            known = next((t.submission_value for t in names.terms.values()
+                          if t.code == term.code), None)
+        if known is None and p.parm is None:
+            self.error("SPEC050", f"TSPARMCD {p.parmcd} is not in the CT subset this tool "
+                       "ships (codelist C66738): give its TSPARM as parm:", p.json_path)
+        elif known is not None and p.parm is not None and p.parm != known:
+            self.error("SPEC050", f"parm {p.parm!r} differs from the CT name of {p.parmcd} "
+                       f"({known!r}); leave parm: out", p.json_path)
+        if p.parmcd == "SDTIGVER":
+            given = {v.value for v in p.values}
+            if given - {None, self.spec.study.sdtmig_version}:
+                self.error("SPEC054", f"SDTIGVER {', '.join(sorted(given - {None}))} is not "
+                           f"study.sdtmig_version {self.spec.study.sdtmig_version}",
+                           p.json_path)
+        for v in p.values:
+            if v.value is not None and len(v.value.encode("utf-8")) > 200:
+                self.error("SPEC053", f"TSVAL of {p.parmcd} is over 200 bytes (TSVAL1-TSVALn "
+                           "are not written): shorten it", v.json_path)
+            if v.codelist is not None:
+                if v.code is not None or v.dictionary is not None:
+                    self.error("SPEC053", "a CT value takes its code from codelist:; leave "
+                               "code:/dictionary: out", v.json_path)
+                codelist = self.c._codelist(v.codelist, (*v.json_path, "codelist"))
+                if codelist is not None and v.value not in codelist.terms:
+                    self.error("SPEC016", f"{v.value!r} is not a term of {codelist.code} "
+                               f"({codelist.short_name}) in CT {self.spec.study.ct_version}",
+                               (*v.json_path, "value"))
+            if v.code is not None and v.dictionary is None:
+                self.error("SPEC053", "code: needs dictionary: (TSVCDREF, e.g. UNII, SNOMED)",
+                           v.json_path)
+            if v.null_flavor is not None and any(
+                    x is not None for x in (v.codelist, v.code, v.dictionary)):
+                self.error("SPEC053", "a null flavor has no value, so no code or dictionary",
+                           v.json_path)
+            if v.derive is not None:
+                self.derivation(v.derive, v.of, v.json_path)
+
+    def derivation(self, derive: str, of: str | None, path: JsonPath) -> None:
+        if of is None:
+            self.error("SPEC052", f"derive: {derive} needs of: (DATASET.VARIABLE for "
+                       "earliest/latest, DATASET for count)", path)
+            return
+        dataset, _, var = of.partition(".")
+        if derive == "count" and var:
+            self.error("SPEC052", f"derive: count counts the subjects of a dataset: of: "
+                       f"{dataset}", (*path, "of"))
+        elif derive != "count" and not var:
+            self.error("SPEC052", f"derive: {derive} reads a date: of: {dataset}.<variable>",
+                       (*path, "of"))
+        else:
+            self.reference(dataset, var or None, (*path, "of"))
+
+    def selection(self, s: DateSelection | None) -> None:
+        if s is None or not self.reference(s.dataset, s.date, (*s.json_path, "date")):
+            return
+        for col in condition_columns(s.where) if s.where else ():
+            self.reference(s.dataset, col, (*s.json_path, "where"))
+
+    def design(self, td: TrialDesign) -> None:
+        epochs = standards.codelist("EPOCH")
+        used: set[str] = set()
+        for e in td.elements:
+            if e.epoch not in epochs.terms:
+                self.error("SPEC055", f"EPOCH {e.epoch!r} is not a term of {epochs.code} "
+                           "(EPOCH, extensible): a sponsor extension", (*e.json_path, "epoch"),
+                           Severity.NOTICE)
+            self.selection(e.start)
+            self.selection(e.end)
+        armcds: set[str] = set()
+        for arm in td.arms:
+            if arm.armcd in armcds:
+                self.error("SPEC055", f"ARMCD {arm.armcd} is declared twice",
+                           (*arm.json_path, "armcd"))
+            armcds.add(arm.armcd)
+            for i, etcd in enumerate(arm.elements):
+                used.add(etcd)
+                if td.element(etcd) is None:
+                    self.error("SPEC055", f"element {etcd!r} is not declared under "
+                               "trial_design.elements", (*arm.json_path, "elements", i))
+            for key in ("branch", "transition"):
+                for etcd in getattr(arm, key):
+                    if etcd not in arm.elements:
+                        self.error("SPEC055", f"{key} names {etcd!r}, which is not an element "
+                                   f"of arm {arm.armcd}", (*arm.json_path, key, etcd))
+        for e in td.elements:
+            if e.etcd not in used and td.arms:
+                self.error("SPEC055", f"element {e.etcd} is in no arm", e.json_path,
+                           Severity.WARNING)
+        planned: set[tuple[str, str | None]] = set()
+        for v in td.visits:
+            if v.visit not in self.spec.visits:
+                self.error("SPEC056", f"visit {v.visit!r} is not in the visits: table (its "
+                           "VISITNUM comes from there)", (*v.json_path, "visit"))
+            if v.armcd is not None and v.armcd not in armcds:
+                self.error("SPEC056", f"ARMCD {v.armcd} is not an arm of trial_design.arms",
+                           (*v.json_path, "armcd"))
+            if (v.visit, v.armcd) in planned:
+                self.error("SPEC056", f"visit {v.visit!r} is planned twice"
+                           + (f" for arm {v.armcd}" if v.armcd else ""), v.json_path)
+            planned.add((v.visit, v.armcd))
+            if v.visitdy == 0:
+                self.error("SPEC056", "VISITDY 0 does not exist (day 1 is the reference "
+                           "day, the day before is -1)", (*v.json_path, "visitdy"))
+        for i, name in enumerate(td.visit_datasets or ()):
+            if self.reference(name, None, (*td.json_path, "visit_datasets", i)) and not (
+                    self.written(name, "VISITNUM")):
+                self.error("SPEC056", f"{name} does not write VISITNUM",
+                           (*td.json_path, "visit_datasets", i))
+        seen: set[tuple[str, str | None]] = set()
+        for c in td.criteria:
+            key = (c.ietestcd.upper(), c.version)
+            if key in seen:
+                self.error("SPEC057", f"IETESTCD {c.ietestcd} is declared twice"
+                           + (f" in version {c.version}" if c.version else ""),
+                           (*c.json_path, "ietestcd"))
+            seen.add(key)
+
+
 def _check_adam(adam: AdamSpec | None, problems: ProblemLog, domains: Mapping[str, Any] | None,
                 error: Callable[..., None]) -> None:
     if adam is not None:
@@ -661,4 +864,5 @@ def check_spec(spec: Spec, algorithms: Mapping[str, Declared] | None = None) -> 
     checker.domains()
     checker.unused_columns()
     _check_adam(spec.adam, checker.problems, spec.domains, checker.error)
+    _TrialDesignChecker(checker).check()
     return checker.problems

@@ -48,6 +48,8 @@ from .model import (
     locate,
 )
 from .schema import spec_schema
+from .submission import build_submission
+from .trial_design import build_trial_design, build_trial_summary
 
 #: a spec has a few thousand nodes; aliases that expand beyond this are a YAML bomb
 MAX_NODES = 100_000
@@ -426,6 +428,9 @@ def _build(document: dict[str, Any], path: Path,
         recist=dict(document.get("recist", {})),
         adam=build_adam(document.get("adam", {}), file=str(path), positions=positions,
                         data_cutoff=study["data_cutoff"], recist=document.get("recist")),
+        submission=build_submission(document.get("submission")),
+        trial_parameters=build_trial_summary(document.get("trial_summary")),
+        trial_design=build_trial_design(document.get("trial_design")),
         positions=positions,
     )
 

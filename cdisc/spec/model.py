@@ -17,6 +17,8 @@ from ..limits import DEFAULT_LIMITS, Limits
 
 if TYPE_CHECKING:
     from .adam import AdamSpec
+    from .submission import SubmissionSpec
+    from .trial_design import TrialDesign, TsParameter
 
 JsonPath = tuple[str | int, ...]
 
@@ -119,6 +121,12 @@ class Spec:
     recist: dict[str, Any] = field(default_factory=dict)
     #: the ``adam:`` section (:mod:`cdisc.spec.adam`); the default rules when absent
     adam: AdamSpec | None = None
+    #: the ``submission:`` section (:mod:`cdisc.spec.submission`); None when absent
+    submission: SubmissionSpec | None = None
+    #: ``trial_summary:`` as TS parameters (:mod:`cdisc.spec.trial_design`)
+    trial_parameters: tuple[TsParameter, ...] = ()
+    #: the ``trial_design:`` section (TA, TE, TV, TI, SV, SE); None when absent
+    trial_design: TrialDesign | None = None
     notices: tuple[Problem, ...] = ()
     #: bounds on what the run reads (sources, spec); see :mod:`cdisc.limits`
     limits: Limits = DEFAULT_LIMITS
