@@ -75,6 +75,13 @@ def _default_errors_json(out_dir: Path, exc: CdiscError | None) -> Path | None:
     return absolute.with_name(absolute.name + ".errors.json")
 
 
+CT_OPTION = click.option(
+    "--ct", "ct_version", metavar="VERSION",
+    help="Controlled Terminology version to validate against and record in the reports, "
+    "e.g. 2025-03-28. Only the CT shipped with cdisc-convert is available; another version "
+    "is refused (exit 2) with the shipped ones listed. Default: the spec's (or the shipped) "
+    "SDTM CT.")
+
 FORMAT_OPTION = click.option(
     "--format", "format_choice", type=click.Choice(["xpt", "json", "ndjson", "both"]),
     default="both", show_default=True,
@@ -104,9 +111,19 @@ def _formats(choice: str) -> tuple[str, ...]:
               help="Let the spec read source files outside the source folder (../, absolute "
               "paths); refused by default.")
 @FORMAT_OPTION
+@CT_OPTION
+@click.option("--package", "package_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write the eCTD module 5 package into this folder "
+              "(m5/datasets/<study>/tabulations/sdtm, analysis/adam/datasets, define.xml, "
+              "cSDRG/ADRG skeletons) and run the FDA technical rejection checks on it; a "
+              "reject exits 1 like an error.")
+@click.option("--package-format", "package_format", type=click.Choice(["xpt", "both"]),
+              default="xpt", show_default=True,
+              help="Dataset files of the package: XPT v5, or XPT and Dataset-JSON 1.1.")
 def convert(spec_path: Path | None, source_dir: Path | None, out_dir: Path,
             errors_json: Path | None, limit_values: tuple[str, ...],
-            allow_outside_sources: bool, format_choice: str) -> None:
+            allow_outside_sources: bool, format_choice: str, ct_version: str | None,
+            package_dir: Path | None, package_format: str) -> None:
     """Convert source records to SDTM and ADaM (XPT v5 and Dataset-JSON) in OUT.
 
     OUT/sdtm and OUT/adam hold the datasets and their define.xml, OUT/summary the
@@ -122,7 +139,8 @@ def convert(spec_path: Path | None, source_dir: Path | None, out_dir: Path,
     try:
         result = run_convert(spec_path, source_dir=source_dir, out_dir=out_dir, limits=limits,
                              allow_outside_sources=allow_outside_sources,
-                             formats=_formats(format_choice))
+                             formats=_formats(format_choice), ct_version=ct_version,
+                             package_dir=package_dir, package_formats=_formats(package_format))
     except CdiscError as exc:
         _fail(exc, errors_json or _default_errors_json(out_dir, exc), limits)
     except Exception as exc:  # the exit code must say "run failed", not "findings"
@@ -138,15 +156,30 @@ def convert(spec_path: Path | None, source_dir: Path | None, out_dir: Path,
         from cdisc.validate import summary_line
 
         echo(f"{summary_line(result.validation)}: see validation.json")
-        if result.validation.has_errors:
-            sys.exit(1)
+    package = result.package
+    if package is not None and package.checks is not None:
+        echo(f"package         {package.paths.root}")
+        for problem in package.checks.findings:
+            echo(f"{problem.severity.value:<8}{problem.code}  {problem.location.describe()}: "
+                 f"{problem.message}")
+        rejects = sum(1 for p in package.checks.findings if p.severity.value == "reject")
+        echo(f"package checks  {rejects} reject(s) (FDA technical rejection criteria)")
+    if ((result.validation is not None and result.validation.has_errors)
+            or (package is not None and package.checks is not None
+                and package.checks.has_errors)):
+        sys.exit(1)
 
 
 @main.command()
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--out", "report_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write validation.json and validation.xlsx into this folder.")
-def validate(folder: Path, report_dir: Path | None) -> None:
+              help="Write validation.json, validation.xlsx and validation.html into this folder.")
+@CT_OPTION
+@click.option("--package", "as_package", is_flag=True,
+              help="FOLDER is an eCTD package (it holds m5/datasets/<study>/...): validate its "
+              "datasets and run the FDA technical rejection checks (severity Reject, exit 1).")
+def validate(folder: Path, report_dir: Path | None, ct_version: str | None,
+             as_package: bool) -> None:
     """Validate the XPT datasets in FOLDER (and its sdtm/, adam/ subfolders).
 
     Exit code 0: no errors; 1: errors found; 2: the run failed (unreadable input).
@@ -156,7 +189,12 @@ def validate(folder: Path, report_dir: Path | None) -> None:
 
     try:
         recover_abandoned(folder)  # an output a killed `convert` moved aside is put back
-        result = validate_folder(folder)
+        if as_package:
+            from cdisc.validate import validate_package
+
+            result = validate_package(folder, ct_version=ct_version)
+        else:
+            result = validate_folder(folder, ct_version=ct_version)
         print_report(result)
         if report_dir is not None:
             for path in write_reports(result, report_dir):

@@ -31,6 +31,7 @@ from .errors import (
     ProblemLog,
     Severity,
     SourceError,
+    StandardsError,
 )
 from .limits import DEFAULT_LIMITS, Limits
 from .model import Dataset
@@ -40,6 +41,7 @@ from .output.folder import (
     staged_output,
     write_marker,
 )
+from .output.package import Package, build_package, check_package_target
 from .output.reports import reconciliation_lines, run_report, write_json
 from .output.writers import write_datasets
 from .resources import example_spec_path
@@ -63,6 +65,8 @@ class ConversionResult:
     validation: ValidationResult | None = None
     #: the ADaM datasets derived from the SDTM ones (ADSL, ADRS, ADTTE)
     adam: dict[str, Dataset] = field(default_factory=dict)
+    #: the eCTD package written with ``package_dir`` (its rejection checks: ``package.checks``)
+    package: Package | None = None
 
 
 def relative_location(problem: Problem, base: Path) -> Problem:
@@ -137,6 +141,20 @@ def _write_standard(tables: dict[str, Dataset], folder: Path, standard: str, spe
                                 leaf_suffix=leaf, spec=spec if isinstance(spec, Spec) else None)
 
 
+def _check_ct(ct_version: str | None, spec: Spec) -> None:
+    """--ct must be a shipped CT package and the one the spec (and so define.xml) records."""
+    from .validate.engine import check_ct_version
+
+    if ct_version is None:
+        return
+    check_ct_version(ct_version)
+    if ct_version.strip() != spec.study.ct_version:
+        raise StandardsError.single(
+            "VAL008", f"--ct {ct_version} differs from the spec's study.ct_version "
+            f"{spec.study.ct_version}, which define.xml records; change the spec instead",
+            file=str(spec.path))
+
+
 def _first_file_per_dataset(files: list[Path], staging: Path) -> dict[str, str]:
     where: dict[str, str] = {}
     for file in files:  # the first format written (XPT before JSON) names the dataset
@@ -153,8 +171,16 @@ def _empty_notices(tables: dict[str, Dataset]) -> list[Problem]:
 def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | None = None,
             out_dir: str | Path = "out", limits: Limits = DEFAULT_LIMITS,
             allow_outside_sources: bool = False,
-            formats: tuple[str, ...] = DEFAULT_FORMATS) -> ConversionResult:
+            formats: tuple[str, ...] = DEFAULT_FORMATS,
+            ct_version: str | None = None,
+            package_dir: str | Path | None = None,
+            package_formats: tuple[str, ...] = ("xpt",)) -> ConversionResult:
     """Convert a study (default: the embedded PEComa example) into ``out_dir``.
+
+    With ``package_dir``, the eCTD module 5 package too (:mod:`cdisc.output.package`:
+    m5/datasets/<study>/..., define.xml, the cSDRG/ADRG skeletons), written after
+    ``out_dir`` is complete and before it is swapped in; its technical rejection
+    checks are in ``ConversionResult.package.checks``.
 
     SDTM from the sources, ADaM from the SDTM datasets (the spec's ``adam:``
     section), validation of both, the survival and response summary.
@@ -168,10 +194,15 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
 
     # first, so that a failing run too puts back an output a killed run moved aside
     recover_abandoned(out_dir)
+    if package_dir is not None:
+        recover_abandoned(package_dir)
     spec = load_spec(spec_path or example_spec_path(), source_dir=source_dir, limits=limits,
                      allow_outside_sources=allow_outside_sources)
+    _check_ct(ct_version, spec)
     protected = read_paths(spec)
     check_output_target(out_dir, protected)
+    if package_dir is not None:
+        check_package_target(package_dir, out_dir=out_dir, protected=protected)
     result = map_sources(spec)
     base = spec.base_dir
     warnings = [relative_location(p, base) for p in (*spec.notices, *result.problems)
@@ -195,7 +226,8 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
         where = _first_file_per_dataset([f for f in files if f.stem.upper() in frames], staging)
         # validated as written: the datasets and the define.xml beside them
         validation = validate_datasets(frames, standard_hint=hints,
-                                       defines=load_defines(staging, frames, where))
+                                       defines=load_defines(staging, frames, where),
+                                       ct_version=ct_version or spec.study.ct_version)
         validation = validation.with_files(where)
         files += write_reports(validation, staging, limits)  # validation.json/.xlsx beside sdtm/
         counts = {name: len(table) for name, table in {**result.tables, **adam}.items()}
@@ -209,8 +241,23 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
                                    staging / "summary", title=spec.study.title or
                                    spec.study.studyid)
         write_marker(staging, files)
+        package = None
+        if package_dir is not None:
+            where = Path(package_dir)
+            with staged_output(where, [*protected, out.resolve()]) as package_staging:
+                try:
+                    package = build_package(package_staging, studyid=spec.study.studyid,
+                                            sdtm=result.tables, adam=adam,
+                                            validation=validation, spec=spec,
+                                            formats=package_formats)
+                except OutputError as exc:  # name the folder asked for, not the staging one
+                    raise OutputError([_moved(p, package_staging, where.resolve())
+                                       for p in exc.problems]) from None
+                write_marker(package_staging, package.files)
+            package = package.relocated(where.resolve())
     final = [out.resolve() / f.relative_to(staging) for f in files]
-    return ConversionResult(out.resolve(), spec, result, final, warnings, validation, adam)
+    return ConversionResult(out.resolve(), spec, result, final, warnings, validation, adam,
+                            package)
 
 
 def _created_for(folder: Path) -> datetime:
