@@ -1,4 +1,4 @@
-"""Command line: ``cdisc convert``, ``cdisc validate``, ``cdisc spec check``.
+"""Command line: ``cdisc convert``, ``cdisc validate``, ``cdisc inspect``, ``cdisc spec check``.
 
 Parses arguments, calls the library. The installed ``cdisc`` command and
 ``python -m cdisc`` enter through :func:`cdisc.__main__.run`, which turns an
@@ -301,6 +301,40 @@ def define(data_dir: Path, spec_path: Path) -> None:
     except Exception as exc:  # the exit code must say "run failed", not "findings"
         _fail(_internal(exc), None)
     echo(f"define          {path}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--rows", "rows", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Records shown in the table.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON document (stable keys) instead of the table.")
+def inspect(path: Path, rows: int, as_json: bool) -> None:
+    """Show a dataset file (XPT, Dataset-JSON, NDJSON, CSV) or a folder of them.
+
+    A file: its name, label, record count, variables (label, type, length,
+    display format) and the first records. A folder: one line per dataset.
+    Exit code 0: shown; 2: the file or folder cannot be read.
+    """
+    import json
+
+    from cdisc.output.inspect import inspect_path, problem_line, render
+
+    try:
+        document = inspect_path(path, rows=rows)
+    except CdiscError as exc:
+        echo(problem_line(exc), err=True)
+        sys.exit(2)
+    except Exception as exc:  # the exit code must say "run failed"
+        _fail(_internal(exc), None)
+    if as_json:
+        # ensure_ascii: control characters and non-ASCII arrive as \u escapes, never raw
+        click.echo(json.dumps(document, indent=2, ensure_ascii=True))
+    else:
+        for line in render(document):
+            echo(line)
+    if document.get("problems"):
+        sys.exit(2)
 
 
 @main.group()

@@ -68,6 +68,19 @@ class ConversionResult:
     #: the eCTD package written with ``package_dir`` (its rejection checks: ``package.checks``)
     package: Package | None = None
 
+    @property
+    def datasets(self) -> dict[str, Any]:
+        """Every dataset written, SDTM and ADaM, as frames by name."""
+        return {**self.sdtm.datasets, **{name: t.frame for name, t in self.adam.items()}}
+
+    @property
+    def findings(self) -> list[Problem]:
+        return list(self.validation.findings) if self.validation is not None else []
+
+    @property
+    def reconciliation(self) -> list[Any]:
+        return self.sdtm.reconciliation
+
 
 def relative_location(problem: Problem, base: Path) -> Problem:
     """Report file names relative to the spec folder, so reports carry no machine paths."""
