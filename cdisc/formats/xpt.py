@@ -1,17 +1,33 @@
 """SAS XPORT version 5 writer and reader, with xportr-style transport checks.
 
 XPT v5 (SAS TS-140) is the format FDA and PMDA accept for SDTM/ADaM datasets.
-:func:`write_xpt` delegates the encoding to ``pyreadstat`` (ReadStat) with
-``file_format_version=5`` -- its default, 8, writes ``LIBV8`` headers that
-``pandas.read_sas`` and CDISC CORE cannot read -- and adds what ReadStat lacks:
+:func:`write_xpt` encodes with our own vectorised encoder
+(:mod:`cdisc.formats.xpt_encode`: whole numpy columns, one record buffer per
+chunk of rows, streamed), which writes the bytes ReadStat (pyreadstat
+``write_xport(file_format_version=5)``) writes for the same frame -- the tests
+compare the two byte for byte, pyreadstat staying the independent reference
+there -- and around it:
 
 * :func:`check_transport` reports *every* breach of the v5/CDISC transport
-  rules, each with a location (dataset, variable, 1-based record, value);
-* the header timestamps are set to the caller's ``created`` instead of the wall
-  clock, so the same frame gives byte-identical files;
-* the file is written next to the target, read back with an independent reader
-  (``pandas.read_sas``) plus ReadStat's metadata, compared, and only then moved
-  onto the target with :func:`os.replace`.
+  rules, each with a location (dataset, variable, 1-based record, value); the
+  checks run on whole columns (a joined string per slice of rows for ASCII and
+  control characters, lengths with one ``len`` pass), with Python per value
+  only for the records reported;
+* the header timestamps are the caller's ``created`` instead of the wall clock,
+  so the same frame gives byte-identical files;
+* the file is written next to the target, fsynced, verified, and only then
+  moved onto the target with :func:`os.replace`.
+
+Verification (``verify=``):
+
+* ``"fast"`` (default): the file is read back from disk and decoded by an
+  independent decoder (:mod:`cdisc.formats.xpt_decode`: its own TS-140 header
+  parser, arithmetic IBM decoding) on whole columns, block by block; the header
+  (name, label, datetimes, every namestr), the length of the data area against
+  the number of records *encoded* and every value are compared with the frame.
+  It costs about as much as encoding;
+* ``"full"``: the above, then ``pandas.read_sas`` and pyreadstat read the whole
+  file and their data and metadata are compared too (the tests use it).
 
 Layout, as measured on pyreadstat 1.3.7 output and on the SAS 9.3 files of the
 CDISC pilot (cdiscpilot01). Both are single-member files of 80-byte records::
@@ -28,11 +44,9 @@ CDISC pilot (cdiscpilot01). Both are single-member files of 80-byte records::
        560   HEADER RECORD*******NAMESTR HEADER RECORD!!!!!!!0000nnnn... (nnnn = variables)
        640   namestr records, 140 bytes each, then blank fill to 80; OBS header; data.
 
-The four datetimes are ``ddMONyy:hh:mm:ss`` (16 bytes); ReadStat stamps the
-local wall clock into all four, and :func:`write_xpt` overwrites exactly those
-slots after checking that the records around them are what is listed above.
+The four datetimes are ``ddMONyy:hh:mm:ss`` (16 bytes), all set to ``created``.
 
-Differences between our (ReadStat) files and the SAS-written pilot files:
+Differences between our (ReadStat's) files and the SAS-written pilot files:
 
 * version/OS fields: ReadStat writes ``6.06``/``bsd4.2``, SAS ``9.3``/``X64_7HOM``;
 * namestr ``nfj`` (justification): ReadStat sets 1 for numeric variables, SAS 0;
@@ -46,21 +60,25 @@ Differences between our (ReadStat) files and the SAS-written pilot files:
 
 Numbers are stored as 8-byte IBM hexadecimal floats. An IEEE double converts
 exactly (53 significant bits fit in the 56-bit IBM fraction even after the hex
-normalisation shift), and 1e5 random doubles from 1e-70 to 1e70 read back
-bit-identical through both readers. So the read-back comparison has no relative
-tolerance: numbers must be equal, except that magnitudes below ``16**-65``
-(~5.4e-79, the smallest IBM value) are all one stored zero -- ReadStat writes
-them as 0, and pandas 2.x decodes an IBM zero as ``16**-65`` instead of 0 (it
-does so for SAS-written files too), so an absolute tolerance of ``16**-65``
-applies there only. At the other end ReadStat saturates from ``2**249``
-(~9.05e74, below the IBM maximum ~7.2e75), so larger values are refused.
+normalisation shift), so verification has no relative tolerance: numbers must
+be equal, except that magnitudes below ``16**-65`` (~5.4e-79, the smallest IBM
+value) are all one stored zero -- and pandas 2.x decodes an IBM zero as
+``16**-65`` instead of 0 (it does so for SAS-written files too), so an absolute
+tolerance of ``16**-65`` applies there only. At the other end ReadStat
+saturates from ``2**249`` (~9.05e74, below the IBM maximum ~7.2e75); the
+encoder does the same, and larger values are refused. SAS special missing
+values ``.A``-``.Z`` and ``._`` are written where a numeric object column holds
+:data:`cdisc.formats.xpt_encode.SPECIAL_MISSING` markers (pandas and
+pyreadstat read them as NaN).
 
-Known limits: one member per file; SAS special missing values (.A-.Z) are not
-written (NaN becomes ``.``); XPT v5 has no record count, so when a record is at
-most 80 bytes long, trailing blank fields can be indistinguishable from the blank
-fill of the last 80-byte record -- pandas then counts records wrongly and the
-write is refused (``XPT_VERIFY_ROWS``) rather than shipping a file that reads
-back differently.
+Record counts: XPT v5 stores none, so when a record is at most 80 bytes long,
+trailing blank records cannot be told from the blank fill of the last 80-byte
+record, and readers guess (pyreadstat drops trailing blank records, pandas
+counts some of the fill as records). Such a file is valid: verification checks
+the count against what was encoded, and the full read-back accepts a reader's
+different count only where exactly that ambiguity explains it.
+
+Known limits: one member per file; no splitting into numbered files.
 """
 
 from __future__ import annotations
@@ -69,13 +87,13 @@ import contextlib
 import os
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from numbers import Number
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 import pandas as pd
@@ -85,9 +103,13 @@ from pandas.api.types import infer_dtype
 from ..errors import Location, OutputError, Problem, Severity
 from ..model.numbers import EXACT_INTEGERS, IBM_TINY, WRITABLE_MAX
 from ..model.text import CONTROL, MAX_CHAR, MAX_LABEL, MAX_NAME, NON_ASCII
+from . import xpt_decode as dec
+from . import xpt_encode as enc
 from .atomic import fsync_dir
+from .xpt_encode import SPECIAL_MISSING, SpecialMissing
 
-__all__ = ["XptMeta", "check_transport", "read_xpt", "write_xpt"]
+__all__ = ["SPECIAL_MISSING", "XptMeta", "XptPlan", "check_transport", "encode_xpt",
+           "prepare_xpt", "read_xpt", "verify_xpt", "write_xpt"]
 
 # --- limits of the format and of the submission rules -------------------------
 # Names, labels and the 200-byte value limit are shared rules (cdisc.model.text).
@@ -110,7 +132,6 @@ _FORMAT_RE = re.compile(
 )
 
 # --- v5 header layout (see module docstring) ----------------------------------
-_REC = 80
 _HEADER_LEN = 640  # library (3 records) + member, descriptor (2), namestr header
 _LIBRARY_HEADER = b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!"
 _LIBV8_HEADER = b"HEADER RECORD*******LIBV8   HEADER RECORD!!!!!!!"
@@ -131,7 +152,6 @@ _CREATED_LIBRARY, _MODIFIED_LIBRARY, _CREATED_MEMBER, _MODIFIED_MEMBER = 144, 16
 _STAMP_OFFSETS = (_CREATED_LIBRARY, _MODIFIED_LIBRARY, _CREATED_MEMBER, _MODIFIED_MEMBER)
 _STAMP_LEN = 16
 _MEMBER_NAME = slice(408, 416)
-_MEMBER_LABEL = slice(512, 552)
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _STAMP_RE = re.compile(rb"(\d\d)([A-Z]{3})(\d\d):(\d\d):(\d\d):(\d\d)\Z")
 # Two-digit years: 60-99 -> 19yy, 00-59 -> 20yy, the window ReadStat reads with.
@@ -155,11 +175,69 @@ class XptMeta:
 
 @dataclass(frozen=True)
 class _Column:
+    """A variable as it will be written, holding the frame's data, converted per chunk.
+
+    No full-length copy is made of a column that is already object (text) or
+    float64 (numbers): memory beyond the frame stays near one chunk.
+    """
+
     name: str
     kind: Kind
-    # What goes to the writer: object array of str ("" = missing, trailing
-    # blanks removed) for character, float64 (NaN = missing) for numeric.
-    values: np.ndarray
+    #: text: object array of str and missing values; numbers: float64 array, or a Series
+    #: (integers, nullable types) converted to float64 one chunk at a time
+    data: Any
+    width: int  # bytes per record: the longest value once trailing blanks are dropped (>= 1)
+    #: text only: where the missing values are (written as blanks), as np.packbits of the mask
+    missing: np.ndarray | None = None
+    codes: np.ndarray | None = None  # numbers only: special missing codes (uint8; 0 = none)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def text(self, start: int, stop: int) -> np.ndarray:
+        """Values of records ``start:stop`` as str ("" for missing; trailing blanks kept)."""
+        part, mask = self.text_and_missing(start, stop)
+        if mask is not None:
+            part = part.copy()
+            part[mask] = ""
+        return part
+
+    def text_and_missing(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The frame's values of records ``start:stop`` (no copy) and where the missing
+        ones are (None when there are none)."""
+        part = self.data[start:stop]
+        if self.missing is None:
+            return part, None
+        first = start // 8
+        bits = np.unpackbits(self.missing[first:(stop + 7) // 8])
+        mask = bits[start - 8 * first:stop - 8 * first].view(bool)
+        return part, (mask if mask.any() else None)
+
+    def numbers(self, start: int, stop: int) -> np.ndarray:
+        """Values of records ``start:stop`` as float64 (NaN for any missing value)."""
+        if isinstance(self.data, np.ndarray):
+            return self.data[start:stop]
+        return self.data.iloc[start:stop].to_numpy(dtype="float64", na_value=np.nan)
+
+    def chunk(self, start: int, stop: int) -> object:
+        """What :func:`cdisc.formats.xpt_encode.encode_records` takes for these records."""
+        if self.kind == "char":
+            part, mask = self.text_and_missing(start, stop)
+            return part if mask is None else (part, mask)
+        values = self.numbers(start, stop)
+        return values if self.codes is None else (values, self.codes[start:stop])
+
+    @property
+    def values(self) -> np.ndarray:
+        """Every value as a reader returns it: str without trailing blanks, or float64."""
+        if self.kind == "num":
+            return self.numbers(0, len(self))
+        text = self.text(0, len(self))
+        return pd.Series(text, dtype=object).str.rstrip(" ").to_numpy(dtype=object)
+
+    @property
+    def variable_kind(self) -> str:
+        return "string" if self.kind == "char" else "double"
 
 
 # ------------------------------------------------------------------ checks ---
@@ -300,7 +378,7 @@ def _label_problems(value: object, code: str, what: str, **where: Any) -> list[P
 
 
 def _record_problems(
-    mask: np.ndarray,
+    rows: np.ndarray,
     original: pd.Series,
     code: str,
     describe: Callable[[Any], str],
@@ -308,8 +386,12 @@ def _record_problems(
     dataset: str,
     field: str,
 ) -> list[Problem]:
-    """One problem per offending record (the only per-record Python loop), capped."""
-    rows = np.flatnonzero(mask)
+    """One problem per offending record (the only per-record Python loop), capped.
+
+    ``rows``: a boolean mask over the records, or the 0-based offending records.
+    """
+    if rows.dtype == bool:
+        rows = np.flatnonzero(rows)
     out = [
         _problem(
             code,
@@ -378,24 +460,50 @@ def _prepare_column(
     ]
 
 
+#: rows checked at a time, so the temporary strings of a check stay small
+_SLICE = 1 << 16
+_NO_ROWS = np.zeros(0, dtype=np.int64)
+
+
 def _character(s: pd.Series, *, dataset: str, field: str) -> tuple[_Column | None, list[Problem]]:
-    # Missing -> "" (SAS has no other character missing); trailing blanks are
-    # padding in SAS, so they neither count toward the length nor survive a read.
-    text = s.astype(object).where(s.notna(), "").astype(str).str.rstrip(" ")
-    non_ascii = text.str.contains(NON_ASCII, regex=True).to_numpy(dtype=bool)
-    # Control characters: ReadStat truncates at NUL and readers strip trailing
-    # tabs/newlines, so such values do not round-trip (and CDISC rules flag them).
-    control = text.str.contains(CONTROL, regex=True).to_numpy(dtype=bool)
-    nbytes = text.str.len().to_numpy(dtype=np.int64)
-    if non_ascii.any():  # characters == bytes for ASCII; encode only the others
-        nbytes[non_ascii] = text[non_ascii].str.encode("utf-8").str.len().to_numpy()
-    too_long = nbytes > MAX_CHAR
+    """Check a text column slice by slice; its width is the longest value without trailing
+    blanks (SAS pads with blanks, so they neither count nor survive a read)."""
+    values = s.to_numpy(dtype=object)  # the frame's own array when the column is object
+    width = 0
+    missing_rows: list[np.ndarray] = []
+    found: dict[str, list[np.ndarray]] = {"ascii": [], "control": [], "long": []}
+    for start in range(0, len(values), _SLICE):
+        part = values[start:start + _SLICE]
+        try:
+            joined = "".join(part)
+        except TypeError:  # missing values (None, NaN, pd.NA) among the text: SAS blanks
+            mask = pd.isna(part)
+            missing_rows.append(np.flatnonzero(mask) + start)
+            part = part.copy()
+            part[mask] = ""
+            joined = "".join(part)
+        if joined.isascii():  # O(1) on a str: the common case, no per-value Python
+            part_width, control, long_ = _ascii_slice(part, joined)
+            non_ascii = _NO_ROWS
+        else:
+            part_width, non_ascii, control, long_ = _text_slice(part)
+        width = max(width, part_width)
+        for key, rows in (("ascii", non_ascii), ("control", control), ("long", long_)):
+            if len(rows):
+                found[key].append(rows + start)
+
+    def rows_of(key: str) -> np.ndarray:
+        return np.concatenate(found[key]) if found[key] else _NO_ROWS
 
     where = {"dataset": dataset, "field": field}
-    problems = _record_problems(non_ascii, s, "XPT_VALUE_ASCII", _describe_non_ascii, **where)
-    problems += _record_problems(control, s, "XPT_VALUE_CONTROL", _describe_control, **where)
+    problems = _record_problems(rows_of("ascii"), s, "XPT_VALUE_ASCII", _describe_non_ascii,
+                                **where)
+    # Control characters: ReadStat truncates at NUL and readers strip trailing
+    # tabs/newlines, so such values do not round-trip (and CDISC rules flag them).
+    problems += _record_problems(rows_of("control"), s, "XPT_VALUE_CONTROL", _describe_control,
+                                 **where)
     problems += _record_problems(
-        too_long,
+        rows_of("long"),
         s,
         "XPT_VALUE_LENGTH",
         lambda v: (
@@ -404,7 +512,40 @@ def _character(s: pd.Series, *, dataset: str, field: str) -> tuple[_Column | Non
         ),
         **where,
     )
-    return _Column(field, "char", text.to_numpy(dtype=object)), problems
+    missing = None  # where the missing values are, one bit per record
+    if missing_rows:
+        mask = np.zeros(len(values), dtype=bool)
+        mask[np.concatenate(missing_rows)] = True
+        missing = np.packbits(mask)
+    return _Column(field, "char", values, max(1, width), missing), problems
+
+
+def _ascii_slice(part: np.ndarray, joined: str) -> tuple[int, np.ndarray, np.ndarray]:
+    """Width, control-character rows and over-long rows of ASCII text (characters = bytes)."""
+    raw = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
+    lengths = np.fromiter(map(len, part), dtype=np.int64, count=len(part))
+    ends = np.cumsum(lengths)
+    control = _NO_ROWS
+    if len(raw) and (raw.min() < 0x20 or raw.max() == 0x7F):  # two reductions, no temporaries
+        bad = np.flatnonzero((raw < 0x20) | (raw == 0x7F))
+        control = np.unique(np.searchsorted(ends, bad, side="right"))
+    filled = np.flatnonzero(lengths)
+    trailing = filled[raw[ends[filled] - 1] == 0x20]  # values ending in a blank
+    if len(trailing):
+        lengths[trailing] = [len(v.rstrip(" ")) for v in part[trailing]]
+    width = int(lengths.max()) if len(lengths) else 0
+    return width, control, np.flatnonzero(lengths > MAX_CHAR)
+
+
+def _text_slice(part: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Width, non-ASCII, control and over-long rows of text with non-ASCII in it (refused
+    anyway, so per-value string methods are fine here)."""
+    text = pd.Series(part, dtype=object).str.rstrip(" ")
+    non_ascii = np.flatnonzero(text.str.contains(NON_ASCII, regex=True).to_numpy(dtype=bool))
+    control = np.flatnonzero(text.str.contains(CONTROL, regex=True).to_numpy(dtype=bool))
+    nbytes = text.str.encode("utf-8").str.len().to_numpy(dtype=np.int64)
+    width = int(nbytes.max()) if len(nbytes) else 0
+    return width, non_ascii, control, np.flatnonzero(nbytes > MAX_CHAR)
 
 
 def _describe_non_ascii(value: object) -> str:
@@ -419,40 +560,58 @@ def _describe_control(value: object) -> str:
     return f"value holds control character {char!r} at character {pos + 1}"
 
 
-def _numeric(s: pd.Series, *, dataset: str, field: str) -> tuple[_Column | None, list[Problem]]:
+def _numeric(s: pd.Series, *, dataset: str, field: str,
+             codes: np.ndarray | None = None) -> tuple[_Column | None, list[Problem]]:
     if pd.api.types.is_object_dtype(s.dtype):
         s = pd.to_numeric(s)  # object column of numbers (e.g. Decimal, None) -> float
-    values = s.to_numpy(dtype="float64", na_value=np.nan)
+    if s.dtype == np.float64:
+        data: Any = s.to_numpy()  # the frame's own array, no copy
+    else:
+        data = s.reset_index(drop=True)  # converted one chunk at a time
+    column = _Column(field, "num", data, 8, codes=codes)
+    integer = pd.api.types.is_integer_dtype(s.dtype)
+    unsigned = pd.api.types.is_unsigned_integer_dtype(s.dtype)
+    out_of_range, inexact = [], []
+    for start in range(0, len(s), _SLICE):
+        stop = min(len(s), start + _SLICE)
+        values = column.numbers(start, stop)
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isnan(values) & ~(np.abs(values) < XPT_NUM_LIMIT)  # inf included
+        if bad.any():
+            out_of_range.append(np.flatnonzero(bad) + start)
+        if integer:
+            part = s.iloc[start:stop]
+            if unsigned:
+                ints = part.to_numpy(dtype=np.uint64, na_value=0)
+                wide = ints > _EXACT_INT
+            else:
+                ints = part.to_numpy(dtype=np.int64, na_value=0)
+                wide = (ints > _EXACT_INT) | (ints < -_EXACT_INT)
+            if wide.any():
+                inexact.append(np.flatnonzero(wide) + start)
     where = {"dataset": dataset, "field": field}
-    with np.errstate(invalid="ignore"):
-        out_of_range = ~np.isnan(values) & ~(np.abs(values) < XPT_NUM_LIMIT)  # inf included
     problems = _record_problems(
-        out_of_range,
+        np.concatenate(out_of_range) if out_of_range else _NO_ROWS,
         s,
         "XPT_NUM_RANGE",
         lambda v: f"{v!r} cannot be stored: XPT numbers must be finite and below 2**249 in size",
         **where,
     )
-    if pd.api.types.is_integer_dtype(s.dtype):
-        if pd.api.types.is_unsigned_integer_dtype(s.dtype):
-            ints = s.to_numpy(dtype=np.uint64, na_value=0)
-            inexact = ints > _EXACT_INT
-        else:
-            ints = s.to_numpy(dtype=np.int64, na_value=0)
-            inexact = (ints > _EXACT_INT) | (ints < -_EXACT_INT)
-        problems += _record_problems(
-            inexact,
-            s,
-            "XPT_NUM_INEXACT",
-            lambda v: f"integer {v} exceeds 2**53 and would be rounded when stored as a double",
-            **where,
-        )
-    return _Column(field, "num", values), problems
+    problems += _record_problems(
+        np.concatenate(inexact) if inexact else _NO_ROWS,
+        s,
+        "XPT_NUM_INEXACT",
+        lambda v: f"integer {v} exceeds 2**53 and would be rounded when stored as a double",
+        **where,
+    )
+    return column, problems
 
 
 def _value_kind(value: object) -> str:
     if isinstance(value, str):
         return "blank" if not value.strip() else "text"
+    if isinstance(value, SpecialMissing):
+        return "special"
     if isinstance(value, (bool, np.bool_)):
         return "other"
     if isinstance(value, (Number, Decimal)) and not isinstance(value, complex):
@@ -467,11 +626,14 @@ def _mixed(s: pd.Series, *, dataset: str, field: str) -> tuple[_Column | None, l
     value in Python here costs nothing on clean data. Blank strings count as
     missing; the minority of text vs numbers is reported (a stray number in a
     text column, or stray text in a numeric one); other objects always are.
+    SAS special missing values (:data:`SPECIAL_MISSING`) count as numbers.
     """
     present = s.notna().to_numpy()
     kinds = np.full(len(s), "missing", dtype=object)
     kinds[present] = s[present].map(_value_kind).to_numpy(dtype=object)
-    text, number, other = (kinds == "text"), (kinds == "number"), (kinds == "other")
+    text, other = (kinds == "text"), (kinds == "other")
+    special = kinds == "special"
+    number = (kinds == "number") | special
     where = {"dataset": dataset, "field": field}
     problems = _record_problems(
         other,
@@ -504,7 +666,11 @@ def _mixed(s: pd.Series, *, dataset: str, field: str) -> tuple[_Column | None, l
     if text.any():  # text with missing values pandas infers as mixed (e.g. NaT)
         return _character(s, dataset=dataset, field=field)
     # Numbers with blank strings: a numeric column whose blanks are missing.
-    return _numeric(s.where(kinds == "number"), dataset=dataset, field=field)
+    codes = None
+    if special.any():
+        codes = np.zeros(len(s), dtype=np.uint8)
+        codes[special] = [ord(v.code) for v in s[special]]
+    return _numeric(s.where(kinds == "number"), dataset=dataset, field=field, codes=codes)
 
 
 def _format_problems(
@@ -624,26 +790,77 @@ def _layout_problem(head: bytes) -> str | None:
     return None
 
 
-def _stamp_headers(path: Path, stamp: bytes, *, target: Path, dataset: str) -> None:
-    """Overwrite the four header datetimes in place, then flush the file to disk."""
-    with path.open("r+b") as fh:
-        head = fh.read(_HEADER_LEN)
-        problem = _layout_problem(head)
-        if problem is not None:
-            raise OutputError.single(
-                "XPT_LAYOUT",
-                f"unexpected header from pyreadstat ({problem}); timestamps not set",
-                file=str(target),
-                dataset=dataset,
-            )
-        for offset in _STAMP_OFFSETS:
-            fh.seek(offset)
-            fh.write(stamp)
-        fh.flush()
-        os.fsync(fh.fileno())  # the rename must never publish a file not yet on disk
-
-
 # ------------------------------------------------------------------ write ---
+
+#: what ``write_xpt(verify=...)`` accepts (see the module docstring)
+VERIFY_MODES = ("fast", "full")
+Verify = Literal["fast", "full"]
+
+
+@dataclass(frozen=True)
+class XptPlan:
+    """A frame checked and laid out for writing: what :func:`encode_xpt` encodes and
+    :func:`verify_xpt` compares the file with."""
+
+    name: str
+    label: str  # without trailing blanks (the field is blank-padded)
+    columns: list[_Column]
+    variables: list[enc.Variable]
+    stamp: bytes  # the 16-byte header datetime
+
+    @property
+    def records(self) -> int:
+        return len(self.columns[0]) if self.columns else 0
+
+    @property
+    def record_length(self) -> int:
+        return sum(v.length for v in self.variables)
+
+    @property
+    def formats(self) -> dict[str, str]:
+        return {v.name: v.format for v in self.variables if v.format}
+
+
+def prepare_xpt(
+    df: pd.DataFrame,
+    *,
+    name: str,
+    label: str,
+    column_labels: Mapping[str, str],
+    created: datetime,
+    display_formats: Mapping[str, str] | None = None,
+) -> XptPlan:
+    """Check ``df`` (every problem at once, as :class:`OutputError`) and lay it out."""
+    problems, columns = _plan(df, name=name, label=label, column_labels=column_labels)
+    kinds = {c.name: c.kind for c in columns}
+    present = {str(c) for c in df.columns}
+    formats, format_problems = _format_problems(display_formats or {}, kinds, present, name)
+    problems += format_problems + _created_problems(created, name)
+    errors = [p for p in problems if p.severity is Severity.ERROR]
+    if errors:
+        raise OutputError(errors)
+    # Labels are blank-padded fields, so trailing blanks cannot survive a read.
+    variables = [
+        enc.Variable(c.name, column_labels[c.name].rstrip(" "), c.kind, c.width,
+                     formats.get(c.name, ""))
+        for c in columns
+    ]
+    return XptPlan(name, label.rstrip(" "), columns, variables, _sas_stamp(created))
+
+
+def encode_xpt(plan: XptPlan, fh: BinaryIO) -> int:
+    """Write the file of ``plan`` to ``fh`` (not synced); the number of records encoded."""
+    rows = enc.rows_per_chunk(plan.record_length)
+    total = plan.records
+
+    def chunks() -> Iterator[list[object]]:
+        for start in range(0, total, rows):
+            stop = min(total, start + rows)
+            yield [c.chunk(start, stop) for c in plan.columns]
+
+    records, _ = enc.write_members(fh, name=plan.name, label=plan.label,
+                                   variables=plan.variables, stamp=plan.stamp, chunks=chunks())
+    return records
 
 
 def write_xpt(
@@ -655,52 +872,28 @@ def write_xpt(
     column_labels: Mapping[str, str],
     created: datetime,
     display_formats: Mapping[str, str] | None = None,
+    verify: Verify = "fast",
 ) -> None:
     """Write ``df`` as a single-member SAS XPORT v5 file, atomically and reproducibly.
 
     Raises :class:`OutputError` with every problem (see :func:`check_transport`,
     plus bad ``display_formats`` or ``created``) before anything is written, and
-    with the differences found if the file does not read back as ``df``. On any
-    failure ``path`` is left as it was and no temporary file remains.
+    with the differences found if the file does not verify (``verify``: see the
+    module docstring). On any failure ``path`` is left as it was and no
+    temporary file remains.
     """
+    if verify not in VERIFY_MODES:
+        raise ValueError(f"verify must be one of {VERIFY_MODES}, not {verify!r}")
     path = Path(path)
-    problems, columns = _plan(df, name=name, label=label, column_labels=column_labels)
-    kinds = {c.name: c.kind for c in columns}
-    present = {str(c) for c in df.columns}
-    formats, format_problems = _format_problems(display_formats or {}, kinds, present, name)
-    problems += format_problems + _created_problems(created, name)
-    errors = [p for p in problems if p.severity is Severity.ERROR]
-    if errors:
-        raise OutputError(errors)
-
-    frame = pd.DataFrame({c.name: c.values for c in columns})
-    # Labels are blank-padded fields, so trailing blanks cannot survive a read.
-    label = label.rstrip(" ")
-    labels = [column_labels[c.name].rstrip(" ") for c in columns]
-    stamp = _sas_stamp(created)
-
+    plan = prepare_xpt(df, name=name, label=label, column_labels=column_labels,
+                       created=created, display_formats=display_formats)
     tmp = _new_temp(path, dataset=name)
     try:
-        pyreadstat.write_xport(
-            frame,
-            str(tmp),
-            file_label=label,
-            column_labels=labels,
-            table_name=name,
-            file_format_version=5,
-            variable_format=formats or None,
-        )
-        _stamp_headers(tmp, stamp, target=path, dataset=name)
-        _verify(
-            tmp,
-            columns,
-            name=name,
-            label=label,
-            labels=labels,
-            formats=formats,
-            stamp=stamp,
-            target=path,
-        )
+        with tmp.open("r+b") as fh:
+            records = encode_xpt(plan, fh)
+            fh.flush()
+            os.fsync(fh.fileno())  # the rename must never publish a file not yet on disk
+        verify_xpt(tmp, plan, records, mode=verify, target=path)
         os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -746,6 +939,165 @@ def _new_temp(path: Path, *, dataset: str) -> Path:
 # ----------------------------------------------------------------- verify ---
 
 
+def verify_xpt(path: Path, plan: XptPlan, records: int, *, mode: Verify = "fast",
+               target: Path | None = None) -> None:
+    """Raise :class:`OutputError` with every difference between the file at ``path`` and
+    ``plan`` (``records``: how many the encoder wrote). ``target`` names the file in
+    messages (default ``path``)."""
+    where = {"file": str(target or path), "dataset": plan.name}
+    problems = _verify_decoded(Path(path), plan, records, where)
+    if not problems and mode == "full":
+        problems = _verify_readers(Path(path), plan, where)
+    if problems:
+        raise OutputError(problems)
+
+
+def _verify_decoded(path: Path, plan: XptPlan, records: int,
+                    where: Mapping[str, Any]) -> list[Problem]:
+    """The independent decoder's view: header, record count, every value."""
+    problems: list[Problem] = []
+
+    def fail(code: str, message: str, **more: Any) -> None:
+        problems.append(_problem(code, message, **{**where, **more}))
+
+    with path.open("rb") as fh:
+        try:
+            layout = dec.read_head(fh)
+        except dec.LayoutError as exc:
+            return [_problem("XPT_VERIFY_HEADER", f"unreadable header: {exc}", **where)]
+        stamps = (layout.library_created, layout.library_modified, layout.member_created,
+                  layout.member_modified)
+        for offset, stamp in zip(_STAMP_OFFSETS, stamps, strict=True):
+            if stamp != plan.stamp:
+                fail("XPT_VERIFY_HEADER", f"datetime at byte {offset} is not {plan.stamp.decode()}")
+        if layout.name != plan.name:
+            fail("XPT_VERIFY_HEADER", f"dataset name reads {layout.name!r}")
+        if layout.label != plan.label:
+            fail("XPT_VERIFY_HEADER", f"dataset label reads {layout.label!r}")
+        names = [f.name for f in layout.fields]
+        if names != [v.name for v in plan.variables]:
+            fail("XPT_VERIFY_COLUMNS", f"the file holds variables {names}")
+            return problems
+        position = 0
+        for number, (field, variable) in enumerate(zip(layout.fields, plan.variables,
+                                                       strict=True), start=1):
+            at = {"field": variable.name}
+            if field.label != variable.label:
+                fail("XPT_VERIFY_LABEL", f"label reads {field.label!r}, not {variable.label!r}",
+                     **at)
+            if field.kind != variable.kind:
+                fail("XPT_VERIFY_TYPE", f"stored as {field.kind}", **at)
+            if field.length != variable.length:
+                fail("XPT_VERIFY_LENGTH", f"length {field.length}, expected {variable.length}",
+                     **at)
+            if field.format != variable.format:
+                fail("XPT_VERIFY_FORMAT",
+                     f"format reads {field.format!r}, not {variable.format!r}", **at)
+            if (field.position, field.number) != (position, number):
+                fail("XPT_VERIFY_HEADER", f"variable {number} is at byte {field.position} "
+                     f"as number {field.number}, expected byte {position}", **at)
+            position += variable.length
+        if problems:
+            return problems
+
+        expected = plan.records
+        size = os.fstat(fh.fileno()).st_size
+        fh.seek(layout.data_offset + expected * plan.record_length)
+        tail = fh.read(dec.CARD)
+        if records != expected:
+            fail("XPT_VERIFY_ROWS", f"{records} records encoded, the frame has {expected}")
+        elif (why := dec.data_problem(layout, size, expected, tail)) is not None:
+            fail("XPT_VERIFY_ROWS", f"{expected} records written, but {why}")
+        if problems:
+            return problems
+
+        bad: dict[int, list[np.ndarray]] = {}
+        got: dict[int, list[object]] = {}
+        rows = enc.rows_per_chunk(plan.record_length)
+        for start, block in dec.iter_records(fh, layout, expected, rows):
+            stop = start + len(block)
+            for index, (column, field) in enumerate(zip(plan.columns, layout.fields,
+                                                        strict=True)):
+                raw = block[:, field.position:field.position + field.length]
+                if column.kind == "num":
+                    mismatch = _numbers_differ(raw, column, start, stop)
+                else:
+                    mismatch = _text_differs(raw, *column.text_and_missing(start, stop),
+                                             field.length)
+                if mismatch.any():
+                    rows_bad = np.flatnonzero(mismatch)
+                    bad.setdefault(index, []).append(rows_bad + start)
+                    if len(got.get(index, ())) < MAX_REPORTED_RECORDS:
+                        got.setdefault(index, []).extend(
+                            _decoded(raw[rows_bad[:MAX_REPORTED_RECORDS]], column.kind))
+    for index, parts in bad.items():
+        problems += _value_problems(plan.columns[index], np.concatenate(parts), got[index],
+                                    "the decoder", where)
+    return problems
+
+
+def _numbers_differ(raw: np.ndarray, column: _Column, start: int, stop: int) -> np.ndarray:
+    values, codes = dec.decode_numbers(raw)
+    mismatch = ~_numbers_match(values, column.numbers(start, stop))
+    expected_codes = column.codes[start:stop] if column.codes is not None else 0
+    return mismatch | (codes != expected_codes)
+
+
+def _text_differs(raw: np.ndarray, text: np.ndarray, missing: np.ndarray | None,
+                  width: int) -> np.ndarray:
+    """Records whose stored bytes are not the value blank-padded to ``width`` (blanks where
+    ``missing``); one byte more is converted so that a value longer than the field shows up.
+    """
+    wanted = np.asarray(text, dtype=f"S{width + 1}").view(np.uint8).reshape(-1, width + 1)
+    if missing is not None:
+        wanted[missing] = 0
+    # NUL padding -> blanks (text has no byte below a blank); a row of blanks, not a scalar:
+    # numpy's uint8 maximum with a scalar is ten times slower
+    np.maximum(wanted, np.full(width + 1, 0x20, dtype=np.uint8), out=wanted)
+    return (wanted[:, :width] != raw).any(axis=1) | (wanted[:, width] != 0x20)
+
+
+def _decoded(raw: np.ndarray, kind: Kind) -> list[object]:
+    if kind == "num":
+        values, codes = dec.decode_numbers(raw)
+        return [f".{chr(c)}" if c else v for v, c in zip(values.tolist(), codes.tolist(),
+                                                          strict=True)]
+    return list(dec.decode_text(raw))
+
+
+def _value_problems(column: _Column, rows: np.ndarray, read: list[object], reader: str,
+                    where: Mapping[str, Any]) -> list[Problem]:
+    out = [
+        _problem(
+            "XPT_VERIFY_VALUE",
+            f"{reader} reads back {value!r}",
+            field=column.name,
+            record=int(i) + 1,
+            value=_expected_value(column, int(i)),
+            **where,
+        )
+        for i, value in zip(rows[:MAX_REPORTED_RECORDS], read, strict=False)
+    ]
+    if len(rows) > MAX_REPORTED_RECORDS:
+        out.append(
+            _problem(
+                "XPT_VERIFY_VALUE",
+                f"and {len(rows) - MAX_REPORTED_RECORDS} more records differ ({reader})",
+                field=column.name,
+                **where,
+            )
+        )
+    return out
+
+
+def _expected_value(column: _Column, row: int) -> object:
+    if column.kind == "char":
+        return str(column.text(row, row + 1)[0]).rstrip(" ")
+    if column.codes is not None and column.codes[row]:
+        return f".{chr(column.codes[row])}"
+    return column.numbers(row, row + 1)[0]
+
+
 def _read_with_pandas(path: Path) -> pd.DataFrame:
     """The independent reader: pandas' own XPORT parser, not ReadStat.
 
@@ -758,107 +1110,96 @@ def _read_with_pandas(path: Path) -> pd.DataFrame:
         return reader.read()
 
 
-def _verify(
-    tmp: Path,
-    columns: list[_Column],
-    *,
-    name: str,
-    label: str,
-    labels: list[str],
-    formats: Mapping[str, str],
-    stamp: bytes,
-    target: Path,
-) -> None:
-    where = {"file": str(target), "dataset": name}
+def _verify_readers(path: Path, plan: XptPlan, where: Mapping[str, Any]) -> list[Problem]:
+    """pyreadstat's and pandas' view of the whole file (``verify="full"``)."""
     problems: list[Problem] = []
 
     def fail(code: str, message: str, **more: Any) -> None:
         problems.append(_problem(code, message, **{**where, **more}))
 
-    # 1. The header bytes we set or rely on.
-    with tmp.open("rb") as fh:
-        head = fh.read(_HEADER_LEN)
-    for offset in _STAMP_OFFSETS:
-        if head[offset : offset + _STAMP_LEN] != stamp:
-            fail("XPT_VERIFY_HEADER", f"datetime at byte {offset} is not {stamp.decode()}")
-    if head[_MEMBER_NAME].rstrip(b" ") != name.encode("ascii"):
-        fail("XPT_VERIFY_HEADER", f"member name reads {head[_MEMBER_NAME]!r}")
-    if head[_MEMBER_LABEL].rstrip(b" ") != label.encode("ascii"):
-        fail("XPT_VERIFY_HEADER", f"dataset label reads {head[_MEMBER_LABEL]!r}")
-
-    # 2. ReadStat's view of the metadata (and of the records: it is what read_xpt returns).
+    columns = plan.columns
+    names = [c.name for c in columns]
     # A full read: with metadataonly=True ReadStat does not count XPT records.
-    rs_df, meta = pyreadstat.read_xport(str(tmp), disable_datetime_conversion=True)
-    if meta.table_name != name:
+    rs_df, meta = pyreadstat.read_xport(str(path), disable_datetime_conversion=True)
+    if meta.table_name != plan.name:
         fail("XPT_VERIFY_HEADER", f"dataset name reads {meta.table_name!r}")
-    if (meta.file_label or "") != label:
+    if (meta.file_label or "") != plan.label:
         fail("XPT_VERIFY_HEADER", f"dataset label reads {meta.file_label!r}")
-    if list(meta.column_names) != [c.name for c in columns]:
+    if list(meta.column_names) != names:
         fail("XPT_VERIFY_COLUMNS", f"pyreadstat reads variables {list(meta.column_names)}")
     else:
-        widths = {c.name: _storage_width(c) for c in columns}
-        for col, lab, read_label in zip(columns, labels, meta.column_labels, strict=True):
-            if (read_label or "") != lab:
-                fail("XPT_VERIFY_LABEL", f"label reads {read_label!r}, not {lab!r}", field=col.name)
+        for col, variable, read_label in zip(columns, plan.variables, meta.column_labels,
+                                             strict=True):
+            if (read_label or "") != variable.label:
+                fail("XPT_VERIFY_LABEL", f"label reads {read_label!r}, not {variable.label!r}",
+                     field=col.name)
             read_type = meta.readstat_variable_types[col.name]
-            if read_type != ("string" if col.kind == "char" else "double"):
+            if read_type != col.variable_kind:
                 fail("XPT_VERIFY_TYPE", f"stored as {read_type}", field=col.name)
             width = meta.variable_storage_width[col.name]
-            if width != widths[col.name]:
-                fail(
-                    "XPT_VERIFY_LENGTH",
-                    f"length {width}, expected {widths[col.name]}",
-                    field=col.name,
-                )
+            if width != variable.length:
+                fail("XPT_VERIFY_LENGTH", f"length {width}, expected {variable.length}",
+                     field=col.name)
             read_format = meta.original_variable_types.get(col.name)
-            expected = formats[col.name].removesuffix(".") if col.name in formats else None
+            expected = variable.format.removesuffix(".") if variable.format else None
             if read_format != expected:
-                fail(
-                    "XPT_VERIFY_FORMAT",
-                    f"format reads {read_format!r}, not {expected!r}",
-                    field=col.name,
-                )
+                fail("XPT_VERIFY_FORMAT", f"format reads {read_format!r}, not {expected!r}",
+                     field=col.name)
 
-    # 3. pandas' view of the records: the independent reader.
-    got = _read_with_pandas(tmp)
-    n = len(columns[0].values)
-    if list(got.columns) != [c.name for c in columns]:
+    got = _read_with_pandas(path)
+    if list(got.columns) != names:
         fail("XPT_VERIFY_COLUMNS", f"pandas reads variables {list(got.columns)}")
-    elif len(got) != n or len(rs_df) != n:
-        reclen = sum(_storage_width(c) if c.kind == "char" else 8 for c in columns)
-        why = (
-            f"; the record length is {reclen} bytes, and XPT v5 has no record count, so "
-            "blank fields at the end of the last 80-byte record cannot be told from padding"
-            if reclen <= _REC
-            else ""
-        )
-        fail(
-            "XPT_VERIFY_ROWS",
-            f"{n} records written, pandas reads {len(got)}, pyreadstat {len(rs_df)}{why}",
-        )
-    else:
+        return problems
+    counts = _reader_counts(path, plan)
+    for reader, frame in (("pandas", got), ("pyreadstat", rs_df)):
+        if list(frame.columns) != names:
+            continue
+        count = len(frame)
+        if count not in (plan.records, counts[reader]):
+            fail("XPT_VERIFY_ROWS", f"{plan.records} records written, {reader} reads {count}")
+            continue
+        # A count explained by the reader's own rule (v5 stores none): compare what it read.
+        shared = min(count, plan.records)
         for col in columns:
-            problems += _compare_column(col, got[col.name], "pandas", where)
-            if list(rs_df.columns) == list(got.columns):
-                problems += _compare_column(col, rs_df[col.name], "pyreadstat", where)
-
-    if problems:
-        raise OutputError(problems)
+            problems += _compare_column(col, frame[col.name].iloc[:shared], reader, where,
+                                        shared)
+    return problems
 
 
-def _storage_width(col: _Column) -> int:
-    # Character length = longest value, at least 1 (a zero-length variable is invalid).
-    if col.kind == "num":
-        return 8
-    longest = pd.Series(col.values, dtype=object).str.len().max()
-    return max(1, int(longest)) if len(col.values) else 1
+_BLANK_WORD = np.frombuffer(b" " * 8, dtype=np.uint64)[0]
+
+
+def _reader_counts(path: Path, plan: XptPlan) -> dict[str, int]:
+    """The number of records each reader takes from this file by its own counting rule.
+
+    v5 stores no record count. ReadStat reads every whole record and drops the
+    trailing all-blank ones; pandas (records of at most 80 bytes) takes the data
+    length less 8 bytes for every all-blank 8-byte word of the last 80 bytes,
+    wherever in the card it is. Either differs from the count written when the
+    last records are (partly) blank -- a valid file all the same.
+    """
+    length = plan.record_length
+    with path.open("rb") as fh:
+        layout = dec.read_head(fh)
+        fh.seek(layout.data_offset)
+        data = fh.read()
+    whole = len(data) // length if length else 0
+    readstat = whole
+    while readstat and not data[(readstat - 1) * length:readstat * length].strip(b" "):
+        readstat -= 1
+    if length > dec.CARD or not data:
+        pandas_count = whole
+    else:
+        words = np.frombuffer(data[-dec.CARD:], dtype=np.uint64)
+        pandas_count = (len(data) - 8 * int((words == _BLANK_WORD).sum())) // length
+    return {"pandas": pandas_count, "pyreadstat": readstat}
 
 
 def _numbers_match(read: np.ndarray, expected: np.ndarray) -> np.ndarray:
     """Element-wise: the same number, or both missing, or both "zero" to XPT.
 
     IEEE -> IBM is exact for 16**-65 <= |x| < 2**249, so no relative tolerance.
-    Below 16**-65 ReadStat stores 0, which pandas decodes as 16**-65: any two
+    Below 16**-65 the stored value is 0, which pandas decodes as 16**-65: any two
     magnitudes up to that are the same stored zero.
     """
     with np.errstate(invalid="ignore"):
@@ -868,8 +1209,9 @@ def _numbers_match(read: np.ndarray, expected: np.ndarray) -> np.ndarray:
 
 
 def _compare_column(
-    col: _Column, got: pd.Series, reader: str, where: Mapping[str, Any]
+    col: _Column, got: pd.Series, reader: str, where: Mapping[str, Any], count: int
 ) -> list[Problem]:
+    expected = col.values[:count]
     if col.kind == "char":
         if not pd.api.types.is_object_dtype(got.dtype):
             return [
@@ -878,33 +1220,14 @@ def _compare_column(
                 )
             ]
         read = got.to_numpy(dtype=object)
-        # pandas drops trailing blanks, as SAS does; col.values has none either.
-        bad = read != col.values
+        # pandas drops trailing blanks, as SAS does; the expected values have none either.
+        bad = read != expected
     else:
         read = pd.to_numeric(got, errors="coerce").to_numpy(dtype="float64")
-        bad = ~_numbers_match(read, col.values)
+        bad = ~_numbers_match(read, expected)
     rows = np.flatnonzero(bad)
-    out = [
-        _problem(
-            "XPT_VERIFY_VALUE",
-            f"{reader} reads back {read[i]!r}",
-            field=col.name,
-            record=int(i) + 1,
-            value=col.values[i],
-            **where,
-        )
-        for i in rows[:MAX_REPORTED_RECORDS]
-    ]
-    if len(rows) > MAX_REPORTED_RECORDS:
-        out.append(
-            _problem(
-                "XPT_VERIFY_VALUE",
-                f"and {len(rows) - MAX_REPORTED_RECORDS} more records differ ({reader})",
-                field=col.name,
-                **where,
-            )
-        )
-    return out
+    return _value_problems(col, rows, [read[i] for i in rows[:MAX_REPORTED_RECORDS]], reader,
+                           where)
 
 
 # ------------------------------------------------------------------- read ---
