@@ -120,10 +120,14 @@ def _formats(choice: str) -> tuple[str, ...]:
 @click.option("--package-format", "package_format", type=click.Choice(["xpt", "both"]),
               default="xpt", show_default=True,
               help="Dataset files of the package: XPT v5, or XPT and Dataset-JSON 1.1.")
+@click.option("--verify", type=click.Choice(["fast", "full"]), default="fast",
+              show_default=True,
+              help="How each XPT file is checked after writing: our own decoder against what "
+              "was encoded, or also a full read-back with pandas and pyreadstat.")
 def convert(spec_path: Path | None, source_dir: Path | None, out_dir: Path,
             errors_json: Path | None, limit_values: tuple[str, ...],
             allow_outside_sources: bool, format_choice: str, ct_version: str | None,
-            package_dir: Path | None, package_format: str) -> None:
+            package_dir: Path | None, package_format: str, verify: str) -> None:
     """Convert source records to SDTM and ADaM (XPT v5 and Dataset-JSON) in OUT.
 
     OUT/sdtm and OUT/adam hold the datasets and their define.xml, OUT/summary the
@@ -140,7 +144,8 @@ def convert(spec_path: Path | None, source_dir: Path | None, out_dir: Path,
         result = run_convert(spec_path, source_dir=source_dir, out_dir=out_dir, limits=limits,
                              allow_outside_sources=allow_outside_sources,
                              formats=_formats(format_choice), ct_version=ct_version,
-                             package_dir=package_dir, package_formats=_formats(package_format))
+                             package_dir=package_dir, package_formats=_formats(package_format),
+                             verify=verify)
     except CdiscError as exc:
         _fail(exc, errors_json or _default_errors_json(out_dir, exc), limits)
     except Exception as exc:  # the exit code must say "run failed", not "findings"

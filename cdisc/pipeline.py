@@ -137,7 +137,7 @@ DEFAULT_FORMATS = ("xpt", "json")
 
 
 def _write_standard(tables: dict[str, Dataset], folder: Path, standard: str, spec: Spec | StudyInfo,
-                    formats: tuple[str, ...]) -> list[Path]:
+                    formats: tuple[str, ...], verify: str = "fast") -> list[Path]:
     """Every non-empty dataset in every format into ``folder``, and its define.xml."""
     from .output.define import write_define
 
@@ -148,7 +148,7 @@ def _write_standard(tables: dict[str, Dataset], folder: Path, standard: str, spe
     # datasets with no records are reported as OUT003: a submission leaves out empty ones
     study = spec.study if isinstance(spec, Spec) else spec
     files = write_datasets(written, folder, created=study.created, formats=formats,
-                           metadata_ref="define.xml")
+                           metadata_ref="define.xml", verify=verify)
     leaf = ".xpt" if "xpt" in formats else f".{formats[0]}"
     return files + write_define(folder, written, standard=standard, study=study,
                                 leaf_suffix=leaf, spec=spec if isinstance(spec, Spec) else None)
@@ -187,7 +187,8 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
             formats: tuple[str, ...] = DEFAULT_FORMATS,
             ct_version: str | None = None,
             package_dir: str | Path | None = None,
-            package_formats: tuple[str, ...] = ("xpt",)) -> ConversionResult:
+            package_formats: tuple[str, ...] = ("xpt",),
+            verify: str = "fast") -> ConversionResult:
     """Convert a study (default: the embedded PEComa example) into ``out_dir``.
 
     With ``package_dir``, the eCTD module 5 package too (:mod:`cdisc.output.package`:
@@ -231,8 +232,9 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
     out = Path(out_dir)
     with staged_output(out, protected) as staging:
         try:
-            files = _write_standard(result.tables, staging / "sdtm", "SDTM", spec, formats)
-            files += _write_standard(adam, staging / "adam", "ADaM", spec, formats)
+            files = _write_standard(result.tables, staging / "sdtm", "SDTM", spec, formats,
+                                    verify)
+            files += _write_standard(adam, staging / "adam", "ADaM", spec, formats, verify)
         except OutputError as exc:
             # name the file the user asked for, not the temporary folder that is gone
             raise OutputError([_moved(p, staging, out.resolve()) for p in exc.problems]) from None

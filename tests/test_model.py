@@ -90,3 +90,21 @@ def test_text_a_mapping_makes_is_checked_at_the_source_row(tmp_path):
     assert result.exit_code == 2
     assert "MAP014" in result.output and "pts.csv, dataset DM, row 2" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_full_verification_reaches_the_xpt_encoder(example, tmp_path, monkeypatch):
+    import cdisc.formats.xpt as xpt
+
+    seen = []
+    real = xpt.write_xpt
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs.get("verify", "fast"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(xpt, "write_xpt", recording)
+    created = __import__("datetime").datetime(2013, 2, 1)
+    write_datasets([example.tables["DM"]], tmp_path, created=created, verify="full")
+    (tmp_path / "b").mkdir()
+    write_datasets([example.tables["DM"]], tmp_path / "b", created=created)
+    assert seen == ["full", "fast"]

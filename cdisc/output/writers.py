@@ -45,11 +45,16 @@ class XptWriter:
     format = "xpt"
     suffix = ".xpt"
 
+    def __init__(self, verify: str = "fast") -> None:
+        #: "fast": our own decoder against what was encoded; "full": pandas and pyreadstat too
+        self.verify = verify
+
     def write(self, dataset: Dataset, path: Path, *, created: datetime) -> None:
         # looked up on the module at call time, so tests can stand in for the encoder
+        kwargs = {"verify": self.verify} if self.verify != "fast" else {}
         xpt.write_xpt(dataset.frame, path, name=dataset.name, label=dataset.label,
                       column_labels=dataset.meta.labels, created=created,
-                      display_formats=dataset.meta.display_formats or None)
+                      display_formats=dataset.meta.display_formats or None, **kwargs)
 
 
 class DatasetJsonWriter:
@@ -102,11 +107,13 @@ def formats_for(choice: str) -> tuple[str, ...]:
 
 def write_datasets(datasets: Iterable[Dataset], folder: Path, *, created: datetime,
                    formats: Iterable[str] = ("xpt",),
-                   metadata_ref: str | None = None) -> list[Path]:
+                   metadata_ref: str | None = None, verify: str = "fast") -> list[Path]:
     """Each dataset in each format into ``folder`` (``dm.xpt``, ``dm.json``, ...); the
     paths written. ``metadata_ref`` goes into the Dataset-JSON files (``metaDataRef``)."""
     written = []
     writers = [writer_for(name) for name in formats]
+    if verify != "fast":
+        writers = [XptWriter(verify) if isinstance(w, XptWriter) else w for w in writers]
     if metadata_ref is not None:
         writers = [w.with_metadata_ref(metadata_ref) if isinstance(w, DatasetJsonWriter)
                    else w for w in writers]
