@@ -18,7 +18,6 @@ from cdisc.sdtm.primitives import (
     hardcode,
     hardcode_ct,
     lookup,
-    split_text,
     usubjid,
 )
 from cdisc.sdtm.registry import MappingContext, known_algorithms
@@ -133,17 +132,6 @@ def test_evaluate_dispatches_by_name(ctx):
 def test_as_text_prints_numbers_like_sas():
     assert as_text(pd.Series([3.0, 2.5, None])).tolist() == ["3", "2.5", None]
     assert as_text(pd.Series(["a", 1.0, None], dtype=object)).tolist() == ["a", "1", None]
-
-
-def test_split_text_breaks_between_words_into_200_byte_pieces():
-    words = " ".join(["abcdefghi"] * 50)  # 499 characters
-    pieces = split_text(pd.Series([words, "short", None]))
-    assert [len(p[0]) for p in pieces] == [199, 200, 100]
-    assert "".join(p[0] for p in pieces) == words  # joined back exactly
-    assert pieces[1][0].startswith(" ") and not pieces[0][0].endswith(" ")
-    assert pieces[0].tolist()[1:] == ["short", None]
-    unbroken = split_text(pd.Series(["x" * 450]))
-    assert [len(p[0]) for p in unbroken] == [200, 200, 50]
 
 
 # -- derivations ----------------------------------------------------------------------------

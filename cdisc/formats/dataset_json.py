@@ -702,6 +702,14 @@ def _ndjson_rows(numbered: list[tuple[int, str]], source: str) -> list[Any]:
     raise _fail(NOT_JSON, "the row lines are not valid JSON", source)  # e.g. "1" "]["
 
 
+def _not_json(exc: json.JSONDecodeError | UnicodeDecodeError, source: str) -> CdiscError:
+    """One located problem for a file that is not JSON (or not UTF-8 text)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return _fail(NOT_JSON, f"not UTF-8 text: {exc.reason} at byte {exc.start}", source)
+    return _fail(NOT_JSON, f"not valid JSON: {exc.msg} (line {exc.lineno}, column "
+                 f"{exc.colno})", source, line=exc.lineno, column=exc.colno)
+
+
 def decode(data: bytes | str, *, ndjson: bool = False, source: str = "",
            missing_text: str | None = "") -> tuple[pd.DataFrame, DatasetJsonMeta]:
     """The frame and metadata of Dataset-JSON 1.1 bytes (NDJSON when ``ndjson``).
@@ -729,12 +737,8 @@ def decode(data: bytes | str, *, ndjson: bool = False, source: str = "",
             rows = document.get("rows", [])
             if not isinstance(rows, list):
                 raise _fail(BAD_ROWS, "rows is not an array", source)
-    except json.JSONDecodeError as exc:
-        raise _fail(NOT_JSON, f"not valid JSON: {exc.msg} (line {exc.lineno}, column "
-                    f"{exc.colno})", source, line=exc.lineno, column=exc.colno) from None
-    except UnicodeDecodeError as exc:
-        raise _fail(NOT_JSON, f"not UTF-8 text: {exc.reason} at byte {exc.start}",
-                    source) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise _not_json(exc, source) from None
     return _frame(meta, rows, source, missing_text), meta
 
 
@@ -762,12 +766,8 @@ def read_metadata(path: str | Path) -> DatasetJsonMeta:
         raise _fail(READ_FAILED, f"cannot read: {exc.strerror or exc}", source) from None
     try:
         document = json.loads(data.decode("utf-8-sig"))
-    except json.JSONDecodeError as exc:
-        raise _fail(NOT_JSON, f"not valid JSON: {exc.msg} (line {exc.lineno}, column "
-                    f"{exc.colno})", source, line=exc.lineno, column=exc.colno) from None
-    except UnicodeDecodeError as exc:
-        raise _fail(NOT_JSON, f"not UTF-8 text: {exc.reason} at byte {exc.start}",
-                    source) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise _not_json(exc, source) from None
     return _parse_metadata(document, source)
 
 

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from ..errors import Severity
-from ..model.text import MAX_CHAR
 from ..sources.reader import ROW
 from ..spec.algorithms import COMMON_KEYS
 from ..text import number_text
@@ -294,33 +293,6 @@ def visitnum(src: pd.DataFrame, ctx: MappingContext, *, column: str) -> pd.Serie
     return numbers.astype("float64")
 
 
-def split_text(values: pd.Series, width: int = MAX_CHAR) -> list[pd.Series]:
-    """Split text over ``width`` bytes into pieces of at most ``width``, between words.
-
-    SDTMIG 3.4 section 4.5.3: the first piece stays in the variable, the rest
-    go to SUPPQUAL as VAR1, VAR2, ... A piece ends before a blank and the next
-    starts with it, so joining the pieces gives the text back exactly (XPT
-    keeps leading blanks but drops trailing ones). Text is ASCII by then
-    (checked), so characters are bytes.
-    """
-    pieces: list[pd.Series] = []
-    rest = values.astype(object).where(values.notna(), None)
-    while rest.notna().any():
-        text = rest.astype("string")
-        long = text.str.len().gt(width).fillna(False).astype(bool)
-        # Break before the last blank within the width when there is one, so no word is cut.
-        cut = text[long].str.slice(0, width + 1).str.rfind(" ")
-        end = cut.where(cut.gt(0), width).astype(int).tolist()
-        long_text = rest[long].tolist()
-        head = rest.copy()
-        head[long] = [t[:e] for t, e in zip(long_text, end, strict=True)]
-        pieces.append(head)
-        tail = pd.Series(None, index=rest.index, dtype=object)
-        tail[long] = [t[e:] for t, e in zip(long_text, end, strict=True)]
-        rest = tail
-    return pieces or [values]
-
-
 __all__ = [
     "as_text",
     "assign",
@@ -332,7 +304,6 @@ __all__ = [
     "hardcode",
     "hardcode_ct",
     "lookup",
-    "split_text",
     "usubjid",
     "visitnum",
 ]
