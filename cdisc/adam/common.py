@@ -31,6 +31,7 @@ from cdisc.model import Provenance
 from cdisc.model.missing import is_missing
 from cdisc.spec.conditions import condition_columns as condition_columns
 from cdisc.spec.conditions import evaluate_condition
+from cdisc.text import number_text
 
 #: lineage columns (as the SDTM engine names them): the dataset and 1-based record behind a row
 SOURCE, ROW = "__source__", "__row__"
@@ -49,18 +50,12 @@ DATE_FLAGS = {"D": "day imputed", "M": "month and day imputed"}
 def text(values: pd.Series) -> pd.Series:
     """Values as stripped text, missing (None, NaN, blank) as None; whole numbers without
     their decimals (``1.0`` -> ``"1"``), so a sequence number matches IDVARVAL."""
-    out = np.full(len(values), None, dtype=object)
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
             values.dtype):
-        v = values.astype(float).to_numpy()
-        with np.errstate(invalid="ignore"):
-            whole = np.isfinite(v) & (v == np.floor(v))
-        out[whole] = v[whole].astype(np.int64).astype(str)
-        other = np.isfinite(v) & ~whole
-        out[other] = [repr(float(x)) for x in v[other]]
-    else:
-        present = ~is_missing(values)
-        out[present] = values[present].astype(str).str.strip().to_numpy()
+        return number_text(values)  # the one way every stage writes numbers as text
+    out = np.full(len(values), None, dtype=object)
+    present = ~is_missing(values)
+    out[present] = values[present].astype(str).str.strip().to_numpy()
     return pd.Series(out, index=values.index, dtype=object)
 
 
