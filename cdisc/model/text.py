@@ -32,13 +32,77 @@ def _as_text(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values.notna(), "").astype(str)
 
 
+#: values joined at a time by the ASCII fast path (bounds the joined copy's memory)
+_SLICE = 1 << 20
+
+
+def _ascii_slices(values: pd.Series) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+    """The column as (text, character codes, value ends) per slice of values, when all of
+    its text is ASCII without NUL (missing values count as "", other values as their
+    ``str``); None otherwise, and the callers take the per-value path.
+
+    A slice is joined with NUL between the values: ``str.isascii`` on the joined text is
+    one C call, ASCII has one byte per character, and the NULs mark where each value
+    ends, so the checks below are numpy operations on the codes (character counts
+    included) instead of a regex or a ``len`` per value.
+    """
+    array = values.to_numpy(dtype=object)
+    missing = pd.isna(array)
+    if missing.any():
+        array = array.copy()
+        array[missing] = ""
+    try:
+        return _joined_slices(array)
+    except TypeError:  # some values are not text (numbers): their text, as the rules read it
+        return _joined_slices(_as_text(values).to_numpy(dtype=object))
+
+
+def _joined_slices(array: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+    slices = []
+    for start in range(0, len(array), _SLICE):
+        text = array[start:start + _SLICE]
+        joined = "\x00".join(text)
+        if not joined.isascii():
+            return None
+        codes = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
+        ends = np.flatnonzero(codes == 0)
+        if len(ends) != len(text) - 1:
+            return None  # a value holds NUL itself: the per-value path says which
+        slices.append((text, codes, np.append(ends, len(codes))))
+    return slices
+
+
+def _counts(ends: np.ndarray) -> np.ndarray:
+    """Characters of each value from where the values end (one separator between two)."""
+    return np.diff(ends, prepend=-1) - 1
+
+
+def _rows_holding(slices: list[tuple[np.ndarray, np.ndarray, np.ndarray]], low: int,
+                  high: int) -> np.ndarray:
+    """True for each value holding a character code below ``low`` (the NUL separators
+    aside) or above ``high``."""
+    found = []
+    for text, codes, ends in slices:
+        rows = np.zeros(len(text), dtype=bool)
+        outside = ((codes < low) & (codes != 0)) | (codes > high)
+        if outside.any():
+            rows[np.searchsorted(ends, np.flatnonzero(outside))] = True
+        found.append(rows)
+    return np.concatenate(found) if found else np.zeros(0, dtype=bool)
+
+
 def non_ascii(values: pd.Series) -> np.ndarray:
     """True where a value holds a character beyond ASCII (missing values never do)."""
+    if _ascii_slices(values) is not None:
+        return np.zeros(len(values), dtype=bool)
     return _as_text(values).str.contains(NON_ASCII, regex=True).to_numpy(dtype=bool)
 
 
 def control_characters(values: pd.Series) -> np.ndarray:
     """True where a value holds a control character such as NUL, TAB or ESC."""
+    slices = _ascii_slices(values)
+    if slices is not None:  # ASCII: a control character is below 0x20 or 0x7F (DEL)
+        return _rows_holding(slices, 0x20, 0x7E)
     return _as_text(values).str.contains(CONTROL, regex=True).to_numpy(dtype=bool)
 
 
@@ -48,6 +112,9 @@ def not_printable_ascii(values: pd.Series) -> np.ndarray:
     >>> not_printable_ascii(pd.Series(["ok", "tab\there", "caf\u00e9", None])).tolist()
     [False, True, True, False]
     """
+    slices = _ascii_slices(values)
+    if slices is not None:
+        return _rows_holding(slices, 0x20, 0x7E)
     return _as_text(values).str.contains(NOT_PRINTABLE_ASCII, regex=True).to_numpy(dtype=bool)
 
 
@@ -57,6 +124,17 @@ def byte_lengths(values: pd.Series) -> np.ndarray:
     >>> byte_lengths(pd.Series(["ab ", None, "é"])).tolist()
     [2, 0, 2]
     """
+    slices = _ascii_slices(values)
+    if slices is not None:  # ASCII: bytes are characters
+        parts = []
+        for text, codes, ends in slices:
+            lengths = _counts(ends)
+            filled = np.flatnonzero(lengths)
+            trailing = filled[codes[ends[filled] - 1] == 0x20]  # values ending in a blank
+            if len(trailing):
+                lengths[trailing] = [len(v.rstrip(" ")) for v in text[trailing]]
+            parts.append(lengths)
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     text = _as_text(values).str.rstrip(" ")
     lengths = text.str.len().to_numpy(dtype=np.int64)
     wide = text.str.contains(NON_ASCII, regex=True).to_numpy(dtype=bool)

@@ -7,6 +7,7 @@ the rows it drops (with the reason) in ``exclusions``.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..errors import Location, Severity
@@ -52,7 +53,7 @@ def _join(frame: pd.DataFrame, block: RecordBlock, ctx: MappingContext) -> pd.Da
                 "MAP004", f"no row in joined source {join['source']!r} for this {left_on}",
                 frame, frame[left_on].notna() & ~matched, left_on,
             )
-        used = merged.loc[matched, f"{join['source']}.{ROW}"].astype(int)
+        used = merged.loc[matched, f"{join['source']}.{ROW}"].to_numpy().astype(np.int64)
         ctx.used_rows.setdefault(join["source"], set()).update(used.tolist())
         frame = merged.drop(columns=[f"{join['source']}.{ROW}"])
     return frame
@@ -72,7 +73,9 @@ def _first_per(frame: pd.DataFrame, block: RecordBlock, ctx: MappingContext,
     """One row per group, the earliest by ``order_by`` (e.g. a lesion's first assessment)."""
     rule = block.first_per or {}
     bctx = ctx.at(block.domain, "", block.json_path)
-    ordered = frame.assign(__order__=_order_key(frame, rule["order_by"], bctx)).sort_values(
+    # only the columns that decide the order and the groups are sorted, not the whole frame
+    ordered = frame[list(dict.fromkeys([*rule["by"], SOURCE, ROW]))].assign(
+        __order__=_order_key(frame, rule["order_by"], bctx)).sort_values(
         ["__order__", ROW], kind="mergesort", na_position="last")
     first = ~ordered.duplicated(rule["by"], keep="first")
     dropped = ordered.loc[~first, [SOURCE, ROW]]
@@ -97,7 +100,8 @@ def _aggregate(frame: pd.DataFrame, block: RecordBlock, ctx: MappingContext) -> 
     parts = {SOURCE: groups[SOURCE].first(), ROW: groups[ROW].min()}
     bctx = ctx.at(block.domain, "", (*block.json_path, "aggregate"))
     for column in rule.get("first", []):
-        key = frame.assign(__order__=_order_key(frame, column, bctx))
+        key = frame[list(dict.fromkeys([*by, column]))].assign(
+            __order__=_order_key(frame, column, bctx))
         earliest = key.sort_values("__order__", kind="mergesort", na_position="last")
         parts[column] = earliest.groupby(by, sort=True, dropna=False)[column].first()
         varies = frame.groupby(by, sort=False, dropna=False)[column].transform("nunique") > 1
@@ -114,7 +118,8 @@ def _aggregate(frame: pd.DataFrame, block: RecordBlock, ctx: MappingContext) -> 
     for name, column in rule.get("count", {}).items():
         parts[name] = groups[column].count().astype("float64")
     out = pd.DataFrame(parts).reset_index()
-    ctx.used_rows.setdefault(block.source, set()).update(int(r) for r in frame[ROW])
+    ctx.used_rows.setdefault(block.source, set()).update(
+        frame[ROW].to_numpy().astype(np.int64).tolist())
     return out
 
 
@@ -135,13 +140,17 @@ def build_block(block: RecordBlock, ctx: MappingContext,
         frame = _first_per(frame, block, ctx, exclusions)
     if block.aggregate:
         frame = _aggregate(frame, block, ctx)
-    out = pd.DataFrame(index=frame.index)
+    columns: dict[str, pd.Series] = {}
     for var, mapping in block.map.items():
-        out[var] = evaluate(mapping, frame, ctx.at(block.domain, var,
-                                                    (*block.json_path, "map", var)))
+        columns[var] = evaluate(mapping, frame, ctx.at(block.domain, var,
+                                                       (*block.json_path, "map", var)))
     for qnam, mapping in block.supp.items():
-        out[SUPP_PREFIX + qnam] = evaluate(
+        columns[SUPP_PREFIX + qnam] = evaluate(
             mapping, frame, ctx.at(block.domain, qnam, (*block.json_path, "supp", qnam)))
-    out[SOURCE] = frame[SOURCE]
-    out[ROW] = frame[ROW]
-    return out.reset_index(drop=True)
+    columns[SOURCE] = frame[SOURCE]
+    columns[ROW] = frame[ROW]
+    # one frame from the finished columns, a block each (no 2-D copy), renumbered; the
+    # engine's concat of the blocks copies them, so nothing stays shared with the sources
+    out = pd.DataFrame(columns, index=frame.index, copy=False)
+    out.index = pd.RangeIndex(len(out))
+    return out

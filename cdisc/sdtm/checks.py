@@ -6,12 +6,14 @@ the offending record came from.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..errors import Severity
 from ..model import text as text_rules
 from ..sources.reader import ROW, SOURCE
 from ..spec.model import Spec
+from .distinct import per_distinct
 from .registry import MappingContext
 from .suppqual import SUPP_PREFIX
 
@@ -37,6 +39,8 @@ def check_text(frame: pd.DataFrame, name: str, ctx: MappingContext) -> None:
         if column in (SOURCE, ROW) or frame[column].dtype != object:
             continue
         values = frame[column]
+        if not text_rules.not_printable_ascii(values).any():
+            continue  # one pass over the column in the common case
         bad_ascii = text_rules.non_ascii(values)
         bad_control = text_rules.control_characters(values)
         variable = column.removeprefix(SUPP_PREFIX)
@@ -58,10 +62,20 @@ def check_cutoff(built: dict[str, pd.DataFrame], spec: Spec, ctx: MappingContext
     cutoff = spec.study.data_cutoff
     for name, frame in built.items():
         for column in (c for c in frame.columns if c.endswith("DTC") and frame[c].dtype == object):
-            late = frame[column].astype("string").str.slice(0, 10).gt(cutoff).fillna(False)
+            late = pd.Series(_after(frame[column], cutoff), index=frame.index)
             ctx.at(name, column, ()).report(
-                "MAP013", f"date is after the data cut-off {cutoff}", frame, late.astype(bool),
+                "MAP013", f"date is after the data cut-off {cutoff}", frame, late,
                 column, severity=Severity.WARNING)
+
+
+def _after(dates: pd.Series, cutoff: str) -> np.ndarray:
+    """True where the date part (first ten characters) is later than ``cutoff``."""
+    def later(values: pd.Series) -> np.ndarray:
+        return values.astype("string").str.slice(0, 10).gt(cutoff).fillna(False).to_numpy(
+            dtype=bool)
+
+    decided = per_distinct(dates, later)  # a few thousand distinct dates, not every record
+    return decided if decided is not None else later(dates)
 
 
 def check_orphans(built: dict[str, pd.DataFrame], ctx: MappingContext) -> None:

@@ -5,11 +5,11 @@ the way a data manager describes a CRF field:
 ``DD-MMM-YYYY``, ``YYYY-MM-DD``, ``DD/MM/YYYY``, ``MM/DD/YYYY``, ``YYYY``,
 ``YYYY-MM-DDThh:mm``, ``DD-MMM-YYYY hh:mm:ss``, ``hh:mm``. ``MM`` is the month,
 ``mm`` the minute. A day, month or time part may be collected as unknown
-(``UN``, ``UK``, ``UNK``, ``UNKN``, ``NK``): the ISO 8601 value is then truncated on the
-right at the first unknown part, as SDTMIG 3.4 section 4.4.2 describes, so
-``UN-JUL-2012`` becomes ``2012-07``. A date that does not exist (``30-FEB-2012``,
-year ``0000``) or a time that does not (``10:00:99``) is an error, never
-"corrected".
+(``UN``, ``UK``, ``UNK``, ``UNKN``, ``NK``, ``??``, ``????``): the ISO 8601 value
+is then truncated on the right at the first unknown part, as SDTMIG 3.4 section
+4.4.2 describes, so ``UN-JUL-2012`` becomes ``2012-07``. A date that does not
+exist (``30-FEB-2012``, year ``0000``) or a time that does not (``10:00:99``) is
+an error, never "corrected".
 
 Dates are checked against the proleptic Gregorian calendar with a days-in-month
 table, and study days, periods and EPOCH are computed on numpy day numbers, so
@@ -34,8 +34,9 @@ import pandas as pd
 
 # The format language (tokens, compiling, SPEC021) is the spec's; check_format is
 # re-exported here for the callers that import it from this module.
-from ..spec.dateformats import PARTS, UNKNOWN, compile_format
+from ..spec.dateformats import PARTS, UNKNOWN_WORDS, compile_format
 from ..spec.dateformats import check_format as check_format
+from .distinct import distinct_text
 
 _MONTHS = {m: i for i, m in enumerate(
     ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1)}
@@ -43,7 +44,7 @@ _MONTHS = {m: i for i, m in enumerate(
 #: every spelling of an unknown part (the table is matched with ``isin``: no regex per value)
 _UNKNOWN_SPELLINGS = sorted({
     "".join(c.upper() if bit else c.lower() for c, bit in zip(word, bits, strict=True))
-    for word in UNKNOWN.split("|")
+    for word in UNKNOWN_WORDS
     for bits in itertools.product((0, 1), repeat=len(word))
 })
 #: month names in any case -> month number
@@ -64,10 +65,32 @@ def to_iso8601(values: pd.Series, formats: Sequence[str]) -> tuple[pd.Series, pd
     problems indexed like ``values`` with columns ``value`` and ``reason``; a
     row in the problems is an input that matched no format or is impossible.
 
-    One regex pass per format splits the values into parts; everything after
-    that (unknown parts, ranges, the calendar, the ISO text) is numpy on whole
-    columns.
+    Each distinct value is converted once (a study of 10,000 subjects has
+    600,000 dates but a few thousand distinct ones) and the results are taken
+    back to every row by its code: one hash pass instead of a regex per row.
     """
+    memo = distinct_text(values)
+    if memo is None:
+        return _to_iso8601(values, formats)  # numbers, say: their text decides, as written
+    distinct, codes = memo
+    iso_of, problems_of = _to_iso8601(distinct, formats)
+    failed_of = np.zeros(len(distinct), dtype=bool)
+    reason_of = np.full(len(distinct), None, dtype=object)
+    where = problems_of.index.to_numpy(dtype=np.int64)
+    failed_of[where] = True
+    reason_of[where] = problems_of["reason"].to_numpy(dtype=object)
+    failed = failed_of[codes]
+    problems = pd.DataFrame({"value": values[failed],
+                             "reason": pd.Series(reason_of[codes[failed]],
+                                                 index=values.index[failed], dtype="string")})
+    return pd.Series(iso_of.to_numpy(dtype=object)[codes], index=values.index,
+                     dtype=object), problems
+
+
+def _to_iso8601(values: pd.Series, formats: Sequence[str]) -> tuple[pd.Series, pd.DataFrame]:
+    """:func:`to_iso8601` on every value: one regex pass per format splits the values
+    into parts; everything after that (unknown parts, ranges, the calendar, the ISO
+    text) is numpy on whole columns."""
     n = len(values)
     text = values.astype("string").str.strip()
     present = (text.notna() & (text != "")).fillna(False).to_numpy(dtype=bool)
@@ -230,6 +253,14 @@ def _dates_from_days(days: np.ndarray, index: pd.Index) -> pd.Series:
 
 
 def _complete_days(iso: pd.Series) -> np.ndarray:
+    memo = distinct_text(iso)  # dates repeat: the calendar once per distinct value
+    if memo is not None:
+        distinct, codes = memo
+        return _complete_days_of(distinct)[codes]
+    return _complete_days_of(iso)
+
+
+def _complete_days_of(iso: pd.Series) -> np.ndarray:
     year, month, day, precision = _leading_date(iso)
     real = (precision == 3) & _real_days(year, month, day)
     return _day_numbers(year, month, day, real)
@@ -257,6 +288,18 @@ def iso_period(iso: pd.Series) -> tuple[pd.Series, pd.Series]:
     A complete date is its own period; ``2012`` is the whole year; anything
     else (missing, malformed, not a real date) gives NaT for both.
     """
+    memo = distinct_text(iso)  # dates repeat: the calendar once per distinct value
+    if memo is not None:
+        distinct, codes = memo
+        first, last = _period_days(distinct)
+        first, last = first[codes], last[codes]
+    else:
+        first, last = _period_days(iso)
+    return _dates_from_days(first, iso.index), _dates_from_days(last, iso.index)
+
+
+def _period_days(iso: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Day numbers (float, NaN if none) of the first and last day of each value's period."""
     year, month, day, precision = _leading_date(iso)
     first_month = np.where(precision == 1, 1, month)
     last_month = np.where(precision == 1, 12, month)
@@ -264,9 +307,8 @@ def iso_period(iso: pd.Series) -> tuple[pd.Series, pd.Series]:
     last_day = np.where(precision == 3, day, _month_end(year, last_month))
     real = (precision > 0) & _real_days(year, first_month, first_day) & _real_days(
         year, last_month, last_day)
-    start = _dates_from_days(_day_numbers(year, first_month, first_day, real), iso.index)
-    end = _dates_from_days(_day_numbers(year, last_month, last_day, real), iso.index)
-    return start, end
+    return (_day_numbers(year, first_month, first_day, real),
+            _day_numbers(year, last_month, last_day, real))
 
 
 def study_day(dates: pd.Series, reference: pd.Series) -> pd.Series:

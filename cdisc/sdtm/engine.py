@@ -25,16 +25,19 @@ module orders them.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .. import standards
 from ..errors import ProblemLog
 from ..model import Dataset, Provenance, resolve_metadata
 from ..sources.reader import ROW, SOURCE, SourceTable
-from ..spec.algorithms import Arg
+from ..spec.algorithms import Arg, template_fields
 from ..spec.conditions import condition_columns
 from ..spec.model import Spec
 from .blocks import build_block
@@ -73,40 +76,97 @@ class SdtmResult:
 
 
 def sort_domain(frame: pd.DataFrame, meta: standards.Dataset) -> pd.DataFrame:
-    """Keys first, then every other variable (text form), then source lineage."""
+    """Keys first, then every other variable (text form), then source lineage.
+
+    Text sorts as text with missing as "", numbers as numbers with missing first, then
+    source name (missing first) and row. Each column becomes integer ranks (one hash
+    pass and a sort of its distinct values) and one ``np.lexsort`` orders the rows: the
+    order pandas' ``sort_values`` gives on the same columns, without a text copy of
+    every column.
+    """
+    out = frame.take(_sort_order(frame, meta))
+    out.index = pd.RangeIndex(len(out))  # a new frame already: no second copy
+    return out
+
+
+def _sort_order(frame: pd.DataFrame, meta: standards.Dataset) -> np.ndarray:
+    """The positions of ``frame``'s rows in :func:`sort_domain`'s order."""
+    if not len(frame):
+        return np.arange(0)
     keys = [k for k in meta.keys if k in frame]
     rest = sorted(c for c in frame.columns if c not in keys and c not in (SOURCE, ROW))
-    order = keys + rest
-    sortable = pd.DataFrame(
-        {c: as_text(frame[c]).astype("string").fillna("") if not
-         pd.api.types.is_numeric_dtype(frame[c]) else frame[c] for c in order}
-    )
-    sortable[SOURCE] = frame[SOURCE].astype("string")
-    sortable[ROW] = frame[ROW]
-    ordered = sortable.sort_values([*order, SOURCE, ROW], kind="mergesort", na_position="first")
-    return frame.loc[ordered.index].reset_index(drop=True)
+    # a generator: each column's ranks are folded into a key and let go (a domain of
+    # 4 million records would otherwise hold 30 rank arrays at once)
+    ranks = (_text_rank(frame[c]) if not pd.api.types.is_numeric_dtype(frame[c])
+             else pd.factorize(frame[c], sort=True)[0] for c in keys + rest)
+    lineage = (pd.factorize(frame[SOURCE].astype("string"), sort=True)[0],
+               pd.factorize(frame[ROW], sort=True)[0])
+    return np.lexsort(_packed(itertools.chain(ranks, lineage))[::-1])
 
 
-def _conform(frame: pd.DataFrame, meta: standards.Dataset, ctx: MappingContext) -> pd.DataFrame:
-    """IG variable order; Req/Exp present even if empty; IG types."""
+def _packed(ranks: Iterable[np.ndarray]) -> list[np.ndarray]:
+    """Consecutive rank columns packed into one int64 key each while their product of
+    distinct counts fits (mixed radix keeps the order), so ``np.lexsort`` makes a few
+    passes instead of one per variable."""
+    packed: list[np.ndarray] = []
+    key, room = None, 1
+    for rank in ranks:
+        rank = rank.astype(np.int64) + 1  # missing (-1) first
+        size = int(rank.max()) + 1 if len(rank) else 1
+        if key is not None and room * size < 2**62:
+            key, room = key * size + rank, room * size
+        else:
+            if key is not None:
+                packed.append(key)
+            key, room = rank, size
+    if key is not None:
+        packed.append(key)
+    return packed
+
+
+def _text_rank(values: pd.Series) -> np.ndarray:
+    """Rank of each value's text (numbers as SAS prints them; missing as "")."""
+    array = values.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(array, skipna=True) not in ("string", "empty"):
+        array = as_text(values).astype("string").fillna("").to_numpy(dtype=object)
+    codes, distinct = pd.factorize(array, sort=True)
+    # missing sorts as "", the least text: with "" when there is one (first once sorted)
+    codes[codes < 0] = 0 if len(distinct) and distinct[0] == "" else -1
+    return codes
+
+
+def _conform(frame: pd.DataFrame, meta: standards.Dataset, ctx: MappingContext,
+             order: np.ndarray) -> pd.DataFrame:
+    """The IG's variables of ``frame`` in ``order`` (rows) and IG order (columns), Req/Exp
+    present even if empty, IG types; lineage and other columns are left out. Each column
+    is taken in order once, rather than the whole frame sorted first and copied again."""
     keep = [v for v in meta.variables if v.name in frame or v.core in ("Req", "Exp")]
-    out = pd.DataFrame(index=frame.index)
+    columns: dict[str, Any] = {}
     for var in keep:
-        values = frame[var.name] if var.name in frame else pd.Series(None, index=frame.index,
-                                                                      dtype=object)
+        if var.name not in frame:
+            columns[var.name] = (np.full(len(order), np.nan) if var.is_numeric
+                                 else np.full(len(order), None, dtype=object))
+            continue
+        values = frame[var.name].take(order)  # labels kept: a problem names its record
         if var.is_numeric:
             numbers = pd.to_numeric(values, errors="coerce")
             bad = values.notna() & numbers.isna()
             ctx.at(meta.name, var.name, ()).report(
                 "MAP006", "value is not numeric but the variable is Num in SDTMIG",
                 frame, bad, var.name, values)
-            out[var.name] = numbers.astype("float64")
+            columns[var.name] = numbers.to_numpy(dtype="float64", na_value=np.nan)
         else:
-            text = as_text(values)
-            out[var.name] = text.astype(object).where(text.notna(), None)
-    out[SOURCE] = frame[SOURCE]
-    out[ROW] = frame[ROW]
-    return out
+            text = as_text(values).to_numpy(dtype=object)  # a fresh array: set in place
+            missing = pd.isna(text)
+            if missing.any():
+                text[missing] = None
+            columns[var.name] = text
+    # one block per column, as inserting them would give: no 2-D copy of the domain
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(order)), copy=False)
+
+
+def _lineage(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
+    return frame[[SOURCE, ROW]].take(order).reset_index(drop=True)
 
 
 def build_sdtm(spec: Spec, sources: dict[str, SourceTable], problems: ProblemLog) -> SdtmResult:
@@ -151,12 +211,19 @@ def build_sdtm(spec: Spec, sources: dict[str, SourceTable], problems: ProblemLog
         check_text(built[name], name, ctx)
         frame, piece_labels = split_long(built[name], domain, ctx, meta)
         supp = build_suppqual(frame, domain, spec, piece_labels)
-        conformed = _conform(sort_domain(frame, meta), meta, ctx)
-        datasets[name], lineage[name] = _strip_lineage(conformed)
+        # The reconciliation below needs only the lineage of the mapped records, and the
+        # frame is let go once its conformed copy exists: two copies of a domain at a time.
+        built[name] = built[name][[SOURCE, ROW]]
+        order = _sort_order(frame, meta)
+        datasets[name], lineage[name] = _conform(frame, meta, ctx, order), _lineage(frame, order)
+        del frame
         if supp is not None and len(supp):
-            supp_meta = standards.dataset(f"SUPP{name}")
-            conformed = _conform(sort_domain(supp, supp_meta), supp_meta, ctx)
-            datasets[f"SUPP{name}"], lineage[f"SUPP{name}"] = _strip_lineage(conformed)
+            supp_name = f"SUPP{name}"
+            supp_meta = standards.dataset(supp_name)
+            order = _sort_order(supp, supp_meta)
+            datasets[supp_name] = _conform(supp, supp_meta, ctx, order)
+            lineage[supp_name] = _lineage(supp, order)
+        del supp
 
     recon, excluded = reconcile(sources, built, exclusions, ctx)
     provenance = block_provenance(spec)
@@ -181,6 +248,8 @@ def _columns_of(arg: Arg, value: Any) -> list[str]:
         return [value] if isinstance(value, str) and not arg.key else []
     if arg.kind == "condition" and isinstance(value, dict):
         return condition_columns(value)
+    if arg.kind == "template" and isinstance(value, str):
+        return template_fields(value)
     if arg.kind == "mapping" and isinstance(value, dict) and "algorithm" in value:
         return list(_source_columns(value))
     if arg.kind == "list_of" and arg.items is not None and isinstance(value, list):
@@ -235,8 +304,3 @@ def block_provenance(spec: Spec) -> list[Provenance]:
                                   json_path=("domains", name, "derive", var)))
     out += trial_design_provenance(spec)  # TS, TA, TE, TV, TI, SV, SE
     return out
-
-
-def _strip_lineage(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return (frame.drop(columns=[SOURCE, ROW]).reset_index(drop=True),
-            frame[[SOURCE, ROW]].reset_index(drop=True))

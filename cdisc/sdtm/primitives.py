@@ -20,6 +20,8 @@ from ..text import number_text
 from .conditions import evaluate_condition
 from .ct import resolve_codelist
 from .dates import combine_date_time, to_iso8601
+from .distinct import per_distinct
+from .matching import loose_ct_values
 from .registry import Arg, MappingContext, algorithm, get_algorithm
 
 #: keys of a mapping that describe it (define.xml, SUPPQUAL) rather than compute it
@@ -56,11 +58,20 @@ def as_text(values: pd.Series) -> pd.Series:
         if not numeric.any():
             return values
         out = values.copy()
-        out[numeric] = number_text(values[numeric])
+        out[numeric] = _number_text(values[numeric])
         return out
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return values
-    return number_text(values)
+    return _number_text(values)
+
+
+def _number_text(numbers: pd.Series) -> pd.Series:
+    """:func:`cdisc.text.number_text` once per distinct number (a diameter column holds a
+    few dozen): the rows share its text, which saves a conversion and a string per record.
+    The text depends on the number's value alone, so equal numbers may share it."""
+    codes, distinct = pd.factorize(numbers, use_na_sentinel=True)
+    text = np.append(number_text(pd.Series(distinct)).to_numpy(dtype=object), None)
+    return pd.Series(text[codes], index=numbers.index, dtype=object)
 
 
 _NUMBER_TYPES = (int, float, np.int64, np.float64, np.int32, np.float32)
@@ -82,7 +93,10 @@ def assign(src: pd.DataFrame, ctx: MappingContext, *, column: str,
     values = src[column]
     if zfill:
         text = as_text(values)
-        return text.where(text.isna(), text.astype("string").str.zfill(zfill)).astype(object)
+        padded = per_distinct(text, lambda d: d.astype("string").str.zfill(zfill).astype(object))
+        other = (pd.Series(padded, index=text.index, dtype=object) if padded is not None
+                 else text.astype("string").str.zfill(zfill))
+        return text.where(text.isna(), other).astype(object)
     return values
 
 
@@ -96,7 +110,7 @@ def hardcode(src: pd.DataFrame, ctx: MappingContext, *, value: Any) -> pd.Series
     >>> hardcode(pd.DataFrame(index=[0, 1]), None, value="mg").tolist()
     ['mg', 'mg']
     """
-    return pd.Series([value] * len(src), index=src.index, dtype=object)
+    return pd.Series(value, index=src.index, dtype=object)
 
 
 @algorithm("hardcode_ct", "record", args={
@@ -117,22 +131,29 @@ def hardcode_ct(src: pd.DataFrame, ctx: MappingContext, *, value: str,
     "column": Arg.column("the source column of collected values", required=True),
     "codelist": Arg.codelist("the study_ct entry (or CDISC codelist) that maps them",
                              required=True),
+    "ignore_case": Arg.value("match the map and the submission values ignoring case and "
+                             "blanks (female, Female, F -> F)", {"type": "boolean"}),
 })
 def assign_ct(src: pd.DataFrame, ctx: MappingContext, *, column: str,
-              codelist: str) -> pd.Series:
+              codelist: str, ignore_case: bool = False) -> pd.Series:
     """Collected value -> submission value through the study CT map.
 
     A value already equal to a submission value of the codelist passes
     unchanged; anything else is an error naming the record (never guessed).
     With ``study_ct: {SEX: {codelist: C66731, map: {Female: F}}}``,
-    ``Female`` -> ``F``, ``F`` -> ``F``, ``female`` -> error.
+    ``Female`` -> ``F``, ``F`` -> ``F``, ``female`` -> error; with ``ignore_case: true``
+    ``female`` and ``f`` -> ``F`` too (:mod:`cdisc.sdtm.matching`).
     """
     resolved = resolve_codelist(ctx.spec, codelist)
     values = as_text(src[column])
-    mapped = values.map(resolved.map)
-    direct = values.where(values.isin(list(resolved.codelist.terms)))
-    out = mapped.where(mapped.notna(), direct)
-    failed = values.notna() & out.isna()
+    reported = pd.Series(False, index=src.index)
+    if ignore_case:
+        out, reported = loose_ct_values(src, ctx, column, values, resolved)
+    else:
+        mapped = values.map(resolved.map)
+        direct = values.where(values.isin(list(resolved.codelist.terms)))
+        out = mapped.where(mapped.notna(), direct)
+    failed = values.notna() & out.isna() & ~reported
     ctx.report(
         "MAP001",
         f"value is not in the study CT map {codelist!r} and is not a submission value of "
@@ -271,11 +292,14 @@ def usubjid(src: pd.DataFrame, ctx: MappingContext, *, column: str,
     """STUDYID + separator + subject id: ``PECOMA`` and ``3`` -> ``PECOMA-003`` (zfill 3)."""
     subject = assign(src, ctx, column=column, zfill=zfill)
     subject = as_text(subject) if zfill is None else subject
-    sep = ctx.spec.study.usubjid_separator
-    out = ctx.spec.study.studyid + sep + subject.astype("string")
+    prefix = ctx.spec.study.studyid + ctx.spec.study.usubjid_separator
+    joined = per_distinct(subject, lambda d: (prefix + d.astype("string")).astype(object))
+    out = (pd.Series(joined, index=subject.index, dtype=object, name=subject.name)
+           if joined is not None
+           else (prefix + subject.astype("string")).astype(object))
     ctx.report("MAP005", "subject identifier is missing", src, subject.isna(), column,
                severity=Severity.ERROR)
-    return out.astype(object).where(out.notna(), None)
+    return out.where(subject.notna(), None)
 
 
 @algorithm("visitnum", "record", args={

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from ..errors import Location, Severity
@@ -25,23 +26,22 @@ def reconcile(sources: dict[str, SourceTable], built: dict[str, pd.DataFrame],
                ) -> tuple[list[Reconciliation], pd.DataFrame]:
     """Each source row is mapped (in some output record, or read by a join/lookup)
     or excluded with a reason; rows no mapping touches are listed too."""
-    used_parts = [pd.DataFrame({SOURCE: name, ROW: sorted(rows)})
-                  for name, rows in ctx.used_rows.items()]
-    used_parts += [frame[[SOURCE, ROW]] for frame in built.values() if SOURCE in frame]
-    used = (pd.concat(used_parts, ignore_index=True).astype({SOURCE: str, ROW: int})
-            .drop_duplicates() if used_parts else pd.DataFrame({SOURCE: [], ROW: []}))
+    used = _used_rows(built, ctx)
     excluded = (pd.concat(exclusions, ignore_index=True).astype({SOURCE: str, ROW: int})
                 if exclusions else pd.DataFrame({SOURCE: [], ROW: [], "reason": []}))
     # A row filtered out by one block but used by another is used.
-    excluded = excluded.merge(used, on=[SOURCE, ROW], how="left", indicator=True)
-    excluded = excluded[excluded["_merge"] == "left_only"].drop(columns="_merge")
+    elsewhere = np.zeros(len(excluded), dtype=bool)
+    for name, rows in used.items():
+        at = (excluded[SOURCE] == name).to_numpy(dtype=bool)
+        elsewhere[at] = np.isin(excluded[ROW].to_numpy()[at], rows)
+    excluded = excluded[~elsewhere].reset_index(drop=True)
     if len(excluded):
         excluded = excluded.groupby([SOURCE, ROW], as_index=False)["reason"].agg("; ".join)
     records: list[Reconciliation] = []
     extra: list[pd.DataFrame] = []
     for name, table in sources.items():
         rows = table.frame[ROW].astype(int)
-        is_used = rows.isin(used.loc[used[SOURCE] == name, ROW])
+        is_used = rows.isin(used.get(name, np.zeros(0, dtype=np.int64)))
         is_excluded = rows.isin(excluded.loc[excluded[SOURCE] == name, ROW])
         lost = ~is_used & ~is_excluded
         if lost.any():
@@ -60,3 +60,20 @@ def reconcile(sources: dict[str, SourceTable], built: dict[str, pd.DataFrame],
     excluded = excluded.sort_values([SOURCE, ROW], kind="mergesort").reset_index(drop=True)
     excluded = excluded.rename(columns={SOURCE: "source", ROW: "row"})
     return records, excluded
+
+
+def _used_rows(built: dict[str, pd.DataFrame], ctx: MappingContext) -> dict[str, np.ndarray]:
+    """Per source name, the distinct rows some output record came from or a join or lookup
+    read, gathered as arrays per source rather than a frame of every record."""
+    parts: dict[str, list[np.ndarray]] = {}
+    for name, rows in ctx.used_rows.items():
+        parts.setdefault(str(name), []).append(np.fromiter(rows, dtype=np.int64,
+                                                           count=len(rows)))
+    for frame in built.values():
+        if SOURCE not in frame:
+            continue
+        codes, names = pd.factorize(frame[SOURCE].to_numpy(dtype=object))
+        rows = frame[ROW].to_numpy().astype(np.int64)
+        for i, name in enumerate(names):
+            parts.setdefault(str(name), []).append(rows[codes == i])
+    return {name: pd.unique(np.concatenate(found)) for name, found in parts.items()}

@@ -31,6 +31,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from .. import standards
@@ -138,10 +139,10 @@ def split_long(frame: pd.DataFrame, domain: DomainSpec, ctx: MappingContext,
     for column in list(frame.columns):
         if column in (SOURCE, ROW) or pd.api.types.is_numeric_dtype(frame[column]):
             continue
-        text = frame[column].astype("string")
-        long = text.str.len().gt(MAX_CHAR).fillna(False).astype(bool)
+        long = pd.Series(_lengths(frame[column]) > MAX_CHAR, index=frame.index)
         if not long.any():
             continue
+        text = frame[column].astype("string")
         name = column.removeprefix(SUPP_PREFIX)
         where = ctx.at(domain.name, name, ())
         base = mappings.get(column, {})
@@ -187,6 +188,18 @@ def split_long(frame: pd.DataFrame, domain: DomainSpec, ctx: MappingContext,
     return frame, piece_labels
 
 
+def _lengths(values: pd.Series) -> np.ndarray:
+    """Characters of each value's text, 0 for a missing one (``astype("string").str.len()``
+    without a string copy of the column when it is all text)."""
+    array = values.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(array, skipna=True) in ("string", "empty"):
+        missing = pd.isna(array)
+        if missing.any():
+            array = np.where(missing, "", array)
+        return np.fromiter(map(len, array), dtype=np.int64, count=len(array))
+    return values.astype("string").str.len().fillna(0).to_numpy(dtype=np.int64)
+
+
 def build_suppqual(frame: pd.DataFrame, domain: DomainSpec, spec: Spec,
               piece_labels: dict[str, tuple[str, str]]) -> pd.DataFrame | None:
     columns = [c for c in frame.columns if c.startswith(SUPP_PREFIX)]
@@ -195,12 +208,15 @@ def build_suppqual(frame: pd.DataFrame, domain: DomainSpec, spec: Spec,
     seqvar = f"{domain.name}SEQ"
     declared = {q: m for b in domain.records for q, m in b.supp.items()}
     idvar = None if domain.name == "DM" else seqvar
-    long = frame.melt(
-        id_vars=["USUBJID", SOURCE, ROW] + ([seqvar] if idvar else []),
-        value_vars=columns, var_name="QNAM", value_name="QVAL",
-    ).dropna(subset=["QVAL"])
-    long = long[long["QVAL"].astype("string").str.len() > 0]
-    long["QNAM"] = long["QNAM"].str.removeprefix(SUPP_PREFIX)
+    # one record per qualifier with a value, qualifier by qualifier in column order
+    # (as melt lists them), without first making a record for every empty cell
+    ids = ["USUBJID", SOURCE, ROW] + ([seqvar] if idvar else [])
+    parts = []
+    for column in columns:
+        given = frame[column].notna().to_numpy() & (_lengths(frame[column]) > 0)
+        parts.append(frame.loc[given, ids].assign(QNAM=column.removeprefix(SUPP_PREFIX),
+                                                  QVAL=frame[column][given]))
+    long = pd.concat(parts, ignore_index=True)
 
     # QLABEL/QORIG/QEVAL per QNAM, looked up once per QNAM rather than per record
     qnams = long["QNAM"].unique()

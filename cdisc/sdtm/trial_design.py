@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .. import standards
@@ -43,10 +44,10 @@ from .dates import iso_period, study_day
 #: TSVCDREF of a value taken from CDISC CT (a DICTNAM term, Define-XML CT C66788)
 CDISC_CT = "CDISC CT"
 
-def _conform(name: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
+def _conform(name: str, rows: list[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
     """IG variable order, Req/Exp always present, Num as float64, Char as text or None."""
     meta = standards.dataset(name)
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows).reset_index(drop=True)
     out = pd.DataFrame(index=range(len(frame)))
     for var in meta.variables:
         given = var.name in frame and frame[var.name].notna().any()
@@ -81,45 +82,97 @@ def _provenance(dataset: str, spec: Spec, path: tuple[str | int, ...],
 
 # --- dates ---------------------------------------------------------------------------------
 
-def _ordered(dates: pd.Series) -> pd.Series:
-    """ISO dates sortable by the first day they can be, a more precise one first on ties."""
-    start, _end = iso_period(dates.astype(object))
-    return pd.Series(list(zip(start.fillna(pd.Timestamp.max).astype("int64"),
-                              -dates.str.len(), strict=True)), index=dates.index)
+def _picked(dates: pd.Series, groups: pd.DataFrame, latest: bool) -> pd.DataFrame:
+    """The earliest (latest) of ``dates`` within each group of ``groups`` (aligned columns).
 
-
-def _pick(dates: pd.Series, latest: bool) -> str | None:
-    dates = dates.dropna().astype(str)
-    dates = dates[dates.str.strip() != ""]
-    if dates.empty:
-        return None
-    if latest:
-        _start, end = iso_period(dates.astype(object))
-        key = pd.Series(list(zip(end.fillna(pd.Timestamp.min).astype("int64"),
-                                 dates.str.len(), strict=True)), index=dates.index)
-        return str(dates[key == key.max()].iloc[0])
-    key = _ordered(dates)
-    return str(dates[key == key.min()].iloc[0])
-
-
-def _per_subject(frame: pd.DataFrame, variable: str, latest: bool,
-                 where: Mapping[str, Any] | None = None) -> dict[str, str]:
-    """The earliest (latest) ``variable`` per USUBJID of the records matching ``where``."""
-    if variable not in frame or "USUBJID" not in frame:
-        return {}
-    rows = frame[evaluate_condition(dict(where), frame).to_numpy()] if where else frame
-    out = {}
-    for subject, group in rows.groupby("USUBJID", sort=True):
-        picked = _pick(group[variable], latest)
-        if picked is not None:
-            out[str(subject)] = picked
+    "Earliest" is by the first day a date can be (:func:`.dates.iso_period`), "latest" by
+    the last; a more precise date wins a tie, then the first row. A date that is not a
+    date at all ranks after (before) every real one. Missing and blank dates are not
+    candidates; a group without a candidate has no row. Rows with a missing group value
+    belong to no group (as ``groupby`` drops them). The result holds the group columns
+    and ``DATE`` (text), sorted by the groups.
+    """
+    group, values = _group_codes([groups[c] for c in groups.columns])
+    picked = _pick_per_group(dates.to_numpy(dtype=object), group, len(values), latest)
+    has = np.flatnonzero(pd.notna(picked))
+    out = values.iloc[has].reset_index(drop=True)
+    out["DATE"] = picked[has]
     return out
 
 
-def _study_days(dates: list[str | None], subjects: list[str],
-                rfstdtc: Mapping[str, str]) -> pd.Series:
-    return study_day(pd.Series(dates, dtype=object),
-                     pd.Series([rfstdtc.get(s) for s in subjects], dtype=object))
+def _group_codes(columns: list[pd.Series]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each row's group among the distinct combinations of ``columns`` (0, 1, ... in the
+    sorted order of their values; -1 when a value is missing), and the groups' values."""
+    codes = np.zeros(len(columns[0]) if columns else 0, dtype=np.int64)
+    missing = np.zeros(len(codes), dtype=bool)
+    for column in columns:
+        code, values = pd.factorize(column, sort=True)
+        missing |= code < 0
+        # mixed radix keeps the order; renumbered densely so that it never overflows
+        codes = np.unique(codes * max(len(values), 1) + code, return_inverse=True)[1]
+    groups, first, group = np.unique(np.where(missing, -1, codes), return_index=True,
+                                     return_inverse=True)
+    real = groups >= 0
+    group = np.where(missing, -1, group - (~real).sum())
+    rows = first[real]
+    values = pd.DataFrame({c.name: c.to_numpy()[rows] for c in columns})
+    return group.astype(np.int64), values
+
+
+def _pick_per_group(dates: np.ndarray, group: np.ndarray, groups: int,
+                    latest: bool) -> np.ndarray:
+    """The earliest (latest) date text of each group (0..groups-1), None for a group
+    without one. Each distinct date is ranked once, and one ``np.lexsort`` of integer
+    keys (group, rank, precision, row) puts each group's pick first."""
+    out = np.full(groups, None, dtype=object)
+    candidate = pd.notna(dates) & (group >= 0)
+    text = pd.Series(dates[candidate], dtype=object).astype(str).to_numpy(dtype=object)
+    if not len(text):
+        return out
+    codes, distinct = pd.factorize(text)
+    distinct_text = pd.Series(distinct, dtype=object)
+    blank = (distinct_text.str.strip() == "").to_numpy(dtype=bool)
+    start, end = iso_period(distinct_text)
+    # NaT ranks as the far end of pandas' Timestamp range, as a date compared by its key did
+    when = (-end.fillna(pd.Timestamp.min).astype("int64") if latest
+            else start.fillna(pd.Timestamp.max).astype("int64")).to_numpy()
+    longer = -distinct_text.str.len().to_numpy(dtype=np.int64)
+    keep = ~blank[codes]
+    codes, owner = codes[keep], group[candidate][keep]
+    order = np.lexsort([np.arange(len(codes)), longer[codes], when[codes], owner])
+    ranked = owner[order]
+    begins = np.ones(len(order), dtype=bool)
+    begins[1:] = ranked[1:] != ranked[:-1]
+    picked = order[begins]
+    out[owner[picked]] = distinct[codes[picked]]
+    return out
+
+
+def _pick(dates: pd.Series, latest: bool) -> str | None:
+    picked = _picked(dates, pd.DataFrame({"ALL": 0}, index=dates.index), latest)
+    return str(picked["DATE"].iloc[0]) if len(picked) else None
+
+
+def _per_subject(frame: pd.DataFrame, variable: str, latest: bool,
+                 where: Mapping[str, Any] | None = None) -> pd.Series:
+    """The earliest (latest) ``variable`` per USUBJID (text) of the records matching ``where``.
+
+    Indexed by the subject as text, sorted; subjects without a date are absent.
+    """
+    if variable not in frame or "USUBJID" not in frame:
+        return pd.Series([], dtype=object)
+    rows = frame[evaluate_condition(dict(where), frame).to_numpy()] if where else frame
+    picked = _picked(rows[variable], rows[["USUBJID"]], latest)
+    return pd.Series(picked["DATE"].to_numpy(dtype=object),
+                     index=picked["USUBJID"].astype(str).to_numpy(), dtype=object)
+
+
+def _study_days(dates: pd.Series, subjects: pd.Series, rfstdtc: pd.Series) -> pd.Series:
+    """Study days (float, NaN where missing) of ``dates`` against each subject's RFSTDTC."""
+    reference = subjects.map(rfstdtc) if len(rfstdtc) else pd.Series(None, index=subjects.index,
+                                                                      dtype=object)
+    days = study_day(dates.astype(object), reference.astype(object))
+    return days.astype("float64")
 
 
 # --- TS ------------------------------------------------------------------------------------
@@ -218,92 +271,146 @@ def _visit_datasets(spec: Spec, td: TrialDesign,
     return [d for d in spec.domains if d in datasets and "VISITNUM" in datasets[d]]
 
 
-def _visit_records(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+def _visit_records(name: str, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """USUBJID (text), VISITNUM, VISIT and the --DTC (else --STDTC) of the records with both."""
     date = next((f"{name}{s}" for s in ("DTC", "STDTC") if f"{name}{s}" in frame), None)
-    rows = frame[frame["VISITNUM"].notna() & frame["USUBJID"].notna()]
-    return pd.DataFrame({"USUBJID": rows["USUBJID"].astype(str),
-                         "VISITNUM": rows["VISITNUM"].astype(float),
-                         "VISIT": rows.get("VISIT"),
-                         "DATE": rows[date] if date else None})
+    keep = (frame["VISITNUM"].notna() & frame["USUBJID"].notna()).to_numpy(dtype=bool)
+    size = int(keep.sum())
+
+    def values(column: str | None) -> np.ndarray:
+        if column is None or column not in frame:
+            return np.full(size, None, dtype=object)
+        return frame[column].to_numpy(dtype=object)[keep]
+
+    return {"USUBJID": frame["USUBJID"][keep].astype(str).to_numpy(dtype=object),
+            "VISITNUM": frame["VISITNUM"][keep].astype(float).to_numpy(),
+            "VISIT": values("VISIT"), "DATE": values(date)}
 
 
 def build_sv(spec: Spec, td: TrialDesign, datasets: Mapping[str, pd.DataFrame],
-             rfstdtc: Mapping[str, str], arms: Mapping[str, str]) -> pd.DataFrame:
+             rfstdtc: pd.Series, arms: pd.Series) -> pd.DataFrame:
     parts = [_visit_records(n, datasets[n]) for n in _visit_datasets(spec, td, datasets)]
-    records = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["USUBJID", "VISITNUM", "VISIT", "DATE"])
-    planned = {(spec.visits[v.visit], v.armcd): v for v in td.visits if v.visit in spec.visits}
-    rows = []
-    for (subject, visitnum), group in records.groupby(["USUBJID", "VISITNUM"], sort=True):
-        tv = planned.get((visitnum, arms.get(str(subject)))) or planned.get((visitnum, None))
-        names = group["VISIT"].dropna()
-        rows.append({
-            "STUDYID": spec.study.studyid, "DOMAIN": "SV", "USUBJID": subject,
-            "VISITNUM": visitnum,
-            "VISIT": tv.visit if tv else (str(names.iloc[0]) if len(names) else None),
-            "SVPRESP": "Y" if tv else None, "SVOCCUR": "Y" if tv else None,
-            "VISITDY": tv.visitdy if tv else None,
-            "SVSTDTC": _pick(group["DATE"], latest=False),
-            "SVENDTC": _pick(group["DATE"], latest=True),
-            "SVUPDES": None if tv else td.unplanned_visit})
-    subjects = [r["USUBJID"] for r in rows]
+    records = {field: (np.concatenate([p[field] for p in parts]) if parts
+                       else np.zeros(0, dtype=float if field == "VISITNUM" else object))
+               for field in ("USUBJID", "VISITNUM", "VISIT", "DATE")}
+    # one row per subject and visit, in (USUBJID, VISITNUM) order
+    group, visits = _group_codes([pd.Series(records["USUBJID"], name="USUBJID"),
+                                  pd.Series(records["VISITNUM"], name="VISITNUM")])
+    named = np.flatnonzero(pd.notna(records["VISIT"]))  # the first VISIT of each visit
+    owners, first = np.unique(group[named], return_index=True)
+    visit = np.full(len(visits), None, dtype=object)
+    visit[owners] = records["VISIT"][named[first]]
+    visits["VISIT"] = visit
+    for name, latest in (("SVSTDTC", False), ("SVENDTC", True)):
+        visits[name] = _pick_per_group(records["DATE"], group, len(visits), latest)
+    del records, group
+    # the planned visit (TV) of the subject's arm, else the one for every arm; a later
+    # declaration of the same visit and arm replaces an earlier one
+    planned = pd.DataFrame([{"VISITNUM": float(spec.visits[v.visit]), "ARMCD": v.armcd,
+                             "TVVISIT": v.visit, "TVVISITDY": v.visitdy}
+                            for v in td.visits if v.visit in spec.visits],
+                           columns=["VISITNUM", "ARMCD", "TVVISIT", "TVVISITDY"])
+    planned = planned.drop_duplicates(["VISITNUM", "ARMCD"], keep="last")
+    arm = visits["USUBJID"].map(arms) if len(arms) else pd.Series(None, index=visits.index,
+                                                                   dtype=object)
+    found = pd.Series(False, index=visits.index)
+    tv_visit = pd.Series(None, index=visits.index, dtype=object)
+    tv_visitdy = pd.Series(None, index=visits.index, dtype=object)
+    for on, by in ((["VISITNUM", "ARMCD"], planned[planned["ARMCD"].notna()]),
+                   (["VISITNUM"], planned[planned["ARMCD"].isna()].drop(columns="ARMCD"))):
+        lookup = pd.DataFrame({"VISITNUM": visits["VISITNUM"].astype("float64"),
+                               "ARMCD": arm.astype(object)})
+        hit = lookup.merge(by.astype({"VISITNUM": "float64"}), on=on, how="left",
+                           indicator=True)
+        hit.index = visits.index
+        new = (hit["_merge"] == "both") & ~found
+        tv_visit[new] = hit.loc[new, "TVVISIT"]
+        tv_visitdy[new] = hit.loc[new, "TVVISITDY"]
+        found |= new
+    frame = pd.DataFrame({
+        "STUDYID": spec.study.studyid, "DOMAIN": "SV", "USUBJID": visits["USUBJID"],
+        "VISITNUM": visits["VISITNUM"],
+        "VISIT": tv_visit.where(found, visits["VISIT"].astype(object).where(
+            visits["VISIT"].isna(), visits["VISIT"].astype(str))),
+        "SVPRESP": _where(found, "Y", None), "SVOCCUR": _where(found, "Y", None),
+        "VISITDY": tv_visitdy.where(found, None),
+        "SVSTDTC": visits["SVSTDTC"], "SVENDTC": visits["SVENDTC"],
+        "SVUPDES": _where(found, None, td.unplanned_visit)})
     for var, dtc in (("SVSTDY", "SVSTDTC"), ("SVENDY", "SVENDTC")):
-        days = _study_days([r[dtc] for r in rows], subjects, rfstdtc)
-        for r, d in zip(rows, days, strict=True):
-            r[var] = None if pd.isna(d) else float(d)
-    return _conform("SV", rows)
+        frame[var] = _study_days(frame[dtc], frame["USUBJID"], rfstdtc)
+    return _conform("SV", frame)
+
+
+def _where(condition: pd.Series, yes: Any, no: Any) -> np.ndarray:
+    """``yes`` where the condition holds, else ``no``: the two objects themselves, shared by
+    the rows (``np.where`` would make a string per row)."""
+    out = np.full(len(condition), no, dtype=object)
+    out[condition.to_numpy(dtype=bool)] = yes
+    return out
 
 
 # --- SE ------------------------------------------------------------------------------------
 
 def build_se(spec: Spec, td: TrialDesign, datasets: Mapping[str, pd.DataFrame],
-             rfstdtc: Mapping[str, str], arms: Mapping[str, str]) -> pd.DataFrame:
-    starts: dict[str, dict[str, str]] = {}
-    ends: dict[str, dict[str, str]] = {}
+             rfstdtc: pd.Series, arms: pd.Series) -> pd.DataFrame:
+    starts, ends = [], []
     for e in td.elements:
         for sel, store, latest in ((e.start, starts, False), (e.end, ends, True)):
             frame = datasets.get(sel.dataset) if sel else None
             if sel is not None and frame is not None:
-                store[e.etcd] = _per_subject(frame, sel.date, latest, sel.where)
-    by_arm = {a.armcd: a for a in td.arms}
-    rows = []
-    for subject in sorted(arms):
-        arm = by_arm.get(arms[subject])
-        if arm is None:
-            continue
-        happened = [(order, etcd, starts[etcd][subject])
-                    for order, etcd in enumerate(arm.elements, start=1)
-                    if subject in starts.get(etcd, {})]
-        for i, (order, etcd, start) in enumerate(happened):
-            end = ends.get(etcd, {}).get(subject)
-            if end is None and i + 1 < len(happened):
-                end = happened[i + 1][2]
-            element = td.element(etcd)
-            rows.append({"STUDYID": spec.study.studyid, "DOMAIN": "SE", "USUBJID": subject,
-                         "SESEQ": i + 1, "ETCD": etcd,
-                         "ELEMENT": element.element if element else None, "TAETORD": order,
-                         "EPOCH": element.epoch if element else None,
-                         "SESTDTC": start, "SEENDTC": end})
-    subjects = [r["USUBJID"] for r in rows]
+                picked = _per_subject(frame, sel.date, latest, sel.where)
+                store.append(pd.DataFrame({"ETCD": e.etcd, "USUBJID": picked.index,
+                                           "DATE": picked.to_numpy(dtype=object)}))
+    # the subject's arm's elements in TA order; those with a start date happened
+    by_arm = {a.armcd: a for a in td.arms}  # an arm code declared twice: the last
+    ta = pd.DataFrame([(a.armcd, order, etcd) for a in by_arm.values()
+                       for order, etcd in enumerate(a.elements, start=1)],
+                      columns=["ARMCD", "TAETORD", "ETCD"])
+    subjects = pd.DataFrame({"USUBJID": arms.index.astype(object),
+                             "ARMCD": arms.to_numpy(dtype=object)})
+    rows = subjects.merge(ta, on="ARMCD", how="inner")
+    columns = ["ETCD", "USUBJID", "DATE"]
+    start = pd.concat(starts, ignore_index=True) if starts else pd.DataFrame(columns=columns)
+    end = pd.concat(ends, ignore_index=True) if ends else pd.DataFrame(columns=columns)
+    rows = rows.merge(start.drop_duplicates(["ETCD", "USUBJID"], keep="last").rename(
+        columns={"DATE": "SESTDTC"}), on=["ETCD", "USUBJID"], how="inner")
+    rows = rows.sort_values(["USUBJID", "TAETORD"], kind="mergesort").reset_index(drop=True)
+    rows = rows.merge(end.drop_duplicates(["ETCD", "USUBJID"], keep="last").rename(
+        columns={"DATE": "END"}), on=["ETCD", "USUBJID"], how="left")
+    subject = rows.groupby("USUBJID", sort=False)
+    following = subject["SESTDTC"].shift(-1)
+    element = {e.etcd: e for e in td.elements}
+    frame = pd.DataFrame({
+        "STUDYID": spec.study.studyid, "DOMAIN": "SE", "USUBJID": rows["USUBJID"],
+        "SESEQ": (subject.cumcount() + 1).astype("float64"), "ETCD": rows["ETCD"],
+        "ELEMENT": rows["ETCD"].map({k: e.element for k, e in element.items()}),
+        "TAETORD": rows["TAETORD"].astype("float64"),
+        "EPOCH": rows["ETCD"].map({k: e.epoch for k, e in element.items()}),
+        "SESTDTC": rows["SESTDTC"],
+        "SEENDTC": rows["END"].where(rows["END"].notna(), following)})
     for var, dtc in (("SESTDY", "SESTDTC"), ("SEENDY", "SEENDTC")):
-        days = _study_days([r[dtc] for r in rows], subjects, rfstdtc)
-        for r, d in zip(rows, days, strict=True):
-            r[var] = None if pd.isna(d) else float(d)
-    return _conform("SE", rows)
+        frame[var] = _study_days(frame[dtc], frame["USUBJID"], rfstdtc)
+    return _conform("SE", frame)
 
 
 # --- all of them ---------------------------------------------------------------------------
 
-def _subject_arms(dm: pd.DataFrame | None) -> dict[str, str]:
-    """USUBJID -> the arm the subject's elements follow (ACTARMCD, else ARMCD)."""
+def _subject_arms(dm: pd.DataFrame | None) -> pd.Series:
+    """The arm each subject's elements follow (ACTARMCD, else ARMCD), as text by USUBJID
+    (text), sorted by subject; a subject listed twice takes its last record."""
     if dm is None or "USUBJID" not in dm:
-        return {}
-    arm = pd.Series([None] * len(dm), index=dm.index, dtype=object)
+        return pd.Series([], dtype=object)
+    arm = pd.Series(None, index=dm.index, dtype=object)
     for var in ("ARMCD", "ACTARMCD"):
         if var in dm:
             arm = dm[var].where(dm[var].notna(), arm)
-    return {str(s): str(a) for s, a in zip(dm["USUBJID"], arm, strict=True)
-            if pd.notna(s) and a is not None and pd.notna(a)}
+    known = (dm["USUBJID"].notna() & arm.notna()).to_numpy()
+    pairs = pd.DataFrame({"USUBJID": dm["USUBJID"][known].astype(str).to_numpy(),
+                          "ARMCD": arm[known].astype(str).to_numpy()})
+    pairs = pairs.drop_duplicates("USUBJID", keep="last").sort_values("USUBJID",
+                                                                       kind="mergesort")
+    return pd.Series(pairs["ARMCD"].to_numpy(dtype=object), index=pairs["USUBJID"].to_numpy(),
+                     dtype=object)
 
 
 def _check_arms(spec: Spec, td: TrialDesign, dm: pd.DataFrame | None,
@@ -404,7 +511,8 @@ def build_trial_design(spec: Spec, datasets: Mapping[str, pd.DataFrame],
     dm = datasets.get("DM")
     _check_arms(spec, td, dm, problems)
     arms = _subject_arms(dm)
-    rfstdtc = _per_subject(dm, "RFSTDTC", False) if dm is not None else {}
+    rfstdtc = (_per_subject(dm, "RFSTDTC", False) if dm is not None
+               else pd.Series([], dtype=object))
     out["TA"] = build_ta(spec, td)
     out["TE"] = build_te(spec, td)
     out["TV"] = build_tv(spec, td)

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 from ..model import is_missing
 
@@ -116,7 +117,21 @@ def evaluate_condition(cond: Mapping[str, Any] | None, frame: pd.DataFrame) -> p
     if "not" in cond:
         return ~evaluate_condition(cond["not"], frame)
     column = frame[cond["column"]]
-    present = pd.Series(~is_missing(column), index=frame.index)
+    if not pd.api.types.is_numeric_dtype(column.dtype):
+        array = column.to_numpy(dtype=object)
+        if infer_dtype(array, skipna=True) in ("string", "empty"):
+            # A test's result depends on the value alone: decide it once per distinct
+            # text (and once for missing), then take it back to every row by its code.
+            codes, distinct = pd.factorize(array, use_na_sentinel=True)
+            codes[codes < 0] = len(distinct)
+            decided = _evaluate_leaf(cond, pd.Series([*distinct, None], dtype=object))
+            return pd.Series(decided.to_numpy(dtype=bool)[codes], index=frame.index)
+    return _evaluate_leaf(cond, column).set_axis(frame.index)
+
+
+def _evaluate_leaf(cond: Mapping[str, Any], column: pd.Series) -> pd.Series:
+    """One single-column test on every value of ``column`` (aligned with it)."""
+    present = pd.Series(~is_missing(column), index=column.index)
     if not pd.api.types.is_numeric_dtype(column.dtype):
         stripped = column.astype(object).where(present, "").astype(str).str.strip()
         column = stripped.where(present, None)

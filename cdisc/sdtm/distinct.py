@@ -1,0 +1,61 @@
+"""Work once per distinct value: the memoisation the engine's hot paths share.
+
+A study's columns repeat: 600,000 dates of 10,000 subjects hold a few thousand
+distinct days, a USUBJID column 10,000 identifiers, a coded column a dozen
+terms. A rule that looks at one value at a time (a date's calendar, a CT term, a
+padded identifier) is therefore computed on the distinct values and taken back
+to the rows by their codes: one hash pass over the column (``pd.factorize``, in
+C) instead of Python or a regex per row.
+
+Only columns whose values are all text (or missing) are taken this way, because
+``factorize`` treats ``1``, ``1.0`` and ``True`` as one value while their text
+differs; for other columns :func:`per_distinct` returns None and the caller
+computes on the rows.
+
+Example::
+
+    >>> import pandas as pd
+    >>> per_distinct(pd.Series(["a", None, "a", "bb"]), lambda s: s.str.len()).tolist()
+    [1.0, nan, 1.0, 2.0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def distinct_text(values: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
+    """The distinct values of a text column and each row's position among them, or None
+    when some value is neither text nor missing.
+
+    The column's own missing value (None, NaN or pd.NA, the first one met) stands last
+    for every missing row, so a rule decides about missing values as it would on the
+    rows. The distinct values are an object Series with a fresh 0..n-1 index.
+    """
+    array = values.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(array, skipna=True) not in ("string", "empty"):
+        return None
+    codes, distinct = pd.factorize(array, use_na_sentinel=True)
+    missing = codes < 0
+    if missing.any():
+        codes[missing] = len(distinct)
+        distinct = np.append(np.asarray(distinct, dtype=object), array[np.argmax(missing)])
+    return pd.Series(distinct, dtype=object), codes
+
+
+def per_distinct(values: pd.Series,
+                 compute: Callable[[pd.Series], Any]) -> np.ndarray | None:
+    """``compute`` (an element-wise rule on a Series) on the distinct values of a text
+    column, taken back to every row (an array aligned with ``values``); None when the
+    column is not all text."""
+    found = distinct_text(values)
+    if found is None:
+        return None
+    distinct, codes = found
+    result = compute(distinct)
+    array = result.to_numpy() if isinstance(result, pd.Series) else np.asarray(result)
+    return array[codes]
