@@ -195,7 +195,7 @@ def test_unused_columns_are_a_notice_and_late_dates_a_warning(tmp_path):
     _, result = build(spec.path)
     late = [p for p in result.problems if p.code == "MAP013"]
     assert [(p.location.row, p.location.field, p.location.value) for p in late] == [
-        (3, "AESTDTC", "2013-02-10")]
+        (3, "onset", "2013-02-10")]  # the source column the date was collected in
 
 
 def test_ig_length_limits_shorter_than_200_are_checked(example_output):

@@ -16,6 +16,9 @@ from .dates import iso_period, iso_to_date
 from .dates import study_day as _study_day
 from .registry import Arg, MappingContext, algorithm
 
+#: --ENRTPT of a record still going on at its reference time point (CT C66728, STENRF)
+ONGOING = "ONGOING"
+
 _DTC = Arg.variable("the --DTC variable of this domain", required=True)
 
 
@@ -51,6 +54,13 @@ def subject_date(tgt: pd.DataFrame, ctx: MappingContext, *, agg: str,
     RFSTDTC partial (and every --DY of the subject missing) when the record
     next to it says more. ``{2012-07, 2012-07-15}`` gives 2012-07-15 for min
     and max; ``{2012-08, 2012-07-15}`` gives 2012-07-15 (min) and 2012-08 (max).
+
+    A record still ongoing at the data cut-off (--ENRTPT ``ONGOING``, see
+    :mod:`cdisc.sdtm.timing`) has not ended: for ``max`` over its --ENDTC it
+    counts as ending at its --ENTPT when that is a date, else at
+    ``study.data_cutoff``. So RFXENDTC of a subject still treated at the cut-off
+    is the cut-off date: the last exposure the data can show (SDTMIG 3.4 DM
+    RFXENDTC, "last date/time of exposure"), not the start of the last dose record.
     """
     frames = []
     for item in from_:
@@ -62,6 +72,10 @@ def subject_date(tgt: pd.DataFrame, ctx: MappingContext, *, agg: str,
             rows = domain[evaluate_condition(item["where"], domain)]
         frames.append(pd.DataFrame({"USUBJID": rows["USUBJID"],
                                     "DTC": rows[item["variable"]].astype("string")}))
+        ends = _ongoing_ends(rows, item["variable"], ctx.spec.study.data_cutoff) if (
+            agg == "max") else None
+        if ends is not None and len(ends):
+            frames.append(ends)
     if not frames:
         return pd.Series(None, index=tgt.index, dtype=object)
     dates = pd.concat(frames, ignore_index=True).dropna()
@@ -75,6 +89,24 @@ def subject_date(tgt: pd.DataFrame, ctx: MappingContext, *, agg: str,
     best = ordered.last() if agg == "max" else ordered.first()
     out = tgt["USUBJID"].map(best)
     return out.astype(object).where(out.notna(), None)
+
+
+def _ongoing_ends(rows: pd.DataFrame, variable: str, cutoff: str) -> pd.DataFrame | None:
+    """USUBJID and end date of the records of ``rows`` ongoing at their reference point.
+
+    Only an --ENDTC counts (``EXENDTC`` -> ``EXENRTPT``/``EXENTPT``); the end is
+    --ENTPT when it is an ISO 8601 date, else the cut-off.
+    """
+    prefix = variable.removesuffix("ENDTC")
+    relation, point = f"{prefix}ENRTPT", f"{prefix}ENTPT"
+    if prefix == variable or relation not in rows:
+        return None
+    ongoing = rows[rows[relation].astype("string").eq(ONGOING).fillna(False).astype(bool)]
+    named = (ongoing[point].astype("string") if point in ongoing
+             else pd.Series(pd.NA, index=ongoing.index, dtype="string"))
+    is_date = named.str.fullmatch(r"\d{4}-\d{2}-\d{2}(T.*)?").fillna(False).astype(bool)
+    return pd.DataFrame({"USUBJID": ongoing["USUBJID"],
+                         "DTC": named.where(is_date, cutoff).astype("string")})
 
 
 @algorithm("seq", "domain")
@@ -112,9 +144,11 @@ def epoch(tgt: pd.DataFrame, ctx: MappingContext, *, dtc: str) -> pd.Series:
     start, end = iso_period(tgt[dtc])
     first = iso_to_date(_per_subject(tgt, ctx, "RFXSTDTC"))
     last = iso_to_date(_per_subject(tgt, ctx, "RFXENDTC"))
-    out = np.select(
-        [end < first, (start >= first) & (end <= last), start > last],
-        ["SCREENING", "TREATMENT", "FOLLOW-UP"],
-        default=None,
-    )
+    out = np.full(len(tgt), None, dtype=object)
+    # the first rule that holds wins (as np.select), assigned last; a Python str put in an
+    # object array is shared by the rows, where np.select would make one string per row
+    for holds, name in ((start > last, "FOLLOW-UP"),
+                        ((start >= first) & (end <= last), "TREATMENT"),
+                        (end < first, "SCREENING")):
+        out[holds.to_numpy(dtype=bool)] = name
     return pd.Series(out, index=tgt.index, dtype=object)

@@ -105,7 +105,16 @@ def known_algorithms() -> dict[str, Algorithm]:
 
 def _load_builtin() -> None:
     # Importing the modules registers their algorithms.
-    from . import derivations, primitives  # noqa: F401
+    from . import (  # noqa: F401
+        best_response,
+        date_arithmetic,
+        derivations,
+        primitives,
+        recode,
+        text_format,
+        timing,
+        units,
+    )
 
 
 @dataclass
@@ -146,6 +155,14 @@ class MappingContext:
             return block.source
         return None
 
+    def _sheet(self, source_name: str | None) -> str | None:
+        """The worksheet a record of an XLSX source was read from (None for other files)."""
+        source = self.spec.sources.get(source_name) if source_name else None
+        if source is None:
+            return None
+        # the reader knows the sheet it read when the spec names none (the first one)
+        return getattr(self.sources.get(source_name), "sheet", None) or source.sheet
+
     def report(
         self,
         code: str,
@@ -172,6 +189,7 @@ class MappingContext:
                 f"{self.domain}.{self.variable}: {message}",
                 Location(
                     file=file,
+                    sheet=self._sheet(source_name),
                     row=int(row) if row is not None and pd.notna(row) else None,
                     field=column,
                     value=None if value is None or (not isinstance(value, str) and pd.isna(value))

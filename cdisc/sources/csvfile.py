@@ -1,9 +1,15 @@
 """CSV sources: every cell as text, and the exact file line each record starts on.
 
-Two readers give the same cells: pandas' C parser when records map one-to-one
-onto file lines (:func:`read_csv_fast`), the csv module otherwise
-(:func:`read_csv`), which knows each record's line after a blank line, a quoted
-cell over several lines, or old Mac (CR-only) line ends.
+The file is decoded and its cell separator found first (:func:`load_csv`, the
+rules in :mod:`cdisc.sources.dialect`: encoding from a byte order mark or the
+spec, separator from the spec or the header line). Then two readers give the
+same cells: pandas' C parser when records map one-to-one onto file lines
+(:func:`read_csv_fast`), the csv module otherwise (:func:`read_csv`), which
+knows each record's line after a blank line, a quoted cell over several lines
+(a line break inside quotes is part of the cell), or old Mac (CR-only) line ends.
+
+Columns are found by their header text (``ColumnSpec.header``); the frame's
+columns are still named by the header, the reader renames them.
 
 Bounds (:mod:`cdisc.limits`): :func:`check_header` reads the header line in
 chunks before any parser sees the file, so a million-column header stops after
@@ -25,25 +31,49 @@ import pandas as pd
 from ..errors import Location, Problem, SourceError
 from ..limits import DEFAULT_LIMITS, Limits
 from ..spec.model import SourceSpec
+from .dialect import (
+    DELIMITERS,
+    CsvText,
+    decode,
+    delimiter_name,
+    header_line,
+    sniff_delimiter,
+    split_header,
+)
 from .guard import limit_problem
 
 _CHUNK = 1 << 16
+_SEPARATORS = tuple(d.encode() for d in DELIMITERS)
+
+
+def declared_headers(spec: SourceSpec) -> list[str]:
+    """The header text of every declared column, in declaration order."""
+    return [column.header for column in spec.columns.values()]
+
+
+def load_csv(spec: SourceSpec) -> CsvText:
+    """The file decoded, with its separator (declared, else recognised from the header)."""
+    data = spec.file.read_bytes()
+    text, encoding = decode(data, spec.encoding, str(spec.file))
+    delimiter = spec.delimiter or sniff_delimiter(header_line(text), declared_headers(spec))
+    utf8 = data if encoding in ("utf-8", "utf-8-sig") else None
+    return CsvText(text, encoding, delimiter, utf8)
 
 
 def check_header(path: Path, limits: Limits) -> None:
     """Refuse a header line with more than ``columns`` cells, reading it in chunks.
 
-    Counts the commas of the first line without parsing it (a comma inside a
-    quoted header name counts too, so the bound here is twice the limit; the
-    exact count is checked once the header is parsed). A header cell longer
-    than ``cell_chars`` (4 bytes a character at most in UTF-8) stops it too.
-    Nothing is kept in memory but the counts.
+    Counts the separators (any of , ; tab |) of the first line without parsing
+    it (one inside a quoted header name counts too, so the bound here is twice
+    the limit; the exact count is checked once the header is parsed). A header
+    cell longer than ``cell_chars`` (4 bytes a character at most in UTF-8 and
+    UTF-16) stops it too. Nothing is kept in memory but the counts.
     """
     file = str(path)
     max_commas = 2 * limits.columns + 16
     max_cell = 4 * limits.cell_chars + 2
     commas = 0
-    cell = 0  # bytes since the last comma
+    cell = 0  # bytes since the last separator
     with path.open("rb") as handle:
         while True:
             chunk = handle.read(_CHUNK)
@@ -51,9 +81,10 @@ def check_header(path: Path, limits: Limits) -> None:
                 return
             ends = [i for i in (chunk.find(b"\n"), chunk.find(b"\r")) if i >= 0]
             line = chunk[:min(ends)] if ends else chunk
-            found = line.count(b",")
+            found = sum(line.count(sep) for sep in _SEPARATORS)
             commas += found
-            cell = len(line) - line.rfind(b",") - 1 if found else cell + len(line)
+            last = max(line.rfind(sep) for sep in _SEPARATORS)
+            cell = len(line) - last - 1 if found else cell + len(line)
             where = Location(file=file, row=1)
             if commas > max_commas:
                 raise SourceError(limit_problem(
@@ -72,8 +103,8 @@ def check_width(header: list[str], file: str, limits: Limits) -> None:
             Location(file=file, row=1)))
 
 
-def read_csv_fast(spec: SourceSpec, limits: Limits = DEFAULT_LIMITS
-                  ) -> tuple[pd.DataFrame, list[int]] | None:
+def read_csv_fast(spec: SourceSpec, limits: Limits = DEFAULT_LIMITS,
+                  source: CsvText | None = None) -> tuple[pd.DataFrame, list[int]] | None:
     """pandas' C parser when its records map one-to-one onto file lines, else None.
 
     The common file (no blank lines, no line breaks inside quoted cells, every
@@ -84,28 +115,33 @@ def read_csv_fast(spec: SourceSpec, limits: Limits = DEFAULT_LIMITS
     NUL byte (the C parser cuts the cell there), a CR that does not end a CRLF
     line (old Mac line ends), more lines than ``rows`` allows.
     """
-    data = spec.file.read_bytes()
-    lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
-    if (b"\x00" in data or lines > limits.rows + 1
-            or data.count(b"\r") != data.count(b"\r\n")):
+    source = source or load_csv(spec)
+    text = source.text
+    lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+    if ("\x00" in text or lines > limits.rows + 1
+            or text.count("\r") != text.count("\r\n")):
         return None
+    wanted = declared_headers(spec)
+    # UTF-8 bytes go to the C parser as they are (it decodes faster than a str buffer)
+    buffer = io.BytesIO(source.utf8) if source.utf8 is not None else io.StringIO(text)
     try:
         with warnings.catch_warnings():
             # "loss of data with index_col=False": a record wider than the header
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False,
-                                na_filter=False, encoding="utf-8-sig", index_col=False)
-        header = next(csv.reader(io.StringIO(data.decode("utf-8-sig").split("\n", 1)[0])))
+            frame = pd.read_csv(buffer, sep=source.delimiter, dtype=str, keep_default_na=False,
+                                na_filter=False, index_col=False,
+                                encoding="utf-8-sig" if source.utf8 is not None else None)
+        header = split_header(header_line(text), source.delimiter)
     except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError,
-            UnicodeDecodeError, ValueError, StopIteration, csv.Error):
+            UnicodeDecodeError, ValueError, csv.Error):
         return None
     # A short record's missing cells come back as NaN even with na_filter off, a
     # header name seen twice comes back renamed ("x.1"), and a record wider than
     # the header must not shift its cells: the exact reader reports those.
     if (lines != len(frame) + 1 or frame.isna().any().any() or list(frame.columns) != header
-            or any(name not in frame.columns for name in spec.columns)
+            or any(name not in frame.columns for name in wanted)
             or len(set(frame.columns)) != len(frame.columns)
-            or any(f"{name}.1" in frame.columns for name in spec.columns)):
+            or any(f"{name}.1" in frame.columns for name in wanted)):
         return None
     check_width(header, str(spec.file), limits)
     return frame, list(range(2, 2 + len(frame)))
@@ -122,7 +158,7 @@ def _field_limit(chars: int):
         csv.field_size_limit(before)
 
 
-def read_csv(spec: SourceSpec, limits: Limits = DEFAULT_LIMITS
+def read_csv(spec: SourceSpec, limits: Limits = DEFAULT_LIMITS, source: CsvText | None = None
              ) -> tuple[pd.DataFrame, list[int]]:
     """CSV cells as text, and the file line each record starts on.
 
@@ -134,16 +170,20 @@ def read_csv(spec: SourceSpec, limits: Limits = DEFAULT_LIMITS
     ``rows`` limit and at a cell longer than ``cell_chars``.
     """
     file = str(spec.file)
+    source = source or load_csv(spec)
     problems: list[Problem] = []
-    with (_field_limit(limits.cell_chars),
-          spec.file.open(encoding="utf-8-sig", newline="") as handle):
-        reader = csv.reader(handle)
+    with _field_limit(limits.cell_chars):
+        reader = csv.reader(io.StringIO(source.text, newline=""), delimiter=source.delimiter)
         start = 1
         try:
             header = next(reader, None)
             if header is None:
                 raise ValueError("the file is empty (no header line)")
             check_width(header, file, limits)
+            if any(name not in header for name in declared_headers(spec)):
+                # the source cannot be read; SRC004 says why (a wrong separator, a
+                # misspelt header) better than the records' cell counts would
+                return pd.DataFrame({name: [] for name in header}, dtype=object), []
             records: list[list[str]] = []
             rows: list[int] = []
             start = reader.line_num + 1
@@ -157,8 +197,10 @@ def read_csv(spec: SourceSpec, limits: Limits = DEFAULT_LIMITS
                     if len(record) < len(header) or any(cell.strip() for cell in extra):
                         problems.append(Problem("SRC009", (
                             f"the record has {len(record)} cells but the header has "
-                            f"{len(header)}; a cell with a comma must be in double quotes"),
-                            Location(file=file, row=start, value=",".join(record))))
+                            f"{len(header)}; a cell holding the separator "
+                            f"{delimiter_name(source.delimiter)} must be in double quotes"),
+                            Location(file=file, row=start,
+                                     value=source.delimiter.join(record))))
                     records.append(record[:len(header)])
                     rows.append(start)
                 start = reader.line_num + 1
@@ -174,7 +216,7 @@ def read_csv(spec: SourceSpec, limits: Limits = DEFAULT_LIMITS
     first: dict[str, int] = {}
     for i, name in enumerate(header):
         first.setdefault(name, i)
-    duplicated = [n for n in spec.columns if header.count(n) > 1]
+    duplicated = [n for n in declared_headers(spec) if header.count(n) > 1]
     if duplicated:
         raise SourceError([Problem("SRC010", f"column {n!r} appears {header.count(n)} times in "
                                    "the header", Location(file=file, row=1, field=n))

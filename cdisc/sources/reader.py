@@ -8,6 +8,16 @@ cell is missing. Each frame carries two bookkeeping columns, :data:`SOURCE` and
 :data:`ROW`, that follow every record into the SDTM datasets so any problem or
 exclusion can name the line it came from.
 
+A column is found by its header text (``header:`` in the spec, default the
+column's name) and named in the frame by the spec's name for it; messages name
+the header, as the user sees it in the file. A declared column the file lacks
+is an error that lists the headers read (and the separator the header line
+seems to use when it was read as one cell); columns of the file the spec does
+not declare are one notice per source (SRC021). A file several sources read
+(sheets of one workbook) that cannot be opened is one problem, not one per
+source. CSV dialects (encoding, separator, decimal comma, thousands) are in
+:mod:`cdisc.sources.dialect`.
+
 Nothing is changed silently; each of these is an error at its file, sheet (for
 XLSX), row and source column, before anything is written:
 
@@ -23,6 +33,11 @@ XLSX), row and source column, before anything is written:
   is not a regular file (SRC019) or lies outside the source folder (SRC020),
   see :mod:`cdisc.sources.guard`.
 
+A cell is reported once: one found wrong here (a control character, a
+number that is not one, an Excel error) is then missing in the frame, so the
+mapping stage, which runs on the tables read even when some cells were wrong
+(so that one run reports every problem), does not report it again.
+
 Every check is a column operation on the declared columns; Python loops only
 over the cells already found wrong (and, for CSV files the C parser cannot map
 to lines, over the records, for their exact line numbers).
@@ -30,6 +45,8 @@ to lines, over the records, for their exact line numbers).
 
 from __future__ import annotations
 
+import difflib
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,13 +54,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import Location, Problem, ProblemLog, SourceError
+from ..errors import Location, Problem, ProblemLog, Severity, SourceError
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model.numbers import IBM_TINY, SAFE_DIGITS, WRITABLE_MAX, storage_problem
 from ..spec.model import SourceSpec, Spec
-from .csvfile import check_header, read_csv, read_csv_fast
+from .csvfile import check_header, load_csv, read_csv, read_csv_fast
 from .datasetfile import SUFFIXES as DATASET_SUFFIXES
 from .datasetfile import read_dataset_file
+from .dialect import delimiter_name, normalise_numbers, suggested_delimiter
 from .guard import check_file, limit_problem, outside_problem
 from .xlsxfile import read_xlsx
 
@@ -62,7 +80,9 @@ _EXPONENT = re.compile("[eE]")
 @dataclass
 class SourceTable:
     spec: SourceSpec
-    frame: pd.DataFrame  # declared columns + SOURCE + ROW
+    frame: pd.DataFrame  # declared columns (by their spec names) + SOURCE + ROW
+    #: the worksheet read (XLSX), also when the spec names none (the first)
+    sheet: str | None = None
 
     @property
     def name(self) -> str:
@@ -83,6 +103,12 @@ class _Raw:
     #: per column, cells already reported (formula without a value, Excel error)
     reported: dict[str, np.ndarray] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    #: every name of the header row, declared or not
+    header: list[str] = field(default_factory=list)
+    #: per column, the cells stored as text (XLSX); None: every cell is text (CSV)
+    text_cells: dict[str, np.ndarray] | None = None
+    #: the CSV cell separator read with
+    delimiter: str | None = None
 
 
 def _read_csv_fast(spec: SourceSpec, limits: Limits = DEFAULT_LIMITS
@@ -108,13 +134,17 @@ def _read_raw(spec: SourceSpec, limits: Limits) -> _Raw:
     check_file(spec, limits)
     if suffix in DATASET_SUFFIXES:
         frame, rows = read_dataset_file(spec.file, limits)
-        return _Raw(frame, rows)
+        # a dataset's numbers are numbers: no decimal comma to read
+        return _Raw(frame, rows, header=list(frame.columns), text_cells={})
     if suffix in (".xlsx", ".xlsm"):
-        table = read_xlsx(spec.file, spec.sheet, list(spec.columns), limits)
-        return _Raw(table.frame, table.rows, table.sheet, table.reported, table.problems)
+        declared = {column.header: column for column in spec.columns.values()}
+        table = read_xlsx(spec.file, spec.sheet, list(declared), limits, declared)
+        return _Raw(table.frame, table.rows, table.sheet, table.reported, table.problems,
+                    table.header, table.text_cells)
     check_header(spec.file, limits)
-    frame, rows = read_csv_fast(spec, limits) or read_csv(spec, limits)
-    return _Raw(frame, rows)
+    text = load_csv(spec)
+    frame, rows = read_csv_fast(spec, limits, text) or read_csv(spec, limits, text)
+    return _Raw(frame, rows, header=list(frame.columns), delimiter=text.delimiter)
 
 
 def _has(text: pd.Series, char_class: re.Pattern) -> np.ndarray:
@@ -136,7 +166,7 @@ def _lengths(text: pd.Series) -> np.ndarray:
 def _too_long(raw: _Raw, spec: SourceSpec, limits: Limits, problems: ProblemLog) -> bool:
     """SRC018 for every declared cell longer than ``cell_chars``; True if there was one."""
     found = False
-    for name in spec.columns:
+    for name in (column.header for column in spec.columns.values()):
         lengths = _lengths(raw.frame[name].astype(str))
         for pos in np.flatnonzero(lengths > limits.cell_chars):
             found = True
@@ -166,13 +196,20 @@ def _control_characters(text: pd.Series, rows: np.ndarray, where: dict, name: st
     return hit
 
 
-def _numbers(values: pd.Series, integer: bool, rows: np.ndarray, skip: np.ndarray,
-             where: dict, name: str, problems: ProblemLog) -> pd.Series:
-    """The column as Float64; SRC005/SRC016/SRC017 for the cells that are no storable number."""
+def _numbers(values: pd.Series, shown: pd.Series, integer: bool, rows: np.ndarray,
+             skip: np.ndarray, where: dict, name: str, problems: ProblemLog,
+             notation: str = "") -> pd.Series:
+    """The column as Float64; SRC005/SRC016/SRC017 for the cells that are no storable number.
+
+    ``values``: the cells as Python writes numbers (a decimal comma already read,
+    see :func:`~cdisc.sources.dialect.normalise_numbers`; missing where the cell
+    does not fit the declared notation); ``shown``: the cells as written, for
+    the messages. A cell reported here is missing in the result.
+    """
     numbers = pd.to_numeric(values, errors="coerce")
     # "inf"/"nan" parse as floats but are no collected number (nor storable in XPT)
     numbers = numbers.where(np.isfinite(numbers.astype("float64")))
-    present = values.notna().to_numpy() & ~skip
+    present = shown.notna().to_numpy() & ~skip
     bad = present & numbers.isna().to_numpy()
     if integer:
         bad |= present & (numbers.notna() & (numbers % 1 != 0)).to_numpy()
@@ -201,15 +238,63 @@ def _numbers(values: pd.Series, integer: bool, rows: np.ndarray, skip: np.ndarra
             continue
         kind, reason = found
         bad[pos] = False
+        result.iat[pos] = pd.NA
         problems.add("SRC017" if kind == "range" else "SRC016",
                      f"the number cannot be stored in a SAS transport file as written: {reason}",
-                     Location(**where, row=int(rows[pos]), field=name, value=text.iat[pos]))
+                     Location(**where, row=int(rows[pos]), field=name, value=shown.iat[pos]))
     for pos in np.flatnonzero(bad):
+        result.iat[pos] = pd.NA
         problems.add(
-            "SRC005", f"expected {'an integer' if integer else 'a number'}",
-            Location(**where, row=int(rows[pos]), field=name, value=text.iat[pos]),
+            "SRC005", f"expected {'an integer' if integer else 'a number'}{notation}",
+            Location(**where, row=int(rows[pos]), field=name, value=shown.iat[pos]),
         )
     return result
+
+
+def _listed(names: list[str], most: int = 30) -> str:
+    shown = ", ".join(repr(name) for name in names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _missing_column(name: str, source: SourceSpec, raw: _Raw) -> str:
+    """SRC004's message: the header as declared, the headers read, what may be wrong."""
+    header = source.header_of(name)
+    declared = f" (declared as {name!r})" if header != name else ""
+    message = (f"declared column {header!r}{declared} is not in the file header; the header "
+               f"read has {_listed(raw.header) if raw.header else 'no names'}")
+    other = suggested_delimiter(raw.header, raw.delimiter or "")
+    if other is not None and raw.delimiter is not None:
+        return (f"{message}. The header was read as one cell, separated by "
+                f"{delimiter_name(raw.delimiter)}, but it holds {delimiter_name(other)}: "
+                f"declare delimiter: {other!r} for this source")
+    if other is not None and raw.sheet is not None:
+        return (f"{message}. The header is one cell holding {delimiter_name(other)}: the sheet "
+                "holds CSV lines in its first column; read the CSV file itself, or split the "
+                "column (Excel: Data > Text to Columns)")
+    folded = {h.strip().casefold(): h for h in raw.header}
+    near = folded.get(header.strip().casefold())
+    if near is None:
+        close = difflib.get_close_matches(header, raw.header, n=1, cutoff=0.75)
+        near = close[0] if close else None
+    if near is not None:
+        message += (f". The file has {near!r}: a header is matched exactly; write it as in the "
+                    f"file, or keep the name and add header: {near!r}")
+    return message
+
+
+def _text_cells(raw: _Raw, header: str, count: int) -> np.ndarray | None:
+    if raw.text_cells is None:
+        return None
+    return raw.text_cells.get(header, np.zeros(count, dtype=bool))
+
+
+def _notation(source: SourceSpec) -> str:
+    """How the source writes numbers, for SRC005, when not the default."""
+    if source.decimal == "." and source.thousands is None:
+        return ""
+    thousands = (f", thousands separator {source.thousands!r}" if source.thousands is not None
+                 else ", no thousands separator")
+    return f" written with the decimal mark {source.decimal!r}{thousands}"
 
 
 def _read_one(spec: Spec, source: SourceSpec, problems: ProblemLog) -> SourceTable | None:
@@ -225,7 +310,7 @@ def _read_one(spec: Spec, source: SourceSpec, problems: ProblemLog) -> SourceTab
         problems.extend(exc.problems)
         return None
     except FileNotFoundError:
-        problems.add("SRC002", "source file not found", Location(file=file))
+        problems.add("SRC002", _not_found(spec, source), Location(file=file))
         return None
     except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
         problems.add("SRC003", f"cannot read the file: {exc}", Location(file=file))
@@ -233,29 +318,43 @@ def _read_one(spec: Spec, source: SourceSpec, problems: ProblemLog) -> SourceTab
     problems.extend(raw.problems)
 
     where = {"file": file, "sheet": raw.sheet}
-    missing = [c for c in source.columns if c not in raw.frame.columns]
-    for col in missing:
-        problems.add("SRC004", f"declared column {col!r} is not in the file header",
-                     Location(**where, row=1, field=col))
+    headers = {name: column.header for name, column in source.columns.items()}
+    missing = [name for name, header in headers.items() if header not in raw.frame.columns]
+    for name in missing:
+        problems.add("SRC004", _missing_column(name, source, raw),
+                     Location(**where, row=1, field=headers[name]))
     if missing or _too_long(raw, source, limits, problems):
         return None
+    declared = set(headers.values())
+    undeclared = [h for h in raw.header if h not in declared]
+    if undeclared:
+        problems.add("SRC021", (
+            f"{len(undeclared)} column{'s' if len(undeclared) > 1 else ''} of the file "
+            f"{'are' if len(undeclared) > 1 else 'is'} not declared in the spec and not read: "
+            f"{_listed(undeclared)}"), Location(**where, row=1), Severity.NOTICE)
 
     rows = np.asarray(raw.rows, dtype=int)
     frame = pd.DataFrame(index=raw.frame.index)
     skipped: dict[str, np.ndarray] = {}
     for name, col in source.columns.items():
-        cells = raw.frame[name].astype(str)
-        skip = raw.reported.get(name, np.zeros(len(cells), dtype=bool)).copy()
-        skip |= _control_characters(cells, rows, where, name, problems)
+        header = col.header
+        cells = raw.frame[header].astype(str)
+        skip = raw.reported.get(header, np.zeros(len(cells), dtype=bool)).copy()
+        skip |= _control_characters(cells, rows, where, header, problems)
         text = cells.str.strip()
         values: pd.Series = text.where(text != "", None)
         absent = values.isna().to_numpy() & ~skip
         if col.type in ("integer", "number"):
-            values = _numbers(values, col.type == "integer", rows, skip, where, name, problems)
-        if col.required:
+            normal = normalise_numbers(values, source.decimal, source.thousands,
+                                       _text_cells(raw, header, len(values)))
+            values = _numbers(normal, values, col.type == "integer", rows, skip, where, header,
+                              problems, _notation(source))
+        if col.required and name != source.subject:  # a missing subject is SRC008
             for pos in np.flatnonzero(absent):
                 problems.add("SRC006", "required value is missing",
-                             Location(**where, row=int(rows[pos]), field=name))
+                             Location(**where, row=int(rows[pos]), field=header))
+        if skip.any():  # reported here: missing for the mapping stage, never reported twice
+            values = values.mask(pd.Series(skip, index=values.index))
         frame[name] = values
         skipped[name] = skip
     frame[SOURCE] = source.name
@@ -266,25 +365,64 @@ def _read_one(spec: Spec, source: SourceSpec, problems: ProblemLog) -> SourceTab
         dup = frame.duplicated(key, keep=False) & frame[key].notna().all(axis=1)
         for idx in dup[dup].index:
             problems.add(
-                "SRC007", f"duplicate key ({', '.join(source.key)}) in the source",
-                Location(**where, row=int(frame.at[idx, ROW]), field=",".join(source.key),
+                "SRC007", f"duplicate key ({', '.join(map(source.header_of, key))}) in the "
+                "source",
+                Location(**where, row=int(frame.at[idx, ROW]),
+                         field=",".join(map(source.header_of, key)),
                          value="/".join(str(frame.at[idx, k]) for k in source.key)),
             )
     missing_subject = frame[source.subject].isna().to_numpy() & ~skipped[source.subject]
     for pos in np.flatnonzero(missing_subject):
         problems.add("SRC008", "subject identifier is missing",
-                     Location(**where, row=int(rows[pos]), field=source.subject))
-    return SourceTable(source, frame.reset_index(drop=True))
+                     Location(**where, row=int(rows[pos]), field=headers[source.subject]))
+    return SourceTable(source, frame.reset_index(drop=True), raw.sheet)
+
+
+def _not_found(spec: Spec, source: SourceSpec) -> str:
+    """SRC002's message: the sources that name the file, and files of a similar name."""
+    readers = [name for name, other in spec.sources.items() if other.file == source.file]
+    message = "source file not found"
+    if len(readers) > 1:
+        message += f" (read by sources {', '.join(readers)})"
+    folder = source.file.parent
+    try:
+        names = [entry.name for entry in itertools.islice(folder.iterdir(), 10_000)
+                 if entry.is_file()]
+    except OSError:
+        return f"{message}; its folder does not exist either"
+    close = difflib.get_close_matches(source.file.name, names, n=3, cutoff=0.6)
+    if close:
+        message += f"; its folder has {_listed(close)}"
+    return message
 
 
 def read_sources(spec: Spec, problems: ProblemLog) -> dict[str, SourceTable]:
-    """Read every source the spec declares; problems (and notices) go to ``problems``."""
+    """Read every source the spec declares; problems (and notices) go to ``problems``.
+
+    Every source is read, whatever the others gave, so one run reports the
+    problems of all of them. A file that cannot be opened at all (missing, not
+    a workbook, too large) is reported once, for the first source that reads it.
+    """
     tables: dict[str, SourceTable] = {}
+    unreadable: set[Path] = set()
     for name, source in spec.sources.items():
-        table = _read_one(spec, source, problems)
+        if source.file in unreadable:
+            continue
+        found = ProblemLog()
+        table = _read_one(spec, source, found)
+        problems.extend(found)
         if table is not None:
             tables[name] = table
+        elif found.errors and all(_about_the_file(p, source) for p in found.errors):
+            unreadable.add(source.file)
     return tables
+
+
+def _about_the_file(problem: Problem, source: SourceSpec) -> bool:
+    """A problem with the whole file (not a sheet, row, or spec line of this source)."""
+    where = problem.location
+    return (where.file == str(source.file) and where.sheet is None and where.row is None
+            and where.line is None)
 
 
 def resolve_source_path(spec_dir: Path, file: str) -> Path:

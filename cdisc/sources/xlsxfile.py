@@ -1,9 +1,19 @@
 """XLSX sources: the declared columns of one sheet as text, with exact sheet rows.
 
 The header is row 1 of the sheet; every later row keeps its sheet row number
-and blank rows are skipped (as blank CSV lines are). Cells become text the way
+and blank rows are skipped (as blank CSV lines are). Columns are found by their
+header text (``ColumnSpec.header``). Cells become text the way
 ``pandas.read_excel(dtype=str)`` always made them (``40``, ``2.5``,
 ``2009-04-19 00:00:00`` for a date cell), so a valid workbook reads as before.
+
+Excel date cells. A cell Excel stores as a date (or time) in a column declared
+``date``, ``datetime`` or ``time`` is written in one of the column's declared
+formats, the one that holds exactly the parts the cell has (a date cell at
+midnight is a date; ``DD/MM/YYYY`` makes ``04/03/2012``), so it converts like
+the text cells around it and its day and month can never be swapped. A cell
+whose parts no declared format holds (a time of day in a column of dates, a
+full date in a ``YYYY`` column) is an error (SRC023): dropping the time or the
+day would change what was collected.
 
 Formula cells. A workbook stores a formula together with the value Excel
 computed when it last saved the file (the cached value); we never compute a
@@ -42,8 +52,9 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +63,8 @@ import pandas as pd
 
 from ..errors import Location, Problem, Severity, SourceError
 from ..limits import Limits
+from ..spec.dateformats import format_parts, render
+from ..spec.model import ColumnSpec
 from .guard import limit_problem
 
 EXCEL_MAX_ROWS = 1_048_576
@@ -74,6 +87,10 @@ class XlsxTable:
     problems: list[Problem] = field(default_factory=list)
     #: per column, the records whose cell is already reported as an error
     reported: dict[str, np.ndarray] = field(default_factory=dict)
+    #: the header row's names (empty cells left out), declared or not
+    header: list[str] = field(default_factory=list)
+    #: per column, the records whose cell the workbook stores as text (not a number)
+    text_cells: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _cannot_read(file: str, what: str, **where: Any) -> SourceError:
@@ -184,8 +201,47 @@ def _outside_reason(formula: str) -> str | None:
     return None
 
 
-def read_xlsx(path: Path, sheet: str | None, columns: list[str], limits: Limits) -> XlsxTable:
-    """The declared ``columns`` of ``sheet`` (default: the first) as text; see the module doc."""
+_DATE_PARTS = frozenset({"year", "month", "day"})
+_TIME_PARTS = frozenset({"hour", "minute", "second"})
+_DATE_TYPES = ("date", "datetime", "time")
+
+
+def _date_cell_parts(value: datetime | date | time) -> tuple[frozenset[str], frozenset[str]]:
+    """The parts a date cell holds (a midnight datetime is a date), and those it could give."""
+    if isinstance(value, datetime):
+        held = set(_DATE_PARTS)
+        if value.time() != time(0):
+            held |= {"hour", "minute"} | ({"second"} if value.second or value.microsecond
+                                          else set())
+        return frozenset(held), _DATE_PARTS | _TIME_PARTS
+    if isinstance(value, date):
+        return _DATE_PARTS, _DATE_PARTS
+    held = {"hour", "minute"} | ({"second"} if value.second or value.microsecond else set())
+    return frozenset(held), _TIME_PARTS
+
+
+def date_cell_text(value: datetime | date | time, column: ColumnSpec) -> str | None:
+    """An Excel date cell in the column's format that holds exactly its parts, else None.
+
+    Among the formats holding every part the cell has (and none it lacks), the one
+    with the fewest parts wins, so a date cell in ``[DD/MM/YYYY hh:mm, DD/MM/YYYY]``
+    is written ``04/03/2012``, not ``04/03/2012 00:00``.
+    """
+    held, possible = _date_cell_parts(value)
+    fits = [(len(parts), i, fmt) for i, fmt in enumerate(column.formats)
+            if held <= (parts := format_parts(fmt)) <= possible]
+    if not fits:
+        return None
+    return render(min(fits)[2], value)
+
+
+def read_xlsx(path: Path, sheet: str | None, columns: list[str], limits: Limits,
+              declared: Mapping[str, ColumnSpec] | None = None) -> XlsxTable:
+    """The declared ``columns`` (header texts) of ``sheet`` (default: the first) as text.
+
+    ``declared``: header -> column declaration, for the date columns (see the
+    module doc). See the module doc for the rest.
+    """
     import openpyxl
 
     file = str(path)
@@ -195,13 +251,13 @@ def read_xlsx(path: Path, sheet: str | None, columns: list[str], limits: Limits)
     except Exception as exc:  # a damaged package can fail in many ways inside openpyxl
         raise _cannot_read(file, _error_text(exc)) from None
     try:
-        return _read_sheet(book, path, sheet, columns, limits)
+        return _read_sheet(book, path, sheet, columns, limits, declared or {})
     finally:
         book.close()
 
 
 def _read_sheet(book: Any, path: Path, sheet: str | None, columns: list[str],
-                limits: Limits) -> XlsxTable:
+                limits: Limits, declared: Mapping[str, ColumnSpec]) -> XlsxTable:
     file = str(path)
     sheets = [ws.title for ws in book.worksheets]
     if not sheets:
@@ -236,8 +292,12 @@ def _read_sheet(book: Any, path: Path, sheet: str | None, columns: list[str],
                                for n in duplicated])
         found = [(name, header.index(name)) for name in columns if name in header]
         values: dict[str, list[Any]] = {name: [] for name, _ in found}
+        is_text: dict[str, list[bool]] = {name: [] for name, _ in found}
+        dated = {name: column for name, column in declared.items()
+                 if column.type in _DATE_TYPES and column.formats}
         rows: list[int] = []
         errors: list[tuple[str, int, str]] = []  # column, record, Excel error text
+        undated: list[tuple[str, int, Any]] = []  # date cells no declared format holds
         if found:
             for row in ws.iter_rows(min_row=2, max_col=len(header)):
                 row_number += 1
@@ -262,7 +322,13 @@ def _read_sheet(book: Any, path: Path, sheet: str | None, columns: list[str],
                         value = ""
                     elif cell.data_type == "n" and isinstance(value, float) and value.is_integer():
                         value = int(value)
+                    elif name in dated and isinstance(value, (date, time)):
+                        text = date_cell_text(value, dated[name])
+                        if text is None:
+                            undated.append((name, len(rows), value))
+                        value = "" if text is None else text
                     values[name].append(value)
+                    is_text[name].append(isinstance(cell.value, str))
                 rows.append(row_number)
         member = getattr(ws, "_worksheet_path", None)
         formulas = (list(_formula_cells(path, member, {pos + 1 for _, pos in found}))
@@ -274,14 +340,35 @@ def _read_sheet(book: Any, path: Path, sheet: str | None, columns: list[str],
 
     frame = _as_text(values, len(rows))
     table = XlsxTable(frame, rows, title,
-                      reported={name: np.zeros(len(rows), dtype=bool) for name in values})
+                      reported={name: np.zeros(len(rows), dtype=bool) for name in values},
+                      header=[name for name in header if name is not None and name != ""],
+                      text_cells={name: np.asarray(flags, dtype=bool)
+                                  for name, flags in is_text.items()})
     for name, record, text in errors:
         table.reported[name][record] = True
         table.problems.append(Problem(
             "SRC015", f"the cell holds the Excel error {text} instead of a value",
             Location(file=file, sheet=title, row=rows[record], field=name, value=text)))
+    for name, record, value in undated:
+        table.reported[name][record] = True
+        column = dated[name]
+        table.problems.append(Problem("SRC023", (
+            f"the cell is an Excel {'time' if isinstance(value, time) else 'date'} "
+            f"({value.isoformat()}) but no declared format of this {column.type} column "
+            f"({', '.join(column.formats)}) holds exactly its parts; declare one that does "
+            f"(e.g. {_suggested_format(value)})"),
+            Location(file=file, sheet=title, row=rows[record], field=name,
+                     value=value.isoformat())))
     _formula_problems(table, formulas, header, file, limits)
     return table
+
+
+def _suggested_format(value: datetime | date | time) -> str:
+    held, _ = _date_cell_parts(value)
+    time_part = "hh:mm:ss" if "second" in held else "hh:mm" if "hour" in held else ""
+    if isinstance(value, time):
+        return time_part
+    return f"type datetime, format DD/MM/YYYY {time_part}" if time_part else "DD/MM/YYYY"
 
 
 def _as_text(values: dict[str, list[Any]], count: int) -> pd.DataFrame:

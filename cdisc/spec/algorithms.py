@@ -37,12 +37,18 @@ Annotations of an argument (or of the items of a list argument):
     naming the codelist.
 ``x-column-types``
     for ``column``: the declared column types it accepts (SPEC022).
+``x-result``
+    the value (or each value of a map) is written into the target variable as
+    it is: when the variable has a codelist, a value outside a non-extensible
+    codelist is an error, outside an extensible one a notice (SPEC020).
 """
 
 from __future__ import annotations
 
 import inspect
 import keyword
+import re
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -62,6 +68,10 @@ KINDS = {
     "date_format": "a date format of the token language (SPEC021)",
     "condition": "a row condition on the block's columns (SPEC014, SPEC032)",
     "mapping": "a nested mapping, checked like any other in the same place",
+    "pattern": "a regular expression with exactly one group, matched against whole values "
+               "(SPEC060)",
+    "template": "a text with {column} placeholders, each a column of the block's source "
+                "(SPEC061, SPEC014)",
 }
 
 #: JSON Schema of a value of each kind, unless the argument gives its own
@@ -75,10 +85,12 @@ _KIND_SCHEMA: dict[str, dict[str, Any]] = {
     "date_format": {"type": "string"},
     "condition": {"$ref": "#/$defs/condition"},
     "mapping": {"$ref": "#/$defs/mapping"},
+    "pattern": {"type": "string", "minLength": 1},
+    "template": {"type": "string", "minLength": 1},
 }
 
 #: keys every mapping may carry besides its arguments (they describe it; see DESCRIPTIVE_KEYS)
-COMMON_KEYS = ("algorithm", "label", "origin", "evaluator", "split_long_text")
+COMMON_KEYS = ("algorithm", "label", "origin", "evaluator", "split_long_text", "dictionary")
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,8 @@ class Arg:
     fields: Mapping[str, Arg] = field(default_factory=dict)
     #: a column that matches rows (a join key) rather than gives the value
     key: bool = False
+    #: a value (or the values of a map) the target variable takes as it is written
+    result: bool = False
 
     # -- constructors ------------------------------------------------------------------
     @classmethod
@@ -147,10 +161,22 @@ class Arg:
         return cls("mapping", description, required)
 
     @classmethod
+    def pattern(cls, description: str, *, required: bool = False) -> Arg:
+        """A regular expression (Python syntax) with exactly one capturing group."""
+        return cls("pattern", description, required)
+
+    @classmethod
+    def template(cls, description: str, *, required: bool = False) -> Arg:
+        """A text with ``{column}`` placeholders (``{{``/``}}`` for a literal brace)."""
+        return cls("template", description, required)
+
+    @classmethod
     def value(cls, description: str, schema: Mapping[str, Any], *,
-              required: bool = False) -> Arg:
-        """A literal the spec writes (text, number, flag, choice), shaped by ``schema``."""
-        return cls("value", description, required, schema)
+              required: bool = False, result: bool = False) -> Arg:
+        """A literal the spec writes (text, number, flag, choice), shaped by ``schema``;
+        ``result``: the value (a map's values, for an object) is written into the target
+        variable as it is, so it is checked against the variable's codelist."""
+        return cls("value", description, required, schema, result=result)
 
     @classmethod
     def list_of(cls, description: str, items: Arg, *, min_items: int = 1,
@@ -189,6 +215,8 @@ class Arg:
             out["x-of"] = self.of
         if self.column_types:
             out["x-column-types"] = list(self.column_types)
+        if self.result:
+            out["x-result"] = True
         return out
 
 
@@ -337,3 +365,49 @@ def signature_problems(declaration: Declaration, func: Callable[..., Any]) -> li
                             f"{'required' if declared[name].required else 'optional'} but the "
                             f"parameter {'has' if has_default else 'has no'} default")
     return problems
+
+
+# -- the languages of two argument kinds (the checker proves them, the algorithms use them) --
+def pattern_problem(pattern: str) -> str | None:
+    """Why ``pattern`` cannot be used as an extract pattern (None when it can).
+
+    It must compile as a Python regular expression and have exactly one
+    capturing group: the part of the value that is kept.
+
+    >>> pattern_problem(r"G(\\d)") is None, pattern_problem(r"G\\d")
+    (True, 'the pattern has no capturing group: put the part to keep in (...)')
+    """
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        return f"the pattern is not a regular expression: {exc}"
+    if compiled.groups == 0:
+        return "the pattern has no capturing group: put the part to keep in (...)"
+    if compiled.groups > 1:
+        return (f"the pattern has {compiled.groups} capturing groups, one is kept: make the "
+                "others non-capturing, (?:...)")
+    return None
+
+
+def template_parts(template: str) -> list[tuple[str, str | None]]:
+    """``template`` as (literal text, placeholder or None) pairs, in order.
+
+    ``"CYCLE {cycle} DAY {day}"`` -> ``[("CYCLE ", "cycle"), (" DAY ", "day")]``;
+    ``{{`` and ``}}`` are literal braces. Raises ValueError for a template that
+    is not one (an unclosed brace, ``{}``, a conversion or format after the name).
+    """
+    parts: list[tuple[str, str | None]] = []
+    for literal, name, spec, conversion in string.Formatter().parse(template):
+        if name is not None:
+            if not name.strip():
+                raise ValueError("an empty placeholder {}: name the column, e.g. {cycle}")
+            if spec or conversion:
+                raise ValueError(f"placeholder {{{name}}} has a conversion or format; write "
+                                 "the column name alone")
+        parts.append((literal, name))
+    return parts
+
+
+def template_fields(template: str) -> list[str]:
+    """The placeholders of ``template`` (column names), in order, each once."""
+    return list(dict.fromkeys(name for _, name in template_parts(template) if name))

@@ -13,8 +13,9 @@ nothing here knows an algorithm by name, so a new algorithm needs no change here
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .. import standards
@@ -28,14 +29,18 @@ from .adam import (
     TreatmentSpec,
     TteParameter,
 )
-from .algorithms import Declared
+from .algorithms import Declared, pattern_problem, template_fields
 from .conditions import compared_values, condition_columns, leaf_conditions
 from .dateformats import check_format
-from .model import DomainSpec, JsonPath, RecistOptions, RecordBlock, Spec
+from .model import ColumnSpec, DomainSpec, JsonPath, RecistOptions, RecordBlock, SourceSpec, Spec
 from .schema import spec_algorithms
 from .trial_design import DateSelection, TrialDesign, TsParameter
 
 _DATE_TYPES = ("date", "datetime", "time")
+#: names of the bookkeeping columns every source frame carries (cdisc.sources.reader)
+_RESERVED_COLUMNS = ("__source__", "__row__")
+_CSV_SUFFIXES = (".csv", ".txt")
+_DATASET_SUFFIXES = (".xpt", ".sas7bdat", ".json", ".ndjson")
 #: the AE seriousness criteria of SDTMIG 3.4: AESER = "Y" needs one of them = "Y"
 SERIOUSNESS_CRITERIA = ("AESCONG", "AESDISAB", "AESDTH", "AESHOSP", "AESLIFE", "AESMIE")
 
@@ -108,8 +113,13 @@ class _Checker:
             path = ("sources", name)
             for col in (src.subject, *src.key):
                 if col not in src.columns:
+                    named = next((c.name for c in src.columns.values() if c.header == col), None)
+                    hint = (f"; {col!r} is the header of column {named!r}: name that"
+                            if named else "")
                     self.error("SPEC023", f"column {col!r} is used as subject/key but not declared "
-                               "under columns", path)
+                               f"under columns{hint}", path)
+            self.column_names(name, src.columns)
+            self.dialect(name, src)
             for col in src.columns.values():
                 where = (*path, "columns", col.name, "format")
                 for i, fmt in enumerate(col.formats):
@@ -117,6 +127,44 @@ class _Checker:
                     if why:  # a list of formats is located at the bad item
                         self.error("SPEC021", why, (*where, i) if (*where, i) in
                                    self.spec.positions else where)
+
+    def column_names(self, source: str, columns: Mapping[str, ColumnSpec]) -> None:
+        """Spec-side names a mapping can refer to, and one declaration per header (SPEC038)."""
+        read_by: dict[str, str] = {}
+        for col in columns.values():
+            path = ("sources", source, "columns", col.name)
+            if "." in col.name or col.name in _RESERVED_COLUMNS:
+                why = ("'.' separates a joined source from its column (source.column)"
+                       if "." in col.name else "the name is used for the row bookkeeping")
+                self.error("SPEC038", f"column name {col.name!r} cannot be used: {why}. Name the "
+                           f"column for the spec and give its header, e.g. {_spec_name(col.name)}: "
+                           f"{{header: {col.header!r}, type: {col.type}}}", path)
+            if col.header in read_by:
+                self.error("SPEC038", f"columns {read_by[col.header]!r} and {col.name!r} both "
+                           f"read the header {col.header!r}: declare it once", path)
+            read_by.setdefault(col.header, col.name)
+
+    def dialect(self, source: str, src: SourceSpec) -> None:
+        """How a CSV file is written (SPEC039): keys that apply to the file, a real encoding."""
+        path = ("sources", source)
+        suffix = src.file.suffix.lower()
+        if suffix not in _CSV_SUFFIXES:
+            for key in ("delimiter", "encoding"):
+                if getattr(src, key) is not None:
+                    self.error("SPEC039", f"{key}: applies to CSV files only; "
+                               f"{src.file.name!r} is not one", (*path, key))
+        if suffix in _DATASET_SUFFIXES and (src.decimal != "." or src.thousands is not None):
+            self.error("SPEC039", "decimal:/thousands: apply to numbers written as text (CSV, "
+                       "XLSX); a SAS or Dataset-JSON file stores numbers as numbers", path)
+        if src.thousands is not None and src.thousands == src.decimal:
+            self.error("SPEC039", f"the thousands separator and the decimal mark are both "
+                       f"{src.decimal!r}", (*path, "thousands"))
+        if src.encoding is not None:
+            try:
+                "".encode(src.encoding)  # LookupError also for codecs that are not text ones
+            except LookupError:
+                self.error("SPEC039", f"{src.encoding!r} is not a text encoding Python knows; "
+                           "e.g. utf-8, latin-1, cp1252, utf-16", (*path, "encoding"))
 
     # -- study CT --------------------------------------------------------------
     def study_ct(self) -> None:
@@ -297,6 +345,7 @@ class _Checker:
                 self.error("SPEC012", f"{var} is not a variable of {meta.name} in SDTMIG 3.4; "
                            "non-standard variables go under supp:", vpath)
             self.mapping(mapping, vpath, place)
+            self._result_values(meta, var, mapping, vpath)
             copies = self.algorithms[mapping["algorithm"]].copies
             column = mapping.get(copies) if copies else None
             if (column is not None and meta.has(var) and meta.variable(var).iso8601
@@ -425,6 +474,58 @@ class _Checker:
     def _refers_mapping(self, arg: _Arg) -> None:
         self.mapping(arg.value, arg.path, arg.place)
 
+    def _result_values(self, meta: standards.Dataset, var: str, mapping: dict[str, Any],
+                       path: JsonPath) -> None:
+        """Values a mapping writes as they are (``x-result``: a recode map's values) against
+        the target variable's codelist, as study_ct map targets are (SPEC020).
+
+        Findings results are left out: their codelist depends on the test (--TESTCD).
+        """
+        variable = meta.variable(var) if meta.has(var) else None
+        algo = self.algorithms.get(mapping.get("algorithm", ""))
+        if variable is None or not variable.codelist or algo is None or (
+                variable.role == "Result Qualifier"):
+            return
+        try:
+            codelist = standards.codelist(variable.codelist)
+        except StandardsError:
+            return
+        for arg, sub in algo.schema.get("properties", {}).items():
+            if not (isinstance(sub, dict) and sub.get("x-result")) or arg not in mapping:
+                continue
+            given = mapping[arg]
+            for key, value in (given.items() if isinstance(given, dict) else [(None, given)]):
+                if not isinstance(value, str) or value in codelist.terms:
+                    continue
+                where = (*path, arg) if key is None else (*path, arg, key)
+                if codelist.extensible:
+                    self.error("SPEC020", f"{value!r} is not a term of extensible codelist "
+                               f"{codelist.code} ({codelist.short_name}) of {var}: a sponsor "
+                               "extension", where, Severity.NOTICE)
+                else:
+                    self.error("SPEC020", f"{value!r} is not a term of non-extensible codelist "
+                               f"{codelist.code} ({codelist.short_name}) of {var}; allowed: "
+                               f"{', '.join(sorted(codelist.terms)[:12])}"
+                               f"{' ...' if len(codelist.terms) > 12 else ''}", where)
+
+    def _refers_pattern(self, arg: _Arg) -> None:
+        why = pattern_problem(arg.value) if isinstance(arg.value, str) else None
+        if why:
+            self.error("SPEC060", f"{arg.algorithm}: {why}", arg.path)
+
+    def _refers_template(self, arg: _Arg) -> None:
+        """Each {placeholder} is a column, checked (and counted as read) like a column argument."""
+        try:
+            fields = template_fields(arg.value)
+        except ValueError as exc:
+            self.error("SPEC061", f"{arg.algorithm}: template {arg.value!r}: {exc}", arg.path)
+            return
+        if not fields:
+            self.error("SPEC061", f"{arg.algorithm}: template {arg.value!r} has no {{column}} "
+                       "placeholder: use hardcode for a fixed text", arg.path)
+        for name in fields:
+            self._refers_column(replace(arg, value=name))
+
     def _column_type(self, column: str, block_source: str | None) -> str | None:
         if "." in column:
             src, _, col = column.partition(".")
@@ -457,7 +558,15 @@ _REFERS: dict[str, Callable[[_Checker, _Arg], None]] = {
     "date_format": _Checker._refers_date_format,
     "condition": _Checker._refers_condition,
     "mapping": _Checker._refers_mapping,
+    "pattern": _Checker._refers_pattern,
+    "template": _Checker._refers_template,
 }
+
+
+def _spec_name(header: str) -> str:
+    """A name a spec can use for a header: ``Study No.`` -> ``study_no``."""
+    name = re.sub(r"\W+", "_", header.strip().lower(), flags=re.ASCII).strip("_")
+    return name if name and not name[0].isdigit() else f"col_{name}"
 
 
 def _is_number(text: str) -> bool:

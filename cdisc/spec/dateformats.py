@@ -5,12 +5,15 @@ written, with tokens the way a data manager describes a CRF field:
 ``DD-MMM-YYYY``, ``YYYY-MM-DD``, ``DD/MM/YYYY``, ``MM/DD/YYYY``, ``YYYY``,
 ``YYYY-MM-DDThh:mm``, ``DD-MMM-YYYY hh:mm:ss``, ``hh:mm``. ``MM`` is the month,
 ``mm`` the minute; any other character is literal. Every token also accepts an
-unknown part written ``UN``, ``UK``, ``UNK``, ``UNKN`` or ``NK``.
+unknown part written ``UN``, ``UK``, ``UNK``, ``UNKN``, ``NK`` (any case), ``??`` or
+``????``.
 
 This module is the language only: :func:`compile_format` turns a format into
-an anchored regex with one named group per part (:data:`PARTS`) and
-:func:`check_format` says why a format cannot be used (SPEC021). Converting
-values with it is :func:`cdisc.sdtm.dates.to_iso8601`.
+an anchored regex with one named group per part (:data:`PARTS`),
+:func:`check_format` says why a format cannot be used (SPEC021) and
+:func:`render` writes a date the way a format describes it (an Excel date cell
+becomes the text the column's format reads). Converting values with it is
+:func:`cdisc.sdtm.dates.to_iso8601`.
 
 >>> check_format("DD-MMM-YYYY") is None
 True
@@ -21,10 +24,14 @@ True
 from __future__ import annotations
 
 import re
+from datetime import date, datetime, time
 from functools import cache
 
+#: the words an unknown part may be written as (letters in any case); ``??`` is how many
+#: CRFs and hospital systems mark an unknown day or month, ``????`` an unknown year
+UNKNOWN_WORDS = ("UNKN", "UNK", "UN", "UK", "NK", "????", "??")
 #: every spelling of an unknown part, as a regex alternative (longest first)
-UNKNOWN = r"UNKN|UNK|UN|UK|NK"
+UNKNOWN = "|".join(re.escape(word) for word in UNKNOWN_WORDS)
 
 #: the parts a format can hold, in ISO 8601 order (the named groups of a compiled format)
 PARTS = ("year", "month", "day", "hour", "minute", "second")
@@ -46,6 +53,8 @@ _TOKEN_RE = re.compile("|".join(sorted(TOKENS, key=len, reverse=True)))
 _TOKEN_LETTERS = re.compile(r"(?<![A-Za-z])[YyMmDdHhSs]+(?![A-Za-z])")
 _TOKEN_HELP = ("the tokens are YYYY (year), MMM (month name), MM (month number), DD (day), "
                "hh (hour), mm (minute), ss (second); case matters: MM is the month, mm the minute")
+_MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV",
+                "DEC")
 
 
 class DateFormatError(ValueError):
@@ -103,3 +112,41 @@ def check_format(fmt: str) -> str | None:
         return (f"format {fmt!r}: a time needs a complete date (YYYY, MM or MMM, DD) or no date "
                 "at all; with part of a date the time could not be written")
     return None
+
+
+def format_parts(fmt: str) -> frozenset[str]:
+    """The parts (:data:`PARTS`) a format holds: ``DD/MM/YYYY`` -> day, month, year."""
+    return frozenset(TOKEN_PARTS[token] for token in _TOKEN_RE.findall(fmt))
+
+
+def render(fmt: str, value: datetime | date | time) -> str:
+    """``value`` written as ``fmt`` describes: ``render("DD-MMM-YYYY", date(2012, 3, 4))``
+    is ``04-MAR-2012``.
+
+    Seconds keep their fraction (``05.25``) when the value has one. The caller
+    chooses a format that holds every part the value has (:func:`format_parts`).
+
+    >>> render("MM/DD/YYYY hh:mm", datetime(2012, 3, 4, 9, 5))
+    '03/04/2012 09:05'
+    """
+    parts: dict[str, int] = {}
+    if isinstance(value, (date, datetime)):
+        parts.update(year=value.year, month=value.month, day=value.day)
+    if isinstance(value, (time, datetime)):
+        parts.update(hour=value.hour, minute=value.minute, second=value.second)
+    fraction = getattr(value, "microsecond", 0)
+
+    def token(match: re.Match[str]) -> str:
+        text = match.group(0)
+        part = TOKEN_PARTS[text]
+        number = parts[part]
+        if text == "MMM":
+            return _MONTH_NAMES[number - 1]
+        if text == "YYYY":
+            return f"{number:04d}"
+        written = f"{number:02d}"
+        if part == "second" and fraction:
+            written += f"{fraction / 1e6:.6f}".rstrip("0")[1:]
+        return written
+
+    return _TOKEN_RE.sub(token, fmt)

@@ -57,11 +57,19 @@ class StudyInfo:
 
 @dataclass(frozen=True)
 class ColumnSpec:
+    """A declared source column: ``name`` is how the spec refers to it, ``header`` the
+    text of its header cell in the file (the name when the spec gives no ``header:``)."""
+
     name: str
     type: str  # string / integer / number / date / datetime / time
     formats: tuple[str, ...] = ()
     required: bool = False
     label: str = ""
+    header: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.header:
+            object.__setattr__(self, "header", self.name)
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,18 @@ class SourceSpec:
     key: tuple[str, ...] = ()
     sheet: str | None = None
     json_path: JsonPath = ()
+    #: CSV only: the cell separator; None: recognised from the header line
+    delimiter: str | None = None
+    #: CSV only: the text encoding; None: UTF-8, or what a byte order mark says
+    encoding: str | None = None
+    #: number columns (CSV, and text cells of XLSX): the decimal mark and thousands separator
+    decimal: str = "."
+    thousands: str | None = None
+
+    def header_of(self, column: str) -> str:
+        """The header text of a declared column as the user sees it in the file."""
+        declared = self.columns.get(column)
+        return declared.header if declared is not None else column
 
 
 @dataclass(frozen=True)
