@@ -1,4 +1,4 @@
-"""Command line: ``cdisc convert``, ``cdisc validate``, ``cdisc inspect``, ``cdisc spec check``.
+"""Command line: ``cdisc convert``, ``validate``, ``inspect``, ``init``, ``spec ...``.
 
 Parses arguments, calls the library. The installed ``cdisc`` command and
 ``python -m cdisc`` enter through :func:`cdisc.__main__.run`, which turns an
@@ -15,6 +15,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -23,9 +24,54 @@ from cdisc.errors import CdiscError
 from cdisc.limits import DEFAULT_LIMITS, Limits
 from cdisc.report_console import echo, print_problems, print_summary, remove_stale_errors_json
 
+# --- --quiet / --verbose ------------------------------------------------------------------
+# On the group (`cdisc -q convert`) or on a command (`cdisc convert -q`); kept in the
+# context's meta, which every nested context shares, so the commands' signatures stay as
+# they are.
+
+_QUIET, _VERBOSE = "cdisc.quiet", "cdisc.verbose"
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[_QUIET if param.name == "quiet" else _VERBOSE] = True
+    if ctx.meta.get(_QUIET) and ctx.meta.get(_VERBOSE):
+        raise click.UsageError("--quiet and --verbose exclude each other")
+
+
+def _output_options(command: Any) -> Any:
+    """``-q/--quiet`` and ``-v/--verbose`` on a command (or the group)."""
+    command = click.option(
+        "-v", "--verbose", "verbose", is_flag=True, expose_value=False, callback=_remember,
+        help="Also print how long each stage took (on stderr).")(command)
+    return click.option(
+        "-q", "--quiet", "quiet", is_flag=True, expose_value=False, callback=_remember,
+        help="Print only errors and the final summary line.")(command)
+
+
+def _quiet() -> bool:
+    return bool(click.get_current_context().meta.get(_QUIET))
+
+
+def _say(line: Any = "") -> None:
+    """A line of the normal output, left out with --quiet (errors and summaries are not)."""
+    if not _quiet():
+        echo(line)
+
+
+def _progress() -> Any:
+    """The progress display of this command: slow stages on a terminal, times with -v."""
+    from cdisc import progress
+
+    meta = click.get_current_context().meta
+    return progress.ConsoleProgress(show=not meta.get(_QUIET) and progress.stderr_is_terminal(),
+                                    verbose=bool(meta.get(_VERBOSE)),
+                                    delay=progress.SLOW_STAGE_SECONDS)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cdisc")
+@_output_options
 def main() -> None:
     """Case-series records to CDISC SDTM, validated, as SAS XPORT v5."""
 
@@ -124,6 +170,7 @@ def _formats(choice: str) -> tuple[str, ...]:
               show_default=True,
               help="How each XPT file is checked after writing: our own decoder against what "
               "was encoded, or also a full read-back with pandas and pyreadstat.")
+@_output_options
 def convert(spec_path: Path | None, source_dir: Path | None, out_dir: Path,
             errors_json: Path | None, limit_values: tuple[str, ...],
             allow_outside_sources: bool, format_choice: str, ct_version: str | None,
@@ -140,15 +187,18 @@ def convert(spec_path: Path | None, source_dir: Path | None, out_dir: Path,
     from cdisc.pipeline import convert as run_convert
 
     limits = _limits(limit_values)
+    progress = _progress()
     try:
         result = run_convert(spec_path, source_dir=source_dir, out_dir=out_dir, limits=limits,
                              allow_outside_sources=allow_outside_sources,
                              formats=_formats(format_choice), ct_version=ct_version,
                              package_dir=package_dir, package_formats=_formats(package_format),
-                             verify=verify)
+                             verify=verify, progress=progress)
     except CdiscError as exc:
+        progress.close()
         _fail(exc, errors_json or _default_errors_json(out_dir, exc), limits)
     except Exception as exc:  # the exit code must say "run failed", not "findings"
+        progress.close()
         _fail(_internal(exc), errors_json or _default_errors_json(out_dir, None), limits)
     stale = errors_json or _default_errors_json(out_dir, None)
     if stale is not None:
@@ -156,16 +206,17 @@ def convert(spec_path: Path | None, source_dir: Path | None, out_dir: Path,
             remove_stale_errors_json(stale)
         except CdiscError as exc:
             echo(f"warning: {exc.problems[0]}", err=True)
-    print_summary(result)
+    if not _quiet():
+        print_summary(result)
     if result.validation is not None:
         from cdisc.validate import summary_line
 
         echo(f"{summary_line(result.validation)}: see validation.json")
     package = result.package
     if package is not None and package.checks is not None:
-        echo(f"package         {package.paths.root}")
+        _say(f"package         {package.paths.root}")
         for problem in package.checks.findings:
-            echo(f"{problem.severity.value:<8}{problem.code}  {problem.location.describe()}: "
+            _say(f"{problem.severity.value:<8}{problem.code}  {problem.location.describe()}: "
                  f"{problem.message}")
         rejects = sum(1 for p in package.checks.findings if p.severity.value == "reject")
         echo(f"package checks  {rejects} reject(s) (FDA technical rejection criteria)")
@@ -183,6 +234,7 @@ def convert(spec_path: Path | None, source_dir: Path | None, out_dir: Path,
 @click.option("--package", "as_package", is_flag=True,
               help="FOLDER is an eCTD package (it holds m5/datasets/<study>/...): validate its "
               "datasets and run the FDA technical rejection checks (severity Reject, exit 1).")
+@_output_options
 def validate(folder: Path, report_dir: Path | None, ct_version: str | None,
              as_package: bool) -> None:
     """Validate the XPT datasets in FOLDER (and its sdtm/, adam/ subfolders).
@@ -200,10 +252,15 @@ def validate(folder: Path, report_dir: Path | None, ct_version: str | None,
             result = validate_package(folder, ct_version=ct_version)
         else:
             result = validate_folder(folder, ct_version=ct_version)
-        print_report(result)
+        if _quiet():
+            from cdisc.validate import summary_line
+
+            echo(summary_line(result))
+        else:
+            print_report(result)
         if report_dir is not None:
             for path in write_reports(result, report_dir):
-                echo(f"report          {path}")
+                _say(f"report          {path}")
     except CdiscError as exc:
         _fail(exc, None)
     except BrokenPipeError:
@@ -229,6 +286,7 @@ def validate(folder: Path, report_dir: Path | None, ct_version: str | None,
 @click.option("--limit", "limit_values", multiple=True, metavar="NAME=N",
               help="Raise a safety limit (see convert --help).")
 @FORMAT_OPTION
+@_output_options
 def adam(sdtm_dir: Path, out_dir: Path, spec_path: Path | None, limit_values: tuple[str, ...],
          format_choice: str) -> None:
     """Derive ADaM (ADSL, ADRS, ADTTE) and the summary from a folder of SDTM datasets."""
@@ -243,8 +301,8 @@ def adam(sdtm_dir: Path, out_dir: Path, spec_path: Path | None, limit_values: tu
     except Exception as exc:  # the exit code must say "run failed", not "findings"
         _fail(_internal(exc), None, limits)
     for name, table in sorted(result.adam.items()):
-        echo(f"dataset         {name:<8} {len(table):>5} records")
-    echo(f"output          {result.out_dir}")
+        _say(f"dataset         {name:<8} {len(table):>5} records")
+    _say(f"output          {result.out_dir}")
     if result.validation is not None:
         from cdisc.validate import summary_line
 
@@ -267,6 +325,7 @@ def adam(sdtm_dir: Path, out_dir: Path, spec_path: Path | None, limit_values: tu
               help="Response table from the confirmed best response (ADRS CBOR).")
 @click.option("--response-population", metavar="FLAG",
               help="ADSL flag of the response table's denominator, e.g. EFFFL.")
+@_output_options
 def report(adam_dir: Path, out_dir: Path, median_ci: str, landmarks: tuple[str, ...],
            confirmed: bool, response_population: str | None) -> None:
     """The survival and response summary of a folder of ADaM datasets (ADSL, ADRS, ADTTE)."""
@@ -284,8 +343,10 @@ def report(adam_dir: Path, out_dir: Path, median_ci: str, landmarks: tuple[str, 
         _fail(exc, None)
     except Exception as exc:  # the exit code must say "run failed", not "findings"
         _fail(_internal(exc), None)
-    for path in files:
-        echo(f"report          {path}")
+    for path in files[:-1]:
+        _say(f"report          {path}")
+    if files:
+        echo(f"report          {files[-1]}")
 
 
 @main.command()
@@ -295,6 +356,7 @@ def report(adam_dir: Path, out_dir: Path, median_ci: str, landmarks: tuple[str, 
 @click.option("--spec", "spec_path", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The mapping spec the datasets were made with (origins, methods).")
+@_output_options
 def define(data_dir: Path, spec_path: Path) -> None:
     """Write define.xml (and define.html) again for an existing folder of datasets."""
     from cdisc.output.define import regenerate_define
@@ -314,6 +376,7 @@ def define(data_dir: Path, spec_path: Path) -> None:
               help="Records shown in the table.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print a JSON document (stable keys) instead of the table.")
+@_output_options
 def inspect(path: Path, rows: int, as_json: bool) -> None:
     """Show a dataset file (XPT, Dataset-JSON, NDJSON, CSV) or a folder of them.
 
@@ -347,10 +410,16 @@ def spec() -> None:
     """Work with mapping specs."""
 
 
+#: the --limit of the commands that read a spec (and no source records)
+SPEC_LIMIT_OPTION = click.option(
+    "--limit", "limit_values", multiple=True, metavar="NAME=N",
+    help="Raise a safety limit, e.g. --limit spec_bytes=50000000.")
+
+
 @spec.command("check")
 @click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--limit", "limit_values", multiple=True, metavar="NAME=N",
-              help="Raise a safety limit, e.g. --limit spec_bytes=50000000.")
+@SPEC_LIMIT_OPTION
+@_output_options
 def spec_check(spec_path: Path, limit_values: tuple[str, ...]) -> None:
     """Check a mapping spec (schema, columns, variables, CT) without converting."""
     from cdisc.spec import load_spec
@@ -363,8 +432,155 @@ def spec_check(spec_path: Path, limit_values: tuple[str, ...]) -> None:
     except Exception as exc:  # the exit code must say "run failed", not "findings"
         _fail(_internal(exc), None)
     for notice in loaded.notices:
-        echo(str(notice))
+        _say(str(notice))
     echo(f"{spec_path}: OK ({len(loaded.domains)} domains, {len(loaded.sources)} sources)")
+
+
+
+# --- files the user names: a spec workbook, a spec, a starter spec ---------------------------
+
+#: an --out file that exists and is not replaced without --force
+OUT_EXISTS = "OUT040"
+
+FORCE_OPTION = click.option(
+    "--force", is_flag=True,
+    help="Replace the --out file if it exists (written to a temporary file and renamed, so "
+    "it is never left half-written). Without it an existing file is left alone (exit 2).")
+
+
+def _check_new_file(path: Path, force: bool) -> None:
+    """OUT040 unless ``path`` may be written: new, or existing and ``force`` given."""
+    if path.is_dir():
+        raise CdiscError.single(OUT_EXISTS, "this is a folder: name the file to write",
+                                file=str(path))
+    if os.path.lexists(path) and not force:
+        raise CdiscError.single(OUT_EXISTS, "the file exists and was not replaced; give --force "
+                                "to replace it, or name another file", file=str(path))
+    if not path.parent.is_dir():
+        raise CdiscError.single(OUT_EXISTS, "its folder does not exist", file=str(path))
+
+
+def _write_new_file(path: Path, data: bytes, force: bool) -> None:
+    """Write a file the user asked for: never over an existing one without ``force``.
+
+    Raises :class:`CdiscError` (OUT040 for a file that exists, REP001 when it cannot
+    be written); the file is written all or nothing (:func:`write_atomic`).
+    """
+    from cdisc.formats.atomic import write_atomic
+
+    _check_new_file(path, force)
+    write_atomic(path, data)
+
+
+@spec.command("export")
+@click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_path", required=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="The workbook to write (.xlsx).")
+@FORCE_OPTION
+@SPEC_LIMIT_OPTION
+@_output_options
+def spec_export(spec_path: Path, out_path: Path, force: bool,
+                limit_values: tuple[str, ...]) -> None:
+    """Write a mapping spec as an Excel workbook (Pinnacle 21 layout plus the mapping rules).
+
+    Datasets, Variables, ValueLevel, Codelists and Methods are laid out as a
+    Pinnacle 21 specification for reviewers; Study, Sources, Blocks, Mappings,
+    Visits and Rules hold the mapping rules, so that `cdisc spec import` gives
+    the spec back (docs/spec-format.md, "Excel specification workbooks").
+    """
+    from cdisc.spec.workbook import export_workbook
+
+    limits = _limits(limit_values)
+    try:
+        data = export_workbook(spec_path, limits=limits)
+        _write_new_file(out_path, data, force)
+    except CdiscError as exc:
+        _fail(exc, None)
+    except Exception as exc:  # the exit code must say "run failed"
+        _fail(_internal(exc), None)
+    echo(f"workbook        {out_path}")
+
+
+@spec.command("import")
+@click.argument("workbook_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_path", required=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="The YAML spec to write.")
+@FORCE_OPTION
+@SPEC_LIMIT_OPTION
+@_output_options
+def spec_import(workbook_path: Path, out_path: Path, force: bool,
+                limit_values: tuple[str, ...]) -> None:
+    """Write the mapping spec an Excel spec workbook holds (as `cdisc spec export` writes it).
+
+    The YAML is written, then checked as `cdisc spec check` does: exit 2 when the
+    workbook cannot be read (each problem with its sheet, row and column) or the
+    spec it holds has errors. Source file names stay as the workbook has them:
+    relative ones are relative to the written spec (or to `convert --source`).
+    """
+    from cdisc.spec import load_spec
+    from cdisc.spec.workbook import workbook_to_yaml
+
+    limits = _limits(limit_values)
+    try:
+        text = workbook_to_yaml(workbook_path, limits=limits)
+        _write_new_file(out_path, text.encode("utf-8"), force)
+        _say(f"spec            {out_path}")
+        loaded = load_spec(out_path, limits=limits)
+    except CdiscError as exc:
+        _fail(exc, None)
+    except Exception as exc:  # the exit code must say "run failed"
+        _fail(_internal(exc), None)
+    for notice in loaded.notices:
+        _say(str(notice))
+    echo(f"{out_path}: OK ({len(loaded.domains)} domains, {len(loaded.sources)} sources)")
+
+
+
+@main.command()
+@click.option("--source", "source_path", required=True,
+              type=click.Path(exists=True, path_type=Path),
+              help="The study's files: a CSV or XLSX file (every sheet is read), or a folder "
+              "of them.")
+@click.option("--out", "out_path", required=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="The starter spec to write (YAML), e.g. my_study.yaml beside the data.")
+@FORCE_OPTION
+@click.option("--limit", "limit_values", multiple=True, metavar="NAME=N",
+              help="Raise a safety limit, e.g. --limit rows=10000000.")
+@_output_options
+def init(source_path: Path, out_path: Path, force: bool, limit_values: tuple[str, ...]) -> None:
+    """Write a commented starter spec from a study's spreadsheets.
+
+    Reads every sheet and CSV file, recognises the usual columns (patient id,
+    sex, dates of birth, consent, death and last contact, drug, dose, adverse
+    event term and grade, lesion, diameter, response, ...) by their headers,
+    infers types and date formats (day or month first is decided from the
+    data), and writes a spec mapping what it recognised. What the files cannot
+    tell is left as TODO: `cdisc convert` on the starter lists what is still
+    to fill in (exit 2) until none is left.
+    """
+    from cdisc.sources.profile import profile_sources
+    from cdisc.spec.starter import starter_spec, starter_yaml
+
+    limits = _limits(limit_values)
+    try:
+        _check_new_file(out_path, force)  # before reading anything
+        starter = starter_spec(profile_sources(source_path, limits), out_path.absolute())
+        _write_new_file(out_path, starter_yaml(starter).encode("utf-8"), force)
+    except CdiscError as exc:
+        _fail(exc, None)
+    except Exception as exc:  # the exit code must say "run failed"
+        _fail(_internal(exc), None)
+    document = starter.document
+    for name, source in document["sources"].items():
+        _say(f"source          {name:<16} {source['file']}"
+             + (f", sheet {source['sheet']!r}" if "sheet" in source else ""))
+    for name, domain in document["domains"].items():
+        _say(f"domain          {name:<8} {len(domain['records'])} record block(s)")
+    echo(f"starter         {out_path}: {len(document['sources'])} source(s), "
+         f"{len(document['domains'])} domain(s), {starter.todos} TODO value(s) to fill in")
 
 
 if __name__ == "__main__":

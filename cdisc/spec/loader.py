@@ -47,7 +47,8 @@ from .model import (
     StudyInfo,
     locate,
 )
-from .schema import spec_schema
+from .placeholders import placeholder_problems
+from .schema import spec_schema, spec_validator
 from .submission import build_submission
 from .trial_design import build_trial_design, build_trial_summary
 
@@ -288,7 +289,7 @@ def _yaml_text_to_document(text: str, file: str, limits: Limits = DEFAULT_LIMITS
 def _schema_problems(document: Any, file: str,
                      positions: dict[JsonPath, tuple[int, int]]) -> ProblemLog:
     problems = ProblemLog()
-    validator = jsonschema.Draft202012Validator(spec_schema())
+    validator = spec_validator()
     errors = sorted(validator.iter_errors(document), key=lambda e: [str(p) for p in e.path])
     for error in errors:
         # if/then failures are reported through their most specific cause
@@ -381,6 +382,7 @@ def _build(document: dict[str, Any], path: Path,
                               else c.get("format", ())),
                 required=bool(c.get("required", False)),
                 label=c.get("label", ""),
+                header=c.get("header", ""),
             )
             for col, c in src["columns"].items()
         }
@@ -393,6 +395,10 @@ def _build(document: dict[str, Any], path: Path,
             key=tuple(src.get("key", ())),
             sheet=src.get("sheet"),
             json_path=("sources", name),
+            delimiter=src.get("delimiter"),
+            encoding=src.get("encoding"),
+            decimal=src.get("decimal", "."),
+            thousands=src.get("thousands"),
         )
     study_ct = {
         name: StudyCodelist(name=name, codelist=c["codelist"], map=dict(c.get("map", {})))
@@ -448,6 +454,10 @@ def load_spec(path: str | Path, source_dir: str | Path | None = None, *,
     text = _read_spec(path, limits)
     try:
         document, positions = _yaml_text_to_document(text, file, limits)
+        # a starter spec's TODOs first: what they break (a format, a date) is no news
+        unfilled = placeholder_problems(document, file, positions)
+        if unfilled:
+            raise SpecError(unfilled)
         problems = _schema_problems(document, file, positions)
     except RecursionError:  # only with spec_depth raised beyond Python's stack
         raise SpecError.single("SPEC001", "maps and lists are nested too deeply to check "

@@ -24,6 +24,14 @@ def spec_schema() -> dict[str, Any]:
 
 
 @cache
+def spec_validator() -> Any:
+    """The spec schema's validator, one per process (jsonschema is imported on first use)."""
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(spec_schema())
+
+
+@cache
 def spec_algorithms() -> dict[str, Declared]:
     """Every algorithm the spec schema declares, by name."""
     return declared_algorithms(spec_schema())
