@@ -44,8 +44,10 @@ from .output.folder import (
 from .output.package import Package, build_package, check_package_target
 from .output.reports import reconciliation_lines, run_report, write_json
 from .output.writers import write_datasets
+from .progress import ProgressCallback, Stages
 from .resources import example_spec_path
 from .sdtm.engine import SdtmResult, build_sdtm
+from .sources.located import locate_at_source
 from .sources.reader import read_sources
 from .spec import Spec, load_spec
 from .spec.model import StudyInfo
@@ -119,14 +121,22 @@ def read_paths(spec: Spec) -> list[Path]:
     return paths
 
 
-def map_sources(spec: Spec) -> SdtmResult:
+def map_sources(spec: Spec, stages: Stages | None = None) -> SdtmResult:
     """Read the spec's sources and map them to SDTM, raising with every problem found."""
+    stages = stages or Stages()
     problems = ProblemLog()
+    stages.start("sources")
     sources = read_sources(spec, problems)
-    problems.raise_if_errors(SourceError)
+    if len(sources) < len(spec.sources):  # a source not read: nothing can be mapped from it
+        problems.raise_if_errors(SourceError)
+    stages.start("sdtm")
+    # mapped even after row problems of the sources, so one run reports both stages'
     result = build_sdtm(spec, sources, problems)
-    if problems.errors:
-        error = MappingError(problems.errors)
+    result = replace(result, problems=locate_at_source(result.problems, spec, sources))
+    if result.problems.errors:
+        errors = result.problems.errors
+        kind = SourceError if any(p.code.startswith("SRC") for p in errors) else MappingError
+        error = kind(errors)
         error.reconciliation = reconciliation_lines(result)
         raise error
     return result
@@ -188,13 +198,15 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
             ct_version: str | None = None,
             package_dir: str | Path | None = None,
             package_formats: tuple[str, ...] = ("xpt",),
-            verify: str = "fast") -> ConversionResult:
+            verify: str = "fast",
+            progress: ProgressCallback | None = None) -> ConversionResult:
     """Convert a study (default: the embedded PEComa example) into ``out_dir``.
 
     With ``package_dir``, the eCTD module 5 package too (:mod:`cdisc.output.package`:
     m5/datasets/<study>/..., define.xml, the cSDRG/ADRG skeletons), written after
     ``out_dir`` is complete and before it is swapped in; its technical rejection
-    checks are in ``ConversionResult.package.checks``.
+    checks are in ``ConversionResult.package.checks``. ``progress`` is called with
+    ``(stage, "start")`` and ``(stage, "end")`` (:mod:`cdisc.progress`).
 
     SDTM from the sources, ADaM from the SDTM datasets (the spec's ``adam:``
     section), validation of both, the survival and response summary.
@@ -204,12 +216,15 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
     the sources are read.
     """
     from .adam import derive_adam
-    from .output.summary import write_summary
+    from .output.summary import write_files
+    from .output.summary_job import SummaryJob
 
     # first, so that a failing run too puts back an output a killed run moved aside
     recover_abandoned(out_dir)
     if package_dir is not None:
         recover_abandoned(package_dir)
+    stages = Stages(progress)
+    stages.start("spec")
     spec = load_spec(spec_path or example_spec_path(), source_dir=source_dir, limits=limits,
                      allow_outside_sources=allow_outside_sources)
     _check_ct(ct_version, spec)
@@ -217,7 +232,10 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
     check_output_target(out_dir, protected)
     if package_dir is not None:
         check_package_target(package_dir, out_dir=out_dir, protected=protected)
-    result = map_sources(spec)
+    # the summary's worker (when one can be forked) imports its libraries meanwhile
+    summary = SummaryJob()
+    result = map_sources(spec, stages)
+    stages.start("adam")
     base = spec.base_dir
     warnings = [relative_location(p, base) for p in (*spec.notices, *result.problems)
                 if p.severity is not Severity.ERROR]
@@ -226,11 +244,15 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
     if review is not None:
         warnings.extend(review.findings)
     adam = derive_adam(result.tables, spec.adam)
+    if adam:  # drawn by the worker while the datasets are written and validated
+        summary.submit({name: table.frame for name, table in adam.items()},
+                       title=spec.study.title or spec.study.studyid)
     warnings += _empty_notices(adam)
     hints = {**{name: "SDTM" for name in result.tables}, **{name: "ADaM" for name in adam}}
     frames = {**result.datasets, **{name: table.frame for name, table in adam.items()}}
     out = Path(out_dir)
     with staged_output(out, protected) as staging:
+        stages.start("write")
         try:
             files = _write_standard(result.tables, staging / "sdtm", "SDTM", spec, formats,
                                     verify)
@@ -240,10 +262,12 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
             raise OutputError([_moved(p, staging, out.resolve()) for p in exc.problems]) from None
         where = _first_file_per_dataset([f for f in files if f.stem.upper() in frames], staging)
         # validated as written: the datasets and the define.xml beside them
+        stages.start("validate")
         validation = validate_datasets(frames, standard_hint=hints,
                                        defines=load_defines(staging, frames, where),
                                        ct_version=ct_version or spec.study.ct_version)
         validation = validation.with_files(where)
+        stages.start("reports")
         files += write_reports(validation, staging, limits)  # validation.json/.xlsx beside sdtm/
         counts = {name: len(table) for name, table in {**result.tables, **adam}.items()}
         write_json(run_report(result, counts, warnings, __version__), staging / "run-report.json")
@@ -252,12 +276,12 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
             write_json(review.payload, staging / "recist-review.json")
             files.append(staging / "recist-review.json")
         if adam:
-            files += write_summary({name: table.frame for name, table in adam.items()},
-                                   staging / "summary", title=spec.study.title or
-                                   spec.study.studyid)
+            stages.start("summary")
+            files += write_files(summary.result(), staging / "summary")
         write_marker(staging, files)
         package = None
         if package_dir is not None:
+            stages.start("package")
             where = Path(package_dir)
             with staged_output(where, [*protected, out.resolve()]) as package_staging:
                 try:
@@ -270,6 +294,7 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
                                        for p in exc.problems]) from None
                 write_marker(package_staging, package.files)
             package = package.relocated(where.resolve())
+    stages.done()
     final = [out.resolve() / f.relative_to(staging) for f in files]
     return ConversionResult(out.resolve(), spec, result, final, warnings, validation, adam,
                             package)

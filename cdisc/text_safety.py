@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from typing import TYPE_CHECKING, Any
 
 import click
-import numpy as np
 
 if TYPE_CHECKING:
     from openpyxl.cell.cell import Cell
@@ -36,7 +36,9 @@ if TYPE_CHECKING:
 
 def plain(value: Any) -> Any:
     """numpy scalars as Python ones, so 1e100 prints as ``1e+100``, not ``np.float64(1e+100)``."""
-    return value.item() if isinstance(value, np.generic) else value
+    # no numpy import here (the CLI's --help needs none): a numpy scalar means numpy is loaded
+    numpy = sys.modules.get("numpy")
+    return value.item() if numpy is not None and isinstance(value, numpy.generic) else value
 
 
 def clip(text: str, limit: int) -> str:
@@ -55,6 +57,7 @@ def quoted(value: Any, limit: int) -> str:
 
     >>> quoted("x" * 5, 3)
     "'xxx'… (5 characters)"
+    >>> import numpy as np
     >>> quoted(np.float64(1e100), 200)
     '1e+100'
     """

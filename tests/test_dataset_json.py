@@ -416,18 +416,73 @@ def test_writer_refuses_what_it_cannot_write_and_keeps_the_old_file(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["xx.json"]  # no temporary left
 
 
-def test_writer_verifies_by_decoding(tmp_path, monkeypatch):
+@pytest.mark.parametrize("ndjson", [False, True])
+def test_writer_verifies_the_bytes_it_wrote(tmp_path, monkeypatch, ndjson):
     dataset = dataset_of(pd.DataFrame({"N": [1.0, 2.0]}))
-    real = dataset_json.encode
+    real = dataset_json._rows_text
 
-    def corrupt(*args, **kwargs):
-        return real(*args, **kwargs).replace(b"[1],\n[2]]", b"[1],\n[3]]")
+    def corrupt(rows, separator):  # a serialiser that gets one row wrong
+        return real(rows, separator).replace("[2]", "[3]")
 
-    monkeypatch.setattr(dataset_json, "encode", corrupt)
+    monkeypatch.setattr(dataset_json, "_rows_text", corrupt)
+    path = tmp_path / ("xx.ndjson" if ndjson else "xx.json")
+    with pytest.raises(OutputError) as excinfo:
+        write_dataset_json(dataset, path, created=CREATED, ndjson=ndjson)
+    assert codes(excinfo) == {"DSJ_VERIFY"}
+    assert excinfo.value.problems[0].location.record == 2
+    assert "[3]" in excinfo.value.problems[0].message
+    assert not path.exists()
+
+
+def test_fast_verification_parses_a_sample_of_the_rows_full_all_of_them(tmp_path, monkeypatch):
+    dataset = dataset_of(pd.DataFrame({"N": np.arange(3000, dtype=float)}))
+    sampled = np.linspace(0, 2999, dataset_json.SAMPLED_ROWS).astype(int)
+    unsampled = next(i for i in range(3000) if i not in set(sampled.tolist()))
+    real = dataset_json._rows_text
+
+    def corrupt(rows, separator):  # one row the sample does not parse
+        return real(rows, separator).replace(f"\n[{unsampled}]", f"\n[{unsampled + 0.5}]")
+
+    monkeypatch.setattr(dataset_json, "_rows_text", corrupt)
+    write_dataset_json(dataset, tmp_path / "fast.json", created=CREATED)  # not seen
+    with pytest.raises(OutputError) as excinfo:
+        write_dataset_json(dataset, tmp_path / "full.json", created=CREATED, verify="full")
+    assert excinfo.value.problems[0].location.record == unsampled + 1
+    assert not (tmp_path / "full.json").exists()
+
+
+@pytest.mark.parametrize("change", [
+    lambda text: text.replace("\n[7]", "\n[7],\n[7]"),  # a row too many
+    lambda text: text.replace(",\n[7]", ""),  # a row too few
+])
+def test_fast_verification_counts_every_row(tmp_path, monkeypatch, change):
+    dataset = dataset_of(pd.DataFrame({"N": np.arange(3000, dtype=float)}))
+    real = dataset_json._rows_text
+    monkeypatch.setattr(dataset_json, "_rows_text",
+                        lambda rows, separator: change(real(rows, separator)))
     with pytest.raises(OutputError) as excinfo:
         write_dataset_json(dataset, tmp_path / "xx.json", created=CREATED)
     assert codes(excinfo) == {"DSJ_VERIFY"}
-    assert excinfo.value.problems[0].location.record == 2
+    assert "records, not 3000" in excinfo.value.problems[0].message
+
+
+def test_writer_verifies_each_column_as_a_reader_decodes_it(tmp_path, monkeypatch):
+    frame = pd.DataFrame({"ADT": [18000.0, 18001.0, np.nan], "X": ["a ", "b", None]})
+    dataset = dataset_of(frame, formats={"ADT": "DATE9."})
+    real = dataset_json._temporal_strings
+
+    def wrong_date(values, kind):  # an encoder bug the bytes alone cannot show
+        text = real(values, kind)
+        text[1] = "1999-12-31"
+        return text
+
+    monkeypatch.setattr(dataset_json, "_temporal_strings", wrong_date)
+    with pytest.raises(OutputError) as excinfo:
+        write_dataset_json(dataset, tmp_path / "xx.json", created=CREATED)
+    problem = excinfo.value.problems[0]
+    assert (problem.code, problem.location.field, problem.location.record) == (
+        "DSJ_VERIFY", "ADT", 2)
+    assert problem.location.value == 18001.0
     assert not (tmp_path / "xx.json").exists()
 
 

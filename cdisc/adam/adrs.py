@@ -49,6 +49,7 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 from cdisc import standards
 from cdisc.errors import DerivationError, Location, ProblemLog
@@ -92,7 +93,12 @@ _ALWAYS = ("TRTSDT", "RANDDT", "DTHDT")  # empty when ADSL lacks them
 def _text(s: pd.Series) -> pd.Series:
     """Stripped text, None where missing."""
     out = s.astype(object).where(~is_missing(s), None)
-    return out.map(lambda v: v if v is None else str(v).strip())
+    if infer_dtype(out, skipna=True) != "string":
+        return out.map(lambda v: v if v is None else str(v).strip())
+    present = out.notna().to_numpy()
+    texts = out.to_numpy(dtype=object)
+    texts[present] = common.stripped(texts[present])
+    return pd.Series(texts, index=s.index, dtype=object)
 
 
 def _sas(dates: pd.Series) -> pd.Series:
@@ -288,20 +294,37 @@ def _best(used: pd.DataFrame, options: RecistOptions, confirm: bool,
     # that is CR, PR, SD, NON-CR/NON-PD or NE; a PD would have given PD).
     first = used.drop_duplicates("USUBJID").set_index("USUBJID")["ADT"]
     date = bor["BOR_DATE"].where(bor["BOR"].ne("NE"), bor["USUBJID"].map(first))
-    key = used.set_index(["USUBJID", "ADT"])
-    rows = key.loc[list(zip(bor["USUBJID"], pd.to_datetime(date), strict=True))].reset_index()
+    # the record of each subject's date (ANL01FL: one per subject and date)
+    wanted = pd.DataFrame({"USUBJID": bor["USUBJID"].to_numpy(),
+                           "ADT": pd.to_datetime(date).to_numpy()})
+    rows = wanted.merge(used, on=["USUBJID", "ADT"], how="left", validate="many_to_one")
     return _from_record(rows, paramcd, avalc=bor["BOR"].set_axis(rows.index),
                         aval=bor["BOR"].map(AVAL_RESPONSE).astype(float).set_axis(rows.index))
 
 
 def _crsp(used: pd.DataFrame, options: RecistOptions) -> pd.DataFrame:
+    # each subject's records as slices of whole-column lists (in the order of ``used``,
+    # which is sorted by subject), never a frame per subject
+    subjects = used["USUBJID"].to_numpy(dtype=object)
+    present = pd.notna(subjects)
+    groups = pd.factorize(subjects)[0]
+    days = (_sas(used["ADT"]) - used["_REF"]).to_numpy(dtype=float).tolist()
+    responses = used["AVALC"].tolist()
     picks = []
-    for _, g in used.groupby("USUBJID", sort=False):
-        days = (_sas(g["ADT"]) - g["_REF"]).to_numpy()
-        i, _j = recist.first_confirmed_response(g["AVALC"].tolist(), days, options)
+    for rows in _positions_by_group(groups[present], np.flatnonzero(present)):
+        i, _j = recist.first_confirmed_response([responses[r] for r in rows],
+                                                [days[r] for r in rows], options)
         if i is not None:
-            picks.append(g.index[i])
+            picks.append(used.index[rows[i]])
     return _yes(used.loc[picks], "CRSP")
+
+
+def _positions_by_group(groups: np.ndarray, positions: np.ndarray) -> list[list[int]]:
+    """The positions of each group, groups in order of first appearance (as
+    ``groupby(sort=False)``), positions in their order."""
+    order = np.argsort(groups, kind="stable")
+    cuts = np.flatnonzero(np.diff(groups[order])) + 1
+    return [part.tolist() for part in np.split(positions[order], cuts)] if len(order) else []
 
 
 def _death(subjects: pd.DataFrame) -> pd.DataFrame:

@@ -20,7 +20,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -55,8 +55,23 @@ def text(values: pd.Series) -> pd.Series:
         return number_text(values)  # the one way every stage writes numbers as text
     out = np.full(len(values), None, dtype=object)
     present = ~is_missing(values)
-    out[present] = values[present].astype(str).str.strip().to_numpy()
+    out[present] = stripped(values[present].astype(str).to_numpy(dtype=object))
     return pd.Series(out, index=values.index, dtype=object)
+
+
+def stripped(texts: np.ndarray) -> np.ndarray:
+    """Each text (an object array of str) without leading and trailing blanks."""
+    return per_distinct(texts, lambda distinct: distinct.str.strip())
+
+
+def per_distinct(texts: np.ndarray, transform: Callable[[pd.Series], pd.Series]) -> np.ndarray:
+    """``transform`` of an object array of str, applied to each distinct text once.
+
+    A column repeats its values (subject ids, codes, dates: a few thousand distinct
+    texts in a million records), and string methods cost per value.
+    """
+    codes, distinct = pd.factorize(texts)
+    return transform(pd.Series(distinct, dtype=object)).to_numpy(dtype=object)[codes]
 
 
 def objects(values: pd.Series | np.ndarray) -> np.ndarray:
@@ -104,7 +119,21 @@ def iso_dates(values: pd.Series, impute: str = "none", highest: str = "M"
     ``unreadable`` marks non-missing values that are no ISO 8601 date at all
     (``2012-02-30``, ``12/03/2011``), which the caller reports.
     """
-    raw = values.astype(object).where(~is_missing(values), "").astype(str).str.strip()
+    texts = values.to_numpy(dtype=object, copy=True)
+    texts[is_missing(values)] = ""
+    # a date column repeats its values (one per record, a few thousand distinct dates):
+    # each distinct text is read once and the results are spread back to the records
+    codes, distinct = pd.factorize(pd.Series(texts, dtype=object).astype(str).to_numpy())
+    raw = pd.Series(distinct, dtype=object).str.strip()
+    days, flags, unreadable = _iso_distinct(raw, impute, highest)
+    return (pd.Series(days[codes], index=values.index),
+            pd.Series(flags[codes], index=values.index, dtype=object),
+            pd.Series(unreadable[codes], index=values.index))
+
+
+def _iso_distinct(raw: pd.Series, impute: str, highest: str
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`iso_dates` of stripped texts ("" when missing), as arrays."""
     parts = raw.str.extract(_ISO)
     matched = parts[0].notna().to_numpy()
     has_m, has_d = parts[1].notna().to_numpy(), parts[2].notna().to_numpy()
@@ -129,9 +158,7 @@ def iso_dates(values: pd.Series, impute: str = "none", highest: str = "M"
     out = np.full(len(raw), np.nan)
     out[usable] = _days_from_civil(y[usable], m[usable], d[usable]) + _UNIX_TO_SAS
     unreadable = ~raw.eq("").to_numpy() & ~readable
-    return (pd.Series(out.astype(float), index=values.index),
-            pd.Series(flag, index=values.index, dtype=object),
-            pd.Series(unreadable, index=values.index))
+    return out.astype(float), flag, unreadable
 
 
 def sas_dates(values: pd.Series, impute: str = "none", highest: str = "M"

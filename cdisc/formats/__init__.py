@@ -18,10 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported by the readers when they run: the CLI's --help needs none
+    import pandas as pd
 
-ReadFunction = Callable[[Path], tuple[pd.DataFrame, str, str]]
+ReadFunction = Callable[[Path], "tuple[pd.DataFrame, str, str]"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ def _is_dataset_json(path: Path) -> bool:
 
 def _read_csv(path: Path) -> tuple[pd.DataFrame, str, str]:
     """A dataset kept as CSV (one header line; "" and "NA" are missing; numbers inferred)."""
+    import pandas as pd
+
     from ..errors import CdiscError
 
     try:

@@ -55,9 +55,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import ne
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,7 @@ from ..model.numbers import EXACT_INTEGERS
 from ..model.oids import item_group_oid, item_oid, metadata_version_oid, study_oid
 from ..model.text import byte_lengths
 from .atomic import write_atomic
-from .compare import frame_differences
+from .compare import column_differences
 
 __all__ = ["DATASET_JSON_VERSION", "Column", "DatasetJsonMeta", "Header", "column_types",
            "decode", "encode", "is_dataset_json", "read_dataset_json", "read_metadata",
@@ -371,20 +372,24 @@ def _encode_text(variable: VariableMeta, series: pd.Series, oid: str, display: s
         return Column(oid, variable.name, variable.label, data_type, None, length, display,
                       key_sequence)
 
-    obj = series.astype(object)
-    if infer_dtype(obj, skipna=True) not in ("string", "empty"):
+    array = series.to_numpy(dtype=object, copy=True)
+    if infer_dtype(array, skipna=True) not in ("string", "empty"):
+        obj = series.astype(object)
         bad = ~obj.map(lambda v: isinstance(v, str) or v is None
                        or (isinstance(v, float) and np.isnan(v))).to_numpy(dtype=bool)
         return _Encoded(column("string", None), np.array([], dtype=object), _records(
             bad, obj, ENCODE, "a Char variable holds a value that is not text", where))
-    absent = obj.isna().to_numpy()
-    text = obj.where(~absent, "").str.rstrip(" ")
-    values = text.to_numpy(dtype=object)
+    absent = pd.isna(array)
+    array[absent] = ""
+    # a column repeats its values: the blanks are stripped from each distinct text once
+    codes, distinct = pd.factorize(array)
+    texts = pd.Series(distinct, dtype=object).str.rstrip(" ")
+    values = texts.to_numpy(dtype=object)[codes]
     values[absent] = None
     length = max(1, int(variable.length or 1))
     data_type = "string"
     if variable.name.upper().endswith("DTC"):
-        filled = text[(~absent) & (text != "").to_numpy()]
+        filled = texts[texts != ""]  # each text a record holds, once
         if len(filled) and filled.str.fullmatch(_ISO_DATETIME).all():
             data_type = "datetime" if filled.str.contains("T", regex=False).any() else "date"
     if data_type != "string":
@@ -462,6 +467,12 @@ def encode(dataset: Dataset, *, created: datetime, ndjson: bool = False,
     Raises :class:`OutputError` with every problem (a variable without
     metadata, text in a Num variable, an infinite number, ...).
     """
+    return _encode(dataset, created=created, ndjson=ndjson, header=header)[0]
+
+
+def _encode(dataset: Dataset, *, created: datetime, ndjson: bool,
+            header: Header | None) -> tuple[bytes, list[_Encoded]]:
+    """:func:`encode`'s bytes and the encoded columns they hold (values as JSON holds them)."""
     if not isinstance(created, datetime):
         raise OutputError.single(ENCODE, f"created must be a datetime, not {created!r}",
                                  dataset=dataset.name)
@@ -470,17 +481,32 @@ def encode(dataset: Dataset, *, created: datetime, ndjson: bool = False,
         raise OutputError(problems)
     metadata = _metadata(dataset, (e.column for e in encoded), created=created,
                          header=header or Header())
-    rows = zip(*(e.values for e in encoded), strict=True) if encoded else iter(())
+    rows = list(zip(*(e.values for e in encoded), strict=True)) if encoded else []
     dump = _ENCODER.encode
     if ndjson:
-        lines = [dump(metadata), *map(dump, rows)]
-        return ("\n".join(lines) + "\n").encode("utf-8")
+        lines = [dump(metadata), *([_rows_text(rows, "\n")] if rows else [])]
+        return ("\n".join(lines) + "\n").encode("utf-8"), encoded
     # one column and one row per line: the file stays readable and diffs line by line
     columns = metadata.pop("columns")
     head = dump(metadata)[:-1]  # without the closing brace
     parts = [head, ',"columns":[\n', ",\n".join(map(dump, columns)), '],"rows":[\n',
-             ",\n".join(map(dump, rows)), "]}\n"]
-    return "".join(parts).encode("utf-8")
+             _rows_text(rows, ",\n"), "]}\n"]
+    return "".join(parts).encode("utf-8"), encoded
+
+
+def _rows_text(rows: list[tuple[Any, ...]], separator: str) -> str:
+    """Each row as a JSON array, the arrays joined by ``separator``.
+
+    The rows are encoded in one call of the C encoder and split where one row ends
+    and the next begins ("],["); a text holding "],[" itself makes that ambiguous,
+    and then each row is encoded on its own (the same bytes, more slowly).
+    """
+    if not rows:
+        return ""
+    whole = _ENCODER.encode(rows)
+    if whole.count("],[") == len(rows) - 1:  # the boundaries and nothing else
+        return whole[1:-1].replace("],[", "]" + separator + "[")
+    return separator.join(map(_ENCODER.encode, rows))
 
 
 # --- decoding ----------------------------------------------------------------------------
@@ -622,10 +648,12 @@ def _decode_column(column: Column, values: np.ndarray, source: str, dataset: str
 def _sas_numbers(data_type: str, series: pd.Series, absent: np.ndarray,
                  where: dict[str, Any]) -> tuple[np.ndarray | None, list[Problem]]:
     out = np.full(len(series), np.nan)
-    text = series[~absent].astype(str)
+    # each distinct text is read once (a date column repeats its values)
+    codes, distinct = pd.factorize(series[~absent].astype(str).to_numpy(dtype=object))
+    text = pd.Series(distinct, dtype=object)
     pattern = {"date": _FULL_DATE, "datetime": _FULL_DATE + "T" + _FULL_TIME,
                "time": _FULL_TIME}[data_type]
-    wrong = ~text.str.fullmatch(pattern).to_numpy(dtype=bool)
+    wrong = ~text.str.fullmatch(pattern).to_numpy(dtype=bool)[codes]
     if wrong.any():
         mask = np.zeros(len(series), dtype=bool)
         mask[np.flatnonzero(~absent)[wrong]] = True
@@ -644,7 +672,7 @@ def _sas_numbers(data_type: str, series: pd.Series, absent: np.ndarray,
                        + parts[2].fillna("0").astype(float)).to_numpy(dtype="float64")
     except ValueError as exc:
         return None, [Problem(BAD_VALUE, f"an impossible {data_type}: {exc}", Location(**where))]
-    out[~absent] = numbers
+    out[~absent] = np.asarray(numbers)[codes]
     return out, []
 
 
@@ -669,9 +697,7 @@ def _frame(meta: DatasetJsonMeta, rows: list[Any], source: str,
     if problems:
         raise CdiscError(problems)
     data: dict[str, Any] = {}
-    by_column = zip(*rows, strict=True) if rows else ((),) * width
-    for column, values in zip(meta.columns, by_column, strict=True):
-        array = np.fromiter(values, dtype=object, count=len(rows))
+    for column, array in zip(meta.columns, _columns_of(rows, width), strict=True):
         decoded, column_problems = _decode_column(column, array, source, meta.name,
                                                   missing_text)
         problems += column_problems
@@ -683,6 +709,19 @@ def _frame(meta: DatasetJsonMeta, rows: list[Any], source: str,
         if column.is_numeric and frame[column.name].dtype != "float64":
             frame[column.name] = frame[column.name].astype("float64")
     return frame
+
+
+def _columns_of(rows: list[list[Any]], width: int) -> list[np.ndarray]:
+    """The rows (each a list of ``width`` values) as one object array per column."""
+    if rows:
+        try:  # one C pass; a value that is itself an array changes the shape
+            table = np.array(rows, dtype=object)
+        except ValueError:
+            table = None
+        if table is not None and table.shape == (len(rows), width):
+            return [table[:, k].copy() for k in range(width)]
+    by_column = zip(*rows, strict=True) if rows else ((),) * width
+    return [np.fromiter(values, dtype=object, count=len(rows)) for values in by_column]
 
 
 def _ndjson_rows(numbered: list[tuple[int, str]], source: str) -> list[Any]:
@@ -718,6 +757,13 @@ def decode(data: bytes | str, *, ndjson: bool = False, source: str = "",
     keep them). Raises :class:`CdiscError` with every problem found, located
     by ``source`` (the file name), column and record.
     """
+    meta, rows = _document(data, ndjson=ndjson, source=source)
+    return _frame(meta, rows, source, missing_text), meta
+
+
+def _document(data: bytes | str, *, ndjson: bool, source: str
+              ) -> tuple[DatasetJsonMeta, list[Any]]:
+    """The metadata and the rows (as JSON arrays) of Dataset-JSON bytes."""
     try:
         text = data.decode("utf-8-sig") if isinstance(data, bytes) else data.lstrip("\ufeff")
         if ndjson:
@@ -739,7 +785,7 @@ def decode(data: bytes | str, *, ndjson: bool = False, source: str = "",
                 raise _fail(BAD_ROWS, "rows is not an array", source)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise _not_json(exc, source) from None
-    return _frame(meta, rows, source, missing_text), meta
+    return meta, rows
 
 
 def read_dataset_json(path: str | Path, *, missing_text: str | None = ""
@@ -852,34 +898,139 @@ def is_dataset_json(path: str | Path) -> bool:
 
 
 # --- writing -----------------------------------------------------------------------------
-def write_dataset_json(dataset: Dataset, path: str | Path, *, created: datetime,
-                       ndjson: bool = False, header: Header | None = None) -> bytes:
-    """Encode ``dataset``, decode the bytes again and compare them with the frame,
-    then write them to ``path`` all or nothing. Returns the bytes written.
+#: what ``write_dataset_json(verify=...)`` accepts
+VERIFY_MODES = ("fast", "full")
+#: rows parsed back by ``verify="fast"`` (the first, the last, the others evenly spaced)
+SAMPLED_ROWS = 1000
 
-    Raises :class:`OutputError` with every problem (encoding or verification);
-    ``path`` keeps what it held then.
+
+def write_dataset_json(dataset: Dataset, path: str | Path, *, created: datetime,
+                       ndjson: bool = False, header: Header | None = None,
+                       verify: str = "fast") -> bytes:
+    """Encode ``dataset``, read the bytes back and check them, then write them to ``path``
+    all or nothing. Returns the bytes written.
+
+    The check: every column, decoded as a reader decodes it, is the frame's column
+    (every value, compared as :func:`cdisc.formats.compare.frame_differences`
+    compares); the metadata parses back as written; and the rows: ``verify="full"``
+    parses the whole file and compares every row with the row encoded, ``"fast"``
+    counts the row lines (one row per line, as this writer lays them out) and parses
+    :data:`SAMPLED_ROWS` of them -- a full parse costs more than the encoding, and
+    what it would check is the standard library's JSON encoder. Raises
+    :class:`OutputError` with every problem (encoding or verification); ``path`` keeps
+    what it held then.
     """
+    if verify not in VERIFY_MODES:
+        raise ValueError(f"verify must be one of {VERIFY_MODES}, not {verify!r}")
     path = Path(path)
-    data = encode(dataset, created=created, ndjson=ndjson, header=header)
-    try:
-        frame, meta = decode(data, ndjson=ndjson, source=path.name)
-    except CdiscError as exc:
-        raise OutputError([Problem(VERIFY, f"the encoded file does not read back: {p.message}",
-                                   p.location) for p in exc.problems]) from None
-    numeric = {v.name for v in dataset.meta.variables if v.is_numeric}
-    # compared as the metadata says: a Num column of Python ints as numbers, a Char
-    # column that is all NaN (a float column to pandas) as text
-    expected = pd.DataFrame({
-        name: (pd.to_numeric(dataset.frame[name]) if name in numeric
-               else dataset.frame[name].astype(object))
-        for name in dataset.frame.columns}, index=dataset.frame.index)
-    problems = frame_differences(expected, frame, dataset=dataset.name,
-                                 reader=f"the encoded {path.name}", code=VERIFY)
-    if meta.records != len(dataset.frame) or meta.name != dataset.name:
-        problems.append(Problem(VERIFY, f"the encoded file says {meta.name} with "
-                                f"{meta.records} records", Location(dataset=dataset.name)))
+    data, encoded = _encode(dataset, created=created, ndjson=ndjson, header=header)
+    problems = _verify(dataset, data, encoded, ndjson=ndjson, name=path.name,
+                       full=verify == "full")
     if problems:
         raise OutputError(problems)
     write_atomic(path, data)
     return data
+
+
+def _verify(dataset: Dataset, data: bytes, encoded: list[_Encoded], *, ndjson: bool,
+            name: str, full: bool) -> list[Problem]:
+    """What the bytes hold that differs from the dataset (see :func:`write_dataset_json`),
+    column by column on the arrays the encoder made: no frame is built from the rows."""
+    reader = f"the encoded {name}"
+    frame = dataset.frame
+
+    def unreadable(problems: Iterable[Problem]) -> list[Problem]:
+        return [Problem(VERIFY, f"the encoded file does not read back: {p.message}",
+                        p.location) for p in problems]
+
+    try:
+        if full:
+            meta, rows = _document(data, ndjson=ndjson, source=name)
+            total, numbers = len(rows), range(len(rows))
+        else:
+            meta, total, numbers, rows = _sampled_document(data, ndjson=ndjson, source=name)
+    except CdiscError as exc:
+        return unreadable(exc.problems)
+    problems: list[Problem] = []
+    if meta.records != len(frame) or meta.name != dataset.name:
+        problems.append(Problem(VERIFY, f"the encoded file says {meta.name} with "
+                                f"{meta.records} records", Location(dataset=dataset.name)))
+    names = [c.name for c in meta.columns]
+    if names != [str(c) for c in frame.columns]:
+        return [*problems, Problem(VERIFY, f"{reader} holds variables {names}, not "
+                                   f"{list(frame.columns)}", Location(dataset=dataset.name))]
+    columns = [e.values for e in encoded]
+    if total != len(frame):
+        return [*problems, Problem(VERIFY, f"{reader} holds {total} records, not "
+                                   f"{len(frame)}", Location(dataset=dataset.name))]
+    # the bytes: each row parsed against the row encoded, in one C-level pass
+    expected = (zip(*columns, strict=True) if full else
+                (tuple(column[i] for column in columns) for i in numbers))
+    try:
+        same = not any(map(ne, map(tuple, rows), expected))
+    except TypeError:  # a row that is no array
+        same = False
+    if not same:
+        return [*problems, _first_row_differing(rows, numbers, columns, reader, dataset.name)]
+    numeric = {v.name for v in dataset.meta.variables if v.is_numeric}
+    for column, values in zip(meta.columns, columns, strict=True):
+        decoded, column_problems = _decode_column(column, values, name, meta.name, "")
+        if decoded is None:
+            problems += unreadable(column_problems)
+            continue
+        # compared as the metadata says: a Num column of Python ints as numbers, a Char
+        # column that is all NaN (a float column to pandas) as text
+        want = (pd.to_numeric(frame[column.name]) if column.name in numeric
+                else frame[column.name].astype(object))
+        have = pd.Series(decoded, index=want.index,
+                         dtype="float64" if column.is_numeric else object)
+        problems += column_differences(want, have, name=column.name, dataset=dataset.name,
+                                       reader=reader, code=VERIFY)
+    return problems
+
+
+def _as_tuple(row: Any) -> Any:
+    return tuple(row) if isinstance(row, list) else row
+
+
+def _first_row_differing(rows: list[Any], numbers: Sequence[int], columns: list[np.ndarray],
+                         reader: str, dataset: str) -> Problem:
+    for i, got in zip(numbers, rows, strict=True):
+        want = [column[i] for column in columns]
+        if _as_tuple(got) != tuple(want):
+            return Problem(VERIFY, f"{reader} holds row {got!r}, encoded as {want!r}",
+                           Location(dataset=dataset, record=i + 1))
+    raise AssertionError("no row differs")  # pragma: no cover - called when one does
+
+
+#: where this writer's rows begin and end in a .json file
+_ROWS_START, _ROWS_END = b'"rows":[\n', b"]}\n"
+
+
+def _sampled_document(data: bytes, *, ndjson: bool, source: str
+                      ) -> tuple[DatasetJsonMeta, int, list[int], list[Any]]:
+    """(metadata, number of rows, the sampled rows' positions, those rows parsed) of bytes
+    laid out as :func:`encode` lays them out: one row per line, the lines counted, the
+    first, the last and rows evenly spaced between them parsed."""
+    try:
+        if ndjson:
+            head, _, body = data.partition(b"\n")
+            document = json.loads(head)
+            lines = body.split(b"\n")
+            if lines[-1] != b"":
+                raise _fail(BAD_ROWS, "the last line does not end with a newline", source)
+            lines.pop()
+        else:
+            at = data.find(_ROWS_START)
+            if at < 0 or not data.endswith(_ROWS_END):
+                raise _fail(BAD_ROWS, "the rows are not where this writer puts them", source)
+            document = json.loads(data[:at] + b'"rows":[]}')
+            body = data[at + len(_ROWS_START):-len(_ROWS_END)]
+            lines = body.split(b",\n") if body else []
+        meta = _parse_metadata(document, source)
+        picked = sorted({0, len(lines) - 1, *np.linspace(0, len(lines) - 1, min(
+            len(lines), SAMPLED_ROWS)).astype(int).tolist()}) if lines else []
+        rows = [json.loads(lines[i]) for i in picked]
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise _not_json(exc, source) from None
+    return meta, len(lines), picked, rows

@@ -21,10 +21,17 @@ def is_missing(values: pd.Series) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
             values.dtype):
         return values.isna().to_numpy()
-    obj = values.astype(object)
-    absent = pd.isna(obj).to_numpy()
-    if infer_dtype(obj, skipna=True) in ("string", "empty"):
-        blank = obj.where(~absent, "x").str.rstrip(" ").eq("").to_numpy(dtype=bool)
-    else:
-        blank = obj.map(lambda v: isinstance(v, str) and not v.rstrip(" ")).to_numpy(dtype=bool)
+    # numpy arrays, not pandas calls: this runs for every column of every stage, most of
+    # them a few records long, where pandas' fixed cost per call would dominate
+    array = values.to_numpy(dtype=object)
+    absent = pd.isna(array)
+    if infer_dtype(array, skipna=True) not in ("string", "empty"):
+        return absent | np.fromiter((isinstance(v, str) and not v.rstrip(" ") for v in array),
+                                    dtype=bool, count=len(array))
+    blank = np.zeros(len(array), dtype=bool)
+    if not absent.all():
+        # a column repeats its values: each distinct text is looked at once
+        codes, distinct = pd.factorize(array[~absent])
+        blank[~absent] = np.fromiter((not text.rstrip(" ") for text in distinct), dtype=bool,
+                                     count=len(distinct))[codes]
     return absent | blank

@@ -31,7 +31,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from ..errors import OutputError
-from ..formats.atomic import write_failed
+from ..formats.atomic import synced_together, write_failed
 
 try:  # POSIX; elsewhere swaps are not serialised between processes
     import fcntl
@@ -258,7 +258,8 @@ def staged_output(out_dir: Path, protected: Iterable[str | Path] = ()) -> Iterat
     except OSError as exc:
         raise _os_error(exc, "create the output folder", out_dir) from None
     try:
-        yield staging
+        with synced_together():  # every file on disk before the folder is published
+            yield staging
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

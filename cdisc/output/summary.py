@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 from ..errors import DerivationError, Location, Problem
 from ..formats.atomic import json_bytes, write_atomic
@@ -188,8 +189,12 @@ def _num(x: Any, digits: int = 6) -> float | None:
 
 
 def _text(series: pd.Series) -> pd.Series:
-    """Text values stripped and upper-cased; missing as ''."""
+    """Text values stripped; missing as ''."""
     out = series.astype("object").where(series.notna(), "")
+    if infer_dtype(out, skipna=False) == "string":  # all text: each distinct value once
+        codes, distinct = pd.factorize(out.to_numpy(dtype=object))
+        texts = pd.Series(distinct, dtype=object).str.strip().to_numpy(dtype=object)
+        return pd.Series(texts[codes], index=series.index, dtype=object)
     return out.map(lambda v: v.decode("ascii", "replace") if isinstance(v, bytes) else str(v)
                    ).str.strip()
 
@@ -233,6 +238,12 @@ def _dates(series: pd.Series, dataset: str, variable: str,
         else:
             out[i] = stamp
     return out
+
+
+def _study_days(dates: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Study day (the start is day 1) of datetime64 dates at midnight; NaN without either."""
+    with np.errstate(invalid="ignore"):
+        return (dates - start) / np.timedelta64(1, "D") + 1
 
 
 def _record(frame_or_series: pd.DataFrame | pd.Series, label: Any) -> int:
@@ -348,25 +359,30 @@ class _Analysis:
         else:
             units = pd.Series("DAYS", index=tte.index)
             self.notes.append("ADTTE has no AVALU: AVAL is read as days.")
-        for i in tte.index:
+        with np.errstate(invalid="ignore"):
+            bad_aval = (aval.isna() | (aval < 0)).to_numpy()
+            bad_cnsr = (cnsr.isna() | (cnsr < 0) | (cnsr != np.round(cnsr))).to_numpy()
+        bad_unit = (~units.isin(list(UNIT_DAYS)) & units.ne("")).to_numpy()
+        for pos in np.flatnonzero(bad_aval | bad_cnsr | bad_unit):  # record order
+            i = tte.index[pos]
             where = dict(dataset="ADTTE", record=_record(self.adtte, i),
                          usubjid=str(tte.at[i, "USUBJID"]))
-            if pd.isna(aval[i]) or aval[i] < 0:
+            if bad_aval[pos]:
                 self.problems.append(Problem(BAD_VALUE, "AVAL must be a time of 0 or more",
                                              Location(field="AVAL", value=tte.at[i, "AVAL"],
                                                       **where)))
-            if pd.isna(cnsr[i]) or cnsr[i] < 0 or cnsr[i] != round(cnsr[i]):
+            if bad_cnsr[pos]:
                 self.problems.append(Problem(BAD_VALUE, "CNSR must be 0 (event) or a positive "
                                              "integer (censored)",
                                              Location(field="CNSR", value=tte.at[i, "CNSR"],
                                                       **where)))
-            if units[i] not in UNIT_DAYS and units[i] != "":
+            if bad_unit[pos]:
                 self.problems.append(Problem(BAD_VALUE, "AVALU must be DAYS, WEEKS, MONTHS or "
-                                             "YEARS", Location(field="AVALU", value=units[i],
-                                                               **where)))
+                                             "YEARS", Location(field="AVALU",
+                                                               value=units.iat[pos], **where)))
         if self.problems:
             return []
-        days = aval * units.map(lambda u: UNIT_DAYS.get(u, 1.0))
+        days = aval * units.map(UNIT_DAYS).fillna(1.0)
         paramcd = _text(tte["PARAMCD"])
         param = _text(tte["PARAM"]) if "PARAM" in tte.columns else paramcd
         startdesc = self._start_description(tte)
@@ -541,8 +557,9 @@ class _Analysis:
             ongoing.index = start.index
 
         def day(dates: pd.Series, ids: pd.Series) -> pd.Series:
-            return pd.Series([(d - start[s]).days + 1 if pd.notna(d) and pd.notna(start[s])
-                              else np.nan for d, s in zip(dates, ids, strict=True)],
+            """Study day of each subject's date (``dates`` and ``start`` are both by subject,
+            in the same order); NaN without either date."""
+            return pd.Series(_study_days(dates.to_numpy(), start.to_numpy()),
                              index=dates.index, dtype=float)
 
         ids = pd.Series(start.index, index=start.index)
@@ -558,13 +575,21 @@ class _Analysis:
         bor = self._bor_by_subject()
         rows = []
         to_last_alive = []
-        for usubjid in sorted(ids.index, key=_sort_key):
-            on = bool(ongoing[usubjid]) if ongoing is not None else False
-            days = dur[usubjid]
-            if pd.isna(days) and on and pd.notna(alive[usubjid]):
-                days = alive[usubjid]  # ongoing without an end date: on treatment until then
+        # every column as a list by position (all are in ADSL's order), so one subject
+        # costs list look-ups, not Series look-ups by label
+        on_list = (ongoing.astype(bool).tolist() if ongoing is not None
+                   else [False] * len(ids))
+        dur_list, alive_list, death_list = dur.tolist(), alive.tolist(), death.tolist()
+        no_start = start.isna().tolist()
+        subjects = ids.index.tolist()
+        for pos in sorted(range(len(subjects)), key=lambda k: _sort_key(subjects[k])):
+            usubjid = subjects[pos]
+            on = on_list[pos]
+            days = dur_list[pos]
+            if pd.isna(days) and on and pd.notna(alive_list[pos]):
+                days = alive_list[pos]  # ongoing without an end date: on treatment until then
                 to_last_alive.append(self.labels.get(usubjid, usubjid))
-            if pd.isna(start[usubjid]) or pd.isna(days):
+            if no_start[pos] or pd.isna(days):
                 continue
             rows.append({
                 "usubjid": usubjid,
@@ -573,8 +598,8 @@ class _Analysis:
                 "ongoing": on,
                 "best_response": bor.get(usubjid),
                 "assessments": assessments.get(usubjid, []),
-                "death_day": _num(death[usubjid]),
-                "last_alive_day": _num(alive[usubjid]),
+                "death_day": _num(death_list[pos]),
+                "last_alive_day": _num(alive_list[pos]),
             })
         if to_last_alive:
             self.notes.append("Swimmer plot: ongoing treatment without an end date is drawn to "
@@ -587,14 +612,21 @@ class _Analysis:
         tte = self.adtte
         if tte is None or not {"USUBJID", "PARAMCD", "CNSR", "AVAL"} <= set(tte.columns):
             return out
-        os_rows = tte[_text(tte["PARAMCD"]).str.upper() == "OS"]
-        for _, r in os_rows.iterrows():
-            usubjid = str(r["USUBJID"]).strip()
-            if usubjid not in out.index:
-                continue
-            unit = str(r.get("AVALU", "DAYS") or "DAYS").strip().upper()
-            days = float(r["AVAL"]) * UNIT_DAYS.get(unit, 1.0)
-            out.at[usubjid, "death" if float(r["CNSR"]) == 0 else "alive"] = days
+        os_rows = tte[(_text(tte["PARAMCD"]).str.upper() == "OS").to_numpy()]
+        unit = (_text(os_rows["AVALU"]).str.upper() if "AVALU" in os_rows.columns
+                else pd.Series("DAYS", index=os_rows.index))
+        found = pd.DataFrame({
+            "usubjid": os_rows["USUBJID"].astype(str).str.strip().to_numpy(),
+            "column": np.where(pd.to_numeric(os_rows["CNSR"], errors="coerce").to_numpy(
+                dtype=float) == 0, "death", "alive"),
+            "days": pd.to_numeric(os_rows["AVAL"], errors="coerce").to_numpy(dtype=float)
+            * unit.map(UNIT_DAYS).fillna(1.0).to_numpy(dtype=float),
+        })
+        found = found[found["usubjid"].isin(out.index)]
+        # a subject's later OS record wins, as it did when they were read one by one
+        for column, last in found.drop_duplicates(["usubjid", "column"], keep="last"
+                                                  ).groupby("column"):
+            out.loc[last["usubjid"].to_numpy(), column] = last["days"].to_numpy()
         return out
 
     def _assessments(self, start: pd.Series) -> dict[str, list[dict[str, Any]]]:
@@ -608,20 +640,30 @@ class _Analysis:
             ovr = ovr[_flag(ovr, "ANL01FL")]
         found = self._bor_records()
         bor = found[1] if found else adrs.iloc[0:0]
-        out: dict[str, list[dict[str, Any]]] = {}
+        known = start[~start.index.duplicated()]
+        parts = []
         for source, frame in (("OVR", ovr), ("BOR", bor)):
             dates = _dates(frame["ADT"], "ADRS", "ADT", self.problems)
-            for i, usubjid, value in zip(frame.index, _text(frame["USUBJID"]),
-                                         _text(frame["AVALC"]).str.upper(), strict=True):
-                if source == "BOR" and usubjid in out:
-                    continue
-                if usubjid not in start.index or pd.isna(dates[i]) or \
-                        pd.isna(start[usubjid]) or value in ("", "MISSING"):
-                    continue
-                out.setdefault(usubjid, []).append(
-                    {"day": (dates[i] - start[usubjid]).days + 1, "response": value,
-                     "source": source})
-        return {k: sorted(v, key=lambda a: (a["day"], a["response"])) for k, v in out.items()}
+            subjects = _text(frame["USUBJID"])
+            values = _text(frame["AVALC"]).str.upper()
+            day = _study_days(dates.to_numpy(), subjects.map(known).to_numpy())
+            keep = subjects.isin(known.index).to_numpy() & ~np.isnan(day) & \
+                ~values.isin(["", "MISSING"]).to_numpy()
+            if source == "BOR" and parts:  # BOR only for subjects without an OVR
+                keep &= ~subjects.isin(parts[0]["usubjid"]).to_numpy()
+            parts.append(pd.DataFrame({"usubjid": subjects.to_numpy()[keep],
+                                       "day": day[keep].astype(np.int64),
+                                       "response": values.to_numpy()[keep], "source": source}))
+        found = pd.concat(parts, ignore_index=True).sort_values(
+            ["usubjid", "day", "response"], kind="stable")
+        out: dict[str, list[dict[str, Any]]] = {}
+        for usubjid, day, response, source in zip(found["usubjid"].tolist(),
+                                                  found["day"].tolist(),
+                                                  found["response"].tolist(),
+                                                  found["source"].tolist(), strict=True):
+            out.setdefault(usubjid, []).append({"day": day, "response": response,
+                                                "source": source})
+        return out
 
     def _bor_by_subject(self) -> dict[str, str]:
         if self.adrs is None:
@@ -726,13 +768,17 @@ def km_summary(p: _Param, options: SummaryOptions) -> dict[str, Any]:
                         "reached": math.isfinite(follow),
                         "longest_days": _num(p.days.max())}
     table = km.event_table
-    sf = km.survival_function_.iloc[:, 0]
-    band = km.confidence_interval_
+    times = table.index
+    # lifelines' estimates at the event table's times, as whole columns
+    sf = km.survival_function_.iloc[:, 0].loc[times].tolist()
+    band = km.confidence_interval_.loc[times]
+    lower, upper = band.iloc[:, 0].tolist(), band.iloc[:, 1].tolist()
+    at_risk, observed, censored = (table[c].tolist() for c in ("at_risk", "observed", "censored"))
     out["km_table"] = [
-        {"days": _num(t), "at_risk": int(r.at_risk), "events": int(r.observed),
-         "censored": int(r.censored), "survival": _num(sf.loc[t]),
-         "lower": _num(band.loc[t].iloc[0]), "upper": _num(band.loc[t].iloc[1])}
-        for t, r in table.iterrows() if t > 0 or r.observed or r.censored
+        {"days": _num(t), "at_risk": int(at_risk[k]), "events": int(observed[k]),
+         "censored": int(censored[k]), "survival": _num(sf[k]),
+         "lower": _num(lower[k]), "upper": _num(upper[k])}
+        for k, t in enumerate(times.tolist()) if t > 0 or observed[k] or censored[k]
     ]
     return out
 
@@ -769,8 +815,9 @@ def spss_median_ci(km: Any, level: float = 0.95) -> dict[str, Any]:
         return out
     table = km.event_table
     sf = km.survival_function_.iloc[:, 0]
-    event_times = [float(t) for t in table.index[table["observed"] > 0]]
-    s_at = {t: float(sf.loc[t]) for t in event_times}
+    at_events = table.index[table["observed"] > 0]
+    event_times = [float(t) for t in at_events]
+    s_at = dict(zip(event_times, sf.loc[at_events].astype(float).tolist(), strict=True))
     upper_side = [t for t in event_times if s_at[t] >= 0.55 - 1e-12]
     lower_side = [t for t in event_times if s_at[t] <= 0.45 + 1e-12]
     if not lower_side:
@@ -821,12 +868,13 @@ def summarize(adam: Mapping[str, pd.DataFrame],
     return _Analysis(adam, options).result
 
 
-def write_summary(adam: Mapping[str, pd.DataFrame], folder: Path,
-                  options: SummaryOptions = DEFAULT_OPTIONS, *, title: str = "") -> list[Path]:
-    """Write summary.html, summary.md, summary.json and the PNGs into ``folder``.
+def render_summary(adam: Mapping[str, pd.DataFrame],
+                   options: SummaryOptions = DEFAULT_OPTIONS, *, title: str = ""
+                   ) -> dict[str, bytes]:
+    """The files of :func:`write_summary` as bytes by file name, plots first.
 
-    The folder is created when missing; each file is written atomically. Returns
-    the paths written, plots first. The same input gives the same bytes.
+    Reads nothing and writes nothing, so it can run anywhere (e.g. in a worker process,
+    :mod:`cdisc.output.summary_job`); the same input gives the same bytes.
     """
     from .summary_plots import km_plot, swimmer_plot
     from .summary_render import render_html, render_markdown
@@ -834,35 +882,48 @@ def write_summary(adam: Mapping[str, pd.DataFrame], folder: Path,
     analysis = _Analysis(adam, options)
     result = analysis.result
     result["title"] = title or "Survival and response summary"
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    files: dict[str, bytes] = {}
     images: dict[str, str] = {}
     used: set[str] = set()
     for p, figures in zip(analysis.params, result["time_to_event"], strict=True):
         if not len(p.days):
             continue
         name = _png_name(p.paramcd, used)
-        png = km_plot(p, figures, analysis.unit, options)
-        write_atomic(folder / name, png)
-        written.append(folder / name)
+        files[name] = km_plot(p, figures, analysis.unit, options)
         images[p.paramcd] = name
         figures["plot"] = name
     if analysis.swimmer:
         png, shown, which = swimmer_plot(analysis.swimmer, analysis.unit, options)
-        write_atomic(folder / "swimmer.png", png)
-        written.append(folder / "swimmer.png")
+        files["swimmer.png"] = png
         images["swimmer"] = "swimmer.png"
         result["swimmer_plot"] = {"file": "swimmer.png", "subjects_shown": shown,
                                   "subjects": len(analysis.swimmer), "selection": which}
-    write_atomic(folder / "summary.json", json_bytes(result))
-    written.append(folder / "summary.json")
-    write_atomic(folder / "summary.md", render_markdown(result).encode("utf-8"))
-    written.append(folder / "summary.md")
-    embedded = ({key: (folder / name).read_bytes() for key, name in images.items()}
+    files["summary.json"] = json_bytes(result)
+    files["summary.md"] = render_markdown(result).encode("utf-8")
+    embedded = ({key: files[name] for key, name in images.items()}
                 if options.embed_images else None)
-    write_atomic(folder / "summary.html", render_html(result, embedded).encode("utf-8"))
-    written.append(folder / "summary.html")
+    files["summary.html"] = render_html(result, embedded).encode("utf-8")
+    return files
+
+
+def write_summary(adam: Mapping[str, pd.DataFrame], folder: Path,
+                  options: SummaryOptions = DEFAULT_OPTIONS, *, title: str = "") -> list[Path]:
+    """Write summary.html, summary.md, summary.json and the PNGs into ``folder``.
+
+    The folder is created when missing; each file is written atomically. Returns
+    the paths written, plots first. The same input gives the same bytes.
+    """
+    return write_files(render_summary(adam, options, title=title), folder)
+
+
+def write_files(files: Mapping[str, bytes], folder: Path) -> list[Path]:
+    """Each file of :func:`render_summary` into ``folder`` (created when missing), atomically."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, data in files.items():
+        write_atomic(folder / name, data)
+        written.append(folder / name)
     return written
 
 

@@ -58,27 +58,36 @@ class XptWriter:
 
 
 class DatasetJsonWriter:
-    """CDISC Dataset-JSON 1.1 (:mod:`cdisc.formats.dataset_json`): encoded, decoded again
-    and compared with the frame, then written atomically.
+    """CDISC Dataset-JSON 1.1 (:mod:`cdisc.formats.dataset_json`): encoded, read back and
+    compared with the frame, then written atomically.
 
     ``metadata_ref`` is the ``metaDataRef`` attribute (e.g. ``"define.xml"``
-    when define.xml is written beside the datasets); left out when None.
+    when define.xml is written beside the datasets); left out when None. ``verify``:
+    "fast" parses a sample of the rows back (every value is still decoded and
+    compared), "full" all of them.
     """
 
-    def __init__(self, *, ndjson: bool = False, metadata_ref: str | None = None) -> None:
+    def __init__(self, *, ndjson: bool = False, metadata_ref: str | None = None,
+                 verify: str = "fast") -> None:
         self.ndjson = ndjson
         self.metadata_ref = metadata_ref
+        self.verify = verify
         self.format = "ndjson" if ndjson else "json"
         self.suffix = ".ndjson" if ndjson else ".json"
 
     def with_metadata_ref(self, metadata_ref: str | None) -> DatasetJsonWriter:
-        return DatasetJsonWriter(ndjson=self.ndjson, metadata_ref=metadata_ref)
+        return DatasetJsonWriter(ndjson=self.ndjson, metadata_ref=metadata_ref,
+                                 verify=self.verify)
+
+    def with_verify(self, verify: str) -> DatasetJsonWriter:
+        return DatasetJsonWriter(ndjson=self.ndjson, metadata_ref=self.metadata_ref,
+                                 verify=verify)
 
     def write(self, dataset: Dataset, path: Path, *, created: datetime) -> None:
         header = dataset_json.Header(source_system=SOURCE_SYSTEM,
                                      metadata_ref=self.metadata_ref)
         dataset_json.write_dataset_json(dataset, path, created=created, ndjson=self.ndjson,
-                                        header=header)
+                                        header=header, verify=self.verify)
 
 
 WRITERS: dict[str, DatasetWriter] = {writer.format: writer for writer in (
@@ -113,7 +122,9 @@ def write_datasets(datasets: Iterable[Dataset], folder: Path, *, created: dateti
     written = []
     writers = [writer_for(name) for name in formats]
     if verify != "fast":
-        writers = [XptWriter(verify) if isinstance(w, XptWriter) else w for w in writers]
+        writers = [XptWriter(verify) if isinstance(w, XptWriter)
+                   else w.with_verify(verify) if isinstance(w, DatasetJsonWriter) else w
+                   for w in writers]
     if metadata_ref is not None:
         writers = [w.with_metadata_ref(metadata_ref) if isinstance(w, DatasetJsonWriter)
                    else w for w in writers]

@@ -1,0 +1,169 @@
+"""The survival and response summary, drawn in a second process while the run goes on.
+
+The summary needs lifelines, scipy and matplotlib (about 1 s to import) and then
+draws its plots (about 0.5 s for the embedded example), and it depends on nothing
+but the ADaM datasets. :func:`cdisc.pipeline.convert` therefore starts a
+:class:`SummaryJob` before it maps the sources: a forked worker imports those
+libraries while this process maps SDTM and derives ADaM, receives the ADaM
+frames, and renders the files (:func:`cdisc.output.summary.render_summary`)
+while this process writes and validates the datasets. On a machine with a
+second core the summary then costs the run almost nothing.
+
+The worker only computes: it returns the files' bytes and this process writes
+them, so the output folder has one writer. Whatever goes wrong in the worker
+(an error in the data, a bug, the worker killed), the summary is computed again
+here, which raises the same error with its real traceback; the bytes are the
+same either way (``tests/test_summary_job.py``). Where a process cannot be
+forked safely -- not Linux (macOS and Windows start processes afresh, which
+would re-import the caller's main module), or a program that runs threads (a
+forked child inherits their locks) -- nothing is started and the summary is
+computed here when asked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pickle
+import signal
+import sys
+import threading
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from .summary import DEFAULT_OPTIONS, SummaryOptions, render_summary
+
+
+def can_fork() -> bool:
+    """Whether a worker may be forked here (Linux, this process runs no other thread)."""
+    return sys.platform.startswith("linux") and threading.active_count() == 1
+
+
+def _warm_up() -> None:
+    """What the summary imports, imported before the frames arrive."""
+    import lifelines  # noqa: F401
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+    import scipy.stats  # noqa: F401
+
+    from . import summary_plots, summary_render  # noqa: F401
+
+
+def _work(connection: Any) -> None:
+    """The worker: import, wait for one job, send back the files (or None), exit."""
+    # Ctrl-C reaches the whole process group; the parent decides, and ends this worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    files = None
+    try:
+        _warm_up()
+        adam, options, title = pickle.loads(connection.recv_bytes())
+        files = render_summary(adam, options, title=title)
+    except BaseException:  # noqa: BLE001 - the parent computes it again and reports it
+        files = None
+    try:
+        connection.send_bytes(pickle.dumps(files, protocol=pickle.HIGHEST_PROTOCOL))
+    except (OSError, EOFError):
+        pass  # the parent went away
+    finally:
+        connection.close()
+
+
+class SummaryJob:
+    """One summary, computed by a worker when one could be started, else here.
+
+    Made early (the worker is forked then and imports the summary's libraries),
+    ``submit()`` the ADaM frames when they are derived, ``result()`` the files'
+    bytes when they are to be written; ``close()`` (or the ``with`` block, or
+    dropping the job) ends a worker that is still running, e.g. after a failed run.
+    """
+
+    def __init__(self, use_worker: bool | None = None) -> None:
+        self._process: Any = None
+        self._connection: Any = None
+        self._sender: threading.Thread | None = None
+        self._job: tuple[dict[str, pd.DataFrame], SummaryOptions, str] | None = None
+        if use_worker if use_worker is not None else can_fork():
+            self._start_worker()
+
+    def _start_worker(self) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        ours, theirs = context.Pipe()
+        try:
+            process = context.Process(target=_work, args=(theirs,), name="cdisc-summary",
+                                      daemon=True)
+            process.start()
+        except OSError:  # no process to spare (limits, memory): compute it here
+            ours.close()
+            return
+        finally:
+            theirs.close()
+        self._process, self._connection = process, ours
+        # a run that fails before result() drops the job: the worker ends with it (and at
+        # exit), without a try/finally around the whole run
+        self._finalizer = weakref.finalize(self, _end, process, ours)
+
+    @property
+    def in_worker(self) -> bool:
+        return self._process is not None
+
+    def __enter__(self) -> SummaryJob:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def submit(self, adam: Mapping[str, pd.DataFrame], options: SummaryOptions = DEFAULT_OPTIONS,
+               *, title: str = "") -> None:
+        """The ADaM frames to summarise (by name). They are pickled now, so changes made to
+        the frames afterwards do not reach the worker."""
+        self._job = ({name: frame for name, frame in adam.items()}, options, title)
+        if self._connection is None:
+            return
+        data = pickle.dumps(self._job, protocol=pickle.HIGHEST_PROTOCOL)
+        # sent from a thread: the worker reads only once its imports are done
+        self._sender = threading.Thread(target=self._send, args=(data,), daemon=True)
+        self._sender.start()
+
+    def _send(self, data: bytes) -> None:
+        # the worker gone: result() computes the summary here
+        with contextlib.suppress(OSError, ValueError):
+            self._connection.send_bytes(data)
+
+    def result(self) -> dict[str, bytes]:
+        """The files of :func:`cdisc.output.summary.render_summary`, by name."""
+        if self._job is None:
+            raise RuntimeError("SummaryJob.result() before submit()")
+        files = None
+        if self._connection is not None:
+            assert self._sender is not None
+            self._sender.join()
+            try:
+                files = pickle.loads(self._connection.recv_bytes())
+            except (OSError, EOFError, pickle.UnpicklingError):
+                files = None  # the worker died
+            self._process.join(timeout=1)  # it ends once it has sent
+            self.close()
+        if files is None:
+            adam, options, title = self._job
+            files = render_summary(adam, options, title=title)
+        return files
+
+    def close(self) -> None:
+        """End the worker (if any) and release its pipe."""
+        if self._process is not None:
+            self._finalizer()
+            self._process = self._connection = None
+
+
+def _end(process: Any, connection: Any) -> None:
+    connection.close()
+    if process.is_alive():
+        process.terminate()
+    process.join(timeout=5)
+
+
+__all__ = ["SummaryJob", "can_fork"]
