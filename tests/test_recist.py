@@ -591,3 +591,28 @@ def test_pharmaversesdtm_best_response():
     assert not any(
         p.code == "RECIST002" for p in compare_with_investigator(tp, best_overall_response(tp), rs)
     )
+
+
+def test_a_site_without_visits_has_its_scan_dates_as_time_points():
+    """No VISITNUM anywhere (a clinic's scan dates): each date is a time point, in time
+    order; the output carries no made-up VISITNUM, and RS is matched by date."""
+    tu = pd.DataFrame({"USUBJID": "P-1", "TULNKID": ["T1", "T2"], "TUTESTCD": "TUMIDENT",
+                       "TUSTRESC": "TARGET", "TULOC": ["LUNG", "LIVER"],
+                       "TUEVAL": "INVESTIGATOR"})
+    dates = ["2019-03-25", "2019-05-29", "2019-07-31", "2019-10-16"]
+    sizes = {"T1": [32, 21, 20, 24], "T2": [25, 16, 15, 19]}
+    tr = pd.DataFrame([{"USUBJID": "P-1", "TRLNKID": k, "TRTESTCD": "LDIAM",
+                        "TRSTRESN": float(v), "TRSTRESC": str(v), "TRDTC": d,
+                        "TREVAL": "INVESTIGATOR", "VISITNUM": np.nan}
+                       for k, values in sizes.items() for d, v in zip(dates, values, strict=True)])
+    tp = timepoint_responses(tu, tr)
+    assert tp["ADT"].dt.strftime("%Y-%m-%d").tolist() == dates[1:]
+    assert tp["OVRLRESP"].tolist() == ["PR", "PR", "PD"]  # 57 -> 37 -> 35 -> 43 (+23%)
+    assert tp["VISITNUM"].isna().all()
+    rs = pd.DataFrame({"USUBJID": "P-1", "RSTESTCD": "OVRLRESP", "RSEVAL": "INVESTIGATOR",
+                       "RSSTRESC": ["PR", "SD", "PD"], "RSDTC": dates[1:],
+                       "VISITNUM": np.nan})
+    found = compare_with_investigator(tp, best_overall_response(tp), rs)
+    assert [(p.code, p.message) for p in found if p.code == "RECIST001"] == [
+        ("RECIST001", "assessment of 2019-07-31: target sum -38.60% from baseline, -5.41% "
+                      "from nadir -> PR; investigator SD")]

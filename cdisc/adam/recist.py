@@ -55,6 +55,7 @@ Nothing here reads files: the caller passes data frames.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -63,6 +64,8 @@ import pandas as pd
 
 from cdisc.errors import DerivationError, Location, Problem, Severity
 from cdisc.spec.model import RecistOptions
+
+from .common import per_distinct, stripped
 
 __all__ = [
     "RecistOptions",
@@ -105,13 +108,18 @@ _NOT_ASSESSED = {"", "NOT EVALUABLE", "NE", "NOT ASSESSED", "NOT DONE", "UNKNOWN
 # --------------------------------------------------------------------------- helpers
 
 
+def _texts(s: pd.Series) -> np.ndarray:
+    return s.astype(object).where(s.notna(), "").astype(str).to_numpy(dtype=object)
+
+
 def _up(s: pd.Series) -> pd.Series:
     """Strings stripped and upper-cased; missing -> ''."""
-    return s.astype(object).where(s.notna(), "").astype(str).str.strip().str.upper()
+    return pd.Series(per_distinct(_texts(s), lambda d: d.str.strip().str.upper()),
+                     index=s.index, dtype=object)
 
 
 def _raw(s: pd.Series) -> pd.Series:
-    return s.astype(object).where(s.notna(), "").astype(str).str.strip()
+    return pd.Series(stripped(_texts(s)), index=s.index, dtype=object)
 
 
 def _col(df: pd.DataFrame, name: str, fallback: str | None = None) -> pd.Series:
@@ -132,11 +140,21 @@ def _require(df: pd.DataFrame, dataset: str, columns: Iterable[str]) -> None:
 
 def _dates(dtc: pd.Series) -> tuple[pd.Series, pd.Series]:
     """ISO 8601 --DTC -> (date, imputed flag).  YYYY-MM is imputed to day 1."""
-    s = _raw(dtc).str[:10]
+    # each distinct text is read once (a date column repeats its values)
+    codes, distinct = pd.factorize(_texts(dtc))
+    s = pd.Series(distinct, dtype=object).str.strip().str[:10]
     full = s.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
     month = s.str.fullmatch(r"\d{4}-\d{2}")
     text = s.where(full, (s + "-01").where(month, ""))
-    return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce"), month & ~full
+    dates = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").to_numpy()
+    imputed = (month & ~full).to_numpy(dtype=bool)
+    return (pd.Series(dates[codes], index=dtc.index),
+            pd.Series(imputed[codes], index=dtc.index))
+
+
+def _day_number(dates: pd.Series) -> pd.Series:
+    """Days since 1970-01-01: a time point number that orders assessments by date."""
+    return (dates - pd.Timestamp("1970-01-01")).dt.days.astype(float)
 
 
 def _num(v: object) -> str:
@@ -212,13 +230,14 @@ def _lesions(tu: pd.DataFrame) -> pd.DataFrame:
 
 def _status(stresc: pd.Series) -> pd.Series:
     """TUMSTATE result -> PD / PRESENT / ABSENT / EQUIVOCAL / NaN (not assessed)."""
-    s = _up(stresc)
+    codes, distinct = pd.factorize(_up(stresc).to_numpy(dtype=object))
+    s = pd.Series(distinct, dtype=object)  # each distinct result once
     out = pd.Series("PRESENT", index=s.index, dtype=object)
     out[s.isin(_NOT_ASSESSED)] = np.nan
     out[s.str.contains("ABSENT") | s.eq("NOT PRESENT") | s.eq("NON-PATHOLOGICAL")] = "ABSENT"
     out[s.eq("EQUIVOCAL")] = "EQUIVOCAL"
     out[s.str.contains("UNEQUIVOCAL")] = "PD"
-    return out
+    return pd.Series(out.to_numpy(dtype=object)[codes], index=stresc.index, dtype=object)
 
 
 _STATUS_RANK = {"ABSENT": 1, "EQUIVOCAL": 2, "PRESENT": 3, "PD": 4}
@@ -244,6 +263,13 @@ def _tr_records(tr: pd.DataFrame, lesions: pd.DataFrame) -> pd.DataFrame:
     )
     # Summary results are not trusted: the sum is recomputed from the lesions.
     t = t[~t["TESTCD"].isin(_SUMMARY_TESTS)]
+    # A site that names no visits (a clinic's scan dates): a subject without any TR
+    # VISITNUM takes its full assessment dates as its time points, in time order;
+    # the comparison with RS then matches them by date (RSDTC = ADT).
+    named = t.loc[t["VISITNUM"].notna(), "USUBJID"].unique()
+    dated = ~t["USUBJID"].isin(named) & t["ADT"].notna() & ~t["ADT_IMPUTED"]
+    t["VISITNUM"] = t["VISITNUM"].where(~dated, _day_number(t["ADT"]))
+    t["DATED"] = dated
     t = t[t["VISITNUM"].notna()]
     # RECIST 1.1 s4.3.2: a lesion "too small to measure" counts as 5 mm.
     too_small = t["VAL"].isna() & t["STRESC"].str.contains("TOO SMALL")
@@ -522,6 +548,9 @@ def timepoint_responses(
     )
     tp["EVALUATOR"] = options.evaluator
     tp["REASON"] = [_tp_reason(r) for r in tp.itertuples(index=False)]
+    # a time point numbered by its date (a site without visits) has no VISITNUM
+    dated = t.loc[t["DATED"], "USUBJID"].unique()
+    tp["VISITNUM"] = tp["VISITNUM"].where(~tp["USUBJID"].isin(dated))
     return tp[TP_COLUMNS]
 
 
@@ -636,8 +665,35 @@ def best_overall_response(
     tp = timepoints.assign(_REF=pd.to_datetime(refdt))
     tp["_DAYS"] = (pd.to_datetime(tp["ADT"]) - tp["_REF"]).dt.days
     tp = tp.sort_values(["USUBJID", "VISITNUM"], kind="stable")
-    rows = [_bor_one(subj, g, options, ref_name) for subj, g in tp.groupby("USUBJID", sort=True)]
+    tp = tp[tp["USUBJID"].notna().to_numpy()]  # a record without a subject has no BOR
+    if tp.empty:
+        return pd.DataFrame([], columns=BOR_COLUMNS)
+    # whole columns once; each subject is then a slice of plain lists (a handful of
+    # time points), never a frame of its own
+    subjects = tp["USUBJID"].to_numpy(dtype=object)
+    starts = np.flatnonzero(np.r_[True, subjects[1:] != subjects[:-1]])
+    ends = np.r_[starts[1:], len(subjects)]
+    columns = _Timepoints(
+        resp=tp["OVRLRESP"].tolist(), days=tp["_DAYS"].to_numpy(dtype=float).tolist(),
+        visits=tp["VISIT"].tolist(), target=tp["TRGRESP"].ne(NA).to_numpy().tolist())
+    # s4.4.3: SD must be met at least once >= sd_min_days after the reference.
+    long_enough = _ge(tp["_DAYS"].to_numpy(dtype=float), options.sd_min_days).tolist()
+    picked = [_bor_one(columns, long_enough, int(a), int(b), options, ref_name)
+              for a, b in zip(starts, ends, strict=True)]
+    chosen = iter(tp["ADT"].iloc[[i for _, i, _ in picked if i is not None]].tolist())
+    rows = [[subjects[a], bor, pd.NaT if i is None else next(chosen), text]
+            for a, (bor, i, text) in zip(starts, picked, strict=True)]
     return pd.DataFrame(rows, columns=BOR_COLUMNS)
+
+
+@dataclass(frozen=True)
+class _Timepoints:
+    """The time points of every subject as lists, sorted by subject and visit."""
+
+    resp: list[str]
+    days: list[float]  # from the reference date; NaN without ADT
+    visits: list[object]
+    target: list[bool]  # TRGRESP is not NA
 
 
 def _label(visit: object, days: float) -> str:
@@ -645,26 +701,32 @@ def _label(visit: object, days: float) -> str:
     return f"{visit} ({d})"
 
 
-def _bor_one(subj: str, g: pd.DataFrame, o: RecistOptions, ref_name: str) -> list[object]:
-    resp = g["OVRLRESP"].tolist()
+def _ge_one(a: float, b: float) -> bool:
+    """:func:`_ge` of two numbers (the same arithmetic as numpy's isclose)."""
+    return a >= b or (abs(a - b) <= 1e-9 + 1e-9 * abs(b) and math.isfinite(b)) or a == b
+
+
+def _bor_one(tps: _Timepoints, long_all: list[bool], start: int, end: int, o: RecistOptions,
+             ref_name: str) -> tuple[str, int | None, str]:
+    """(BOR, the position in ``tps`` of the time point that gives it, REASON) of the
+    subject whose time points are ``start:end``."""
+    resp = tps.resp[start:end]
     if "PD" in resp:  # RECIST 1.1 s4.4.3: best response until progression
-        g = g.iloc[: resp.index("PD") + 1]
+        end = start + resp.index("PD") + 1
         resp = resp[: resp.index("PD") + 1]
-    days = g["_DAYS"].to_numpy(dtype=float)
-    adt = g["ADT"].tolist()
-    visits = g["VISIT"].tolist()
-    has_target = g["TRGRESP"].ne(NA).any()
+    days = tps.days[start:end]
+    visits = tps.visits[start:end]
+    has_target = any(tps.target[start:end])
     stable = "SD" if has_target else NON_CR_NON_PD
-    # s4.4.3: SD must be met at least once >= sd_min_days after the reference.
-    long_enough = _ge(days, o.sd_min_days)
+    long_enough = long_all[start:end]
     notes: list[str] = []
 
     def first(mask: Iterable[bool]) -> int | None:
         return next((i for i, m in enumerate(mask) if m), None)
 
-    def result(bor: str, i: int | None, why: str) -> list[object]:
+    def result(bor: str, i: int | None, why: str) -> tuple[str, int | None, str]:
         text = "; ".join([why, *notes])
-        return [subj, bor, adt[i] if i is not None else pd.NaT, text]
+        return bor, (start + i if i is not None else None), text
 
     if o.confirm:
         cr_i, cr_j = _confirmed(resp, days, o, anchor=("CR",), ok=("CR", "NE"))
@@ -720,21 +782,21 @@ def _bor_one(subj: str, g: pd.DataFrame, o: RecistOptions, ref_name: str) -> lis
 
 def _confirmed(
     resp: list[str],
-    days: np.ndarray,
+    days: Sequence[float],
     o: RecistOptions,
     anchor: tuple[str, ...],
     ok: tuple[str, ...],
 ) -> tuple[int | None, int | None]:
     """First confirmed response (index, confirming index), RECIST 1.1 s4.6.1 / Table 3."""
     for i, r in enumerate(resp):
-        if r not in anchor or np.isnan(days[i]):
+        if r not in anchor or math.isnan(days[i]):
             continue
         later = [
             j
             for j in range(i + 1, len(resp))
             if resp[j] in ("CR", "PR")
             and resp[j] in ok
-            and _ge(days[j] - days[i], o.confirm_min_days)
+            and _ge_one(days[j] - days[i], o.confirm_min_days)
         ]
         if not later:
             continue
@@ -762,7 +824,7 @@ def first_confirmed_response(
     ADT).  ``(None, None)`` when nothing is confirmed.
     """
     resp = [str(r) for r in responses]
-    d = np.asarray(days, dtype=float)
+    d = np.asarray(days, dtype=float).tolist()
     found = [
         _confirmed(resp, d, options, anchor=("CR",), ok=("CR", "NE")),
         _confirmed(resp, d, options, anchor=("PR",), ok=("CR", "PR", "NE")),
@@ -834,10 +896,14 @@ def compare_with_investigator(
     who = _who(evaluator)
     problems: list[Problem] = []
     m, derived_only = _match_timepoints(derived_tp, rs, evaluator)
+    # only the time points that disagree (or exist on one side) make a finding
+    m = m[(m["DID"].isna() | (m["INV"] != m["OVRLRESP"])).to_numpy()]
     for row in m.itertuples(index=False):
         visit = row.RSVISIT or (row.VISIT if isinstance(row.VISIT, str) else "")
         vn = row.VISITNUM if pd.notna(row.VISITNUM) else None
-        where = f"{visit} (VISITNUM {_num(vn)})"
+        where = (f"{visit} (VISITNUM {_num(vn)})" if visit or vn is not None
+                 else f"assessment of {row.RSDT:%Y-%m-%d}" if pd.notna(row.RSDT)
+                 else "assessment without visit or date")
         if pd.isna(row.DID):
             msg = f"{where}: no TR assessment to derive a response from; {who} {row.INV}"
         elif row.INV != row.OVRLRESP:
@@ -917,6 +983,14 @@ def agreement_summary(
     }
 
 
+def _date_texts(dates: pd.Series) -> pd.Series:
+    """YYYY-MM-DD of each date, NaN when missing (as ``.dt.strftime("%Y-%m-%d")``)."""
+    if dates.dtype == "datetime64[ns]":  # every year 4 digits: numpy formats it alike
+        text = np.datetime_as_string(dates.to_numpy(), unit="D").astype(object)
+        return pd.Series(text, index=dates.index).where(dates.notna())
+    return dates.dt.strftime("%Y-%m-%d").where(dates.notna())
+
+
 @dataclass(frozen=True)
 class RecistReview:
     findings: list[Problem]  # one per disagreement with the investigator
@@ -962,7 +1036,7 @@ def recist_review(
         text = frame.astype(object).where(frame.notna(), None)
         for column in text.columns:
             if pd.api.types.is_datetime64_any_dtype(frame[column]):
-                text[column] = frame[column].dt.strftime("%Y-%m-%d").where(frame[column].notna())
+                text[column] = _date_texts(frame[column])
         return text.to_dict(orient="records")
 
     return RecistReview(findings, {
