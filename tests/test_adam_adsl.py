@@ -127,6 +127,22 @@ def test_treatment_ongoing_at_the_cutoff_ends_as_the_spec_says(end, s01, s02):
     assert a.at["S-02", "TRTEDT"] == sas(s02)
 
 
+def test_without_an_ongoing_rule_exenrtpt_ongoing_ends_at_exentpt_or_the_cutoff():
+    """SDTM's relative timing (EXENRTPT = ONGOING, no EXENDTC) ends the exposure where
+    DM.RFXENDTC does: the EXENTPT date, else the data cut-off."""
+    exposure = ex(("S-01", 1, "2012-01-01", "2012-01-31"), ("S-01", 2, "2012-02-10", ""),
+                  ("S-02", 1, "2012-03-01", ""), ("S-03", 1, "2012-04-01", "2012-05-01"))
+    exposure["EXENRTPT"] = ["", "ONGOING", "ONGOING", ""]
+    exposure["EXENTPT"] = ["", "2012-11-30", "END OF STUDY", ""]
+    sdtm = {"DM": dm({"USUBJID": "S-01"}, {"USUBJID": "S-02"}, {"USUBJID": "S-03"}),
+            "EX": exposure}
+    a = adsl_of(sdtm, data_cutoff="2012-12-31")
+    assert a["TRTEDT"].tolist() == [sas("2012-11-30"), sas("2012-12-31"), sas("2012-05-01")]
+    with pytest.raises(DerivationError) as err:  # a text reference point needs the cut-off
+        derive_adsl(sdtm, spec_of())
+    assert {p.code for p in err.value.problems} == {"ADSL006"}
+
+
 def test_cutoff_end_without_a_cutoff_is_an_error():
     adsl = {"treatment": {"ongoing": {"where": {"column": "EXONGO", "equals": "Y"},
                                       "end": "cutoff"}}}

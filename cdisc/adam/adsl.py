@@ -214,6 +214,8 @@ class _Builder:
             else:  # the last dose known: the record's end, else its start
                 end = end.where(~running | end.notna(), start)
             args.update(ongoing=t.ongoing, ongoing_end=t.ongoing_end)
+        else:
+            end = self.ongoing_at_reference(sel, t, end, args)
         subjects = sel[SUBJECT]
         self.out["TRTSDT"] = self.per_subject(start, subjects, "min")
         self.out["TRTEDT"] = self.per_subject(end, subjects, "max")
@@ -229,6 +231,27 @@ class _Builder:
                   where=t.where, json_path=t.json_path)
         self.prov("TRTDURD", "duration", {"formula": "TRTEDT - TRTSDT + 1"},
                   columns=("TRTSDT", "TRTEDT"), json_path=t.json_path)
+
+    def ongoing_at_reference(self, sel: pd.DataFrame, t: TreatmentSpec, end: pd.Series,
+                             args: dict[str, Any]) -> pd.Series:
+        """Without an ``ongoing`` rule, SDTM's own relative timing says it: a record with
+        no end date and --ENRTPT = ONGOING ends at its --ENTPT date, else at the data
+        cut-off -- the rule DM.RFXENDTC follows (docs/spec-format.md, "Ongoing at the
+        data cut-off"), so TRTEDT and RFXENDTC agree."""
+        prefix = t.end[:-len("ENDTC")] if t.end.endswith("ENDTC") else None
+        relation, point = f"{prefix}ENRTPT", f"{prefix}ENTPT"
+        if prefix is None or relation not in sel.columns:
+            return end
+        running = (text(sel[relation]).eq("ONGOING").fillna(False) & end.isna()).to_numpy()
+        if not running.any():
+            return end
+        at = sas_dates(sel[point])[0] if point in sel.columns else \
+            pd.Series(np.nan, index=sel.index)
+        if at[running].isna().any():
+            at = at.fillna(self.cutoff((*t.json_path, "end")))
+        args.update(ongoing={"column": relation, "equals": "ONGOING"},
+                    ongoing_end=f"the {point} date, else the data cut-off")
+        return end.where(~running, at)
 
     def cutoff(self, json_path: tuple) -> float:
         days = sas_dates(pd.Series([self.spec.data_cutoff or ""]))[0].iat[0]
