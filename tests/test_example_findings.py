@@ -6,13 +6,18 @@
 * a spec that maps AESER without a seriousness criterion is warned at load (SPEC046), and a
   QLABEL shared by two QNAMs (SPEC047);
 * the embedded example: an INFORMED CONSENT OBTAINED milestone (PROTMLST C114118) for every
-  subject, AESHOSP on its serious AEs.
+  subject, AESHOSP on its serious AEs; no finding at all (errors, warnings, notices): TS
+  parameters outside the shipped CT and TSVCDREF "ISO 8601" are sponsor extensions that its
+  define.xml declares (def:ExtendedValue), AEDECOD names CTCAE 4.0 as its dictionary and the
+  MedDRA hierarchy is empty throughout (not MedDRA-coded, so not partial: CV0405).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import random
+import shutil
 
 import pandas as pd
 import pytest
@@ -20,11 +25,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cdisc import standards
-from cdisc.errors import MappingError, Severity
+from cdisc.errors import MappingError, Severity, SpecError
+from cdisc.formats.define_xml import read_define
 from cdisc.pipeline import map_sources
 from cdisc.resources import example_spec_path
 from cdisc.sdtm.suppqual import join_pieces, piece_label, piece_qnam, split_words
 from cdisc.spec import load_spec
+from cdisc.validate import validate_folder
 
 from helpers import MINI_FILES, MINI_SPEC, write_study
 
@@ -223,7 +230,7 @@ def test_a_text_no_split_fits_is_an_error_at_its_row(tmp_path):
         map_sources(spec)
     found = [(p.code, p.location.file.rsplit("/", 1)[-1], p.location.row, p.location.field)
              for p in info.value.problems]
-    assert found == [("MAP015", "pts.csv", 3, "COMMENT")]
+    assert found == [("MAP015", "pts.csv", 3, "comment")]  # named by its source column
 
 
 # -- spec checks ---------------------------------------------------------------------------
@@ -307,3 +314,64 @@ def test_example_findings_are_fixed_in_the_data(example_output):
             assert not qval.str.match(r"^ |.* $").any(), name
             labels = supp.drop_duplicates("QNAM").set_index("QNAM")["QLABEL"]
             assert labels.is_unique and (supp.groupby("QNAM")["QLABEL"].nunique() == 1).all()
+
+
+@pytest.mark.e2e
+def test_the_example_validates_with_no_finding(example_output):
+    report = json.loads((example_output.out / "validation.json").read_text())
+    assert report["summary"] == {"error": 0, "warning": 0, "notice": 0}
+    assert report["findings"] == []
+
+
+#: TS values outside the shipped CT subset: their NCI codes could not be verified from a
+#: public source, so they are sponsor extensions of the extensible codelists in define.xml
+EXTENDED = {
+    "TSPARMCD": {"ACTSUB", "DCUTDTC", "SDTIGVER", "SDTMVER"},
+    "TSPARM": {"Actual Number of Subjects", "Data Cutoff Date", "SDTM IG Version",
+               "SDTM Version"},
+    "TSVCDREF": {"ISO 8601"},
+}
+
+
+@pytest.mark.e2e
+def test_define_declares_the_sponsor_terms_and_the_ae_dictionary(example_output):
+    define = read_define(example_output.out / "sdtm" / "define.xml")
+    ts = define.datasets["TS"]
+    for name, extended in EXTENDED.items():
+        terms = ts.variable(name).codelist.terms
+        assert {t.coded_value for t in terms if t.extended} == extended, name
+    # the TS terms added to the shipped CT carry their NCI codes, not ExtendedValue
+    codes = {t.coded_value: (t.nci_code, t.extended)
+             for t in ts.variable("TSPARMCD").codelist.terms}
+    assert (codes["INDIC"], codes["REGID"], codes["SEXPOP"]) == (
+        ("C112038", False), ("C98714", False), ("C49696", False))
+    dictionary = define.datasets["AE"].variable("AEDECOD").codelist
+    assert (dictionary.oid, dictionary.external, dictionary.terms) == ("CL.CTCAE", "CTCAE", ())
+    raw = (example_output.out / "sdtm" / "define.xml").read_text()
+    assert '<ExternalCodeList Dictionary="CTCAE" Version="4.0"/>' in raw
+
+
+def test_a_dictionary_names_its_version(tmp_path):
+    text = example_spec_path().read_text(encoding="utf-8")
+    given = 'dictionary: {name: CTCAE, version: "4.0"}'
+    assert text.count(given) == 1
+    spec = tmp_path / "pecoma.yaml"
+    spec.write_text(text.replace(given, "dictionary: {name: CTCAE}"), encoding="utf-8")
+    with pytest.raises(SpecError) as caught:
+        load_spec(spec, source_dir=example_spec_path().parent)
+    assert [(p.code, p.location.json_path) for p in caught.value.problems] == [
+        ("SPEC002", "$.domains.AE.records[0].map.AEDECOD.dictionary")]
+
+
+@pytest.mark.e2e
+def test_without_its_define_xml_the_sponsor_terms_are_notices(example_output, tmp_path):
+    # CV0110 accepts a value of an extensible codelist only when the define.xml beside the
+    # dataset declares it as a sponsor term; the same datasets alone are notices
+    for xpt in (example_output.out / "sdtm").glob("*.xpt"):
+        shutil.copy(xpt, tmp_path / xpt.name)
+    result = validate_folder(tmp_path)
+    found = {(p.location.field, p.location.value) for p in result.findings
+             if p.code == "CV0110"}
+    assert found == {(name, value) for name, values in EXTENDED.items() for value in values}
+    assert {p.code for p in result.findings} == {"CV0110"}  # nothing else without define
+    assert result.summary == {"error": 0, "warning": 0, "notice": len(result.findings)}

@@ -17,6 +17,7 @@ from cdisc import standards
 from cdisc.errors import Severity, StandardsError
 from cdisc.formats.xpt import read_xpt
 from cdisc.validate import get_rule, validate_datasets
+from cdisc.validate.registry import CATEGORIES, all_rules, rule
 
 PILOT = Path(__file__).resolve().parents[2] / "shared" / "reference" / "cdiscpilot01"
 S = "STUDY1"
@@ -129,17 +130,19 @@ def test_cv0404_no_end_date_once_ended():
 # --- AE: coding and grades ----------------------------------------------------------------
 
 
-def test_cv0405_meddra_variables_empty_where_decod_is_coded():
-    frame = ae(AEBDSYCD=[10029205.0, None, None], AEBODSYS=["Nervous system disorders", "",
-                                                            "Skin disorders"],
-               AEDECOD=["Headache", "Nausea", ""])
-    # record 2: AEBODSYS and AEBDSYCD empty (the first empty one names it); record 3 has no
-    # AEDECOD (CV0108 reports that), so it is not "coded"
-    assert found({"DM": dm(), "AE": frame}, "CV0405") == [("AE", 2, "AEBODSYS")]
+def test_cv0405_meddra_hierarchy_partially_populated():
+    frame = ae(AEBDSYCD=[10029205.0, None, None], AEPTCD=[10019211.0, 10028813.0, None],
+               AEBODSYS=["Nervous system disorders", "Gastrointestinal disorders", ""])
+    # record 2: AEBODSYS given, AEBDSYCD null (CORE-000024); record 3 has no MedDRA coding
+    # at all (its AEDECOD comes from another dictionary, e.g. CTCAE): not flagged
+    assert found({"DM": dm(), "AE": frame}, "CV0405") == [("AE", 2, "AEBDSYCD")]
     (problem,) = [p for p in validate_datasets({"DM": dm(), "AE": frame}).findings
                   if p.code == "CV0405"]
-    assert "AEBODSYS, AEBDSYCD" in problem.message
+    assert problem.message.startswith("AEPTCD, AEBODSYS populated but AEBDSYCD null")
     assert problem.severity is Severity.WARNING
+    # a code without its name is partial too; the first null one names the finding
+    codes_only = ae(AEBODSYS=["", "Gastrointestinal disorders", "Skin disorders"])
+    assert found({"DM": dm(), "AE": codes_only}, "CV0405") == [("AE", 1, "AEBODSYS")]
 
 
 def test_cv0406_toxicity_grade_is_a_number_of_the_scale():
@@ -359,3 +362,36 @@ def test_pilot_keeps_what_we_found_before(pilot_findings):
     assert _count(f, "CV0306", "EX") == 4 and _count(f, "CV0308", "DM") == 6
     assert {p.location.field for p in f if p.code == "CV0109"} == {"ARMNRS", "ACTARMUD"}
     assert _count(f, "CV0106") == 0
+
+
+# --- rule categories ----------------------------------------------------------------------
+
+
+def test_every_rule_states_its_category_in_its_decorator():
+    # the P21 category is an argument of @rule, stated next to the rule: no table elsewhere
+    with pytest.raises(TypeError):
+        rule("CV9998", Severity.NOTICE, "a rule without a category", "nowhere")
+    with pytest.raises(ValueError, match="category"):
+        rule("CV9999", Severity.NOTICE, "a rule", "nowhere", category="Other")
+    assert {r.category for r in all_rules()} <= set(CATEGORIES)
+    assert (get_rule("CV0405").category, get_rule("CV0110").category,
+            get_rule("CV0000").category) == ("Presence", "Terminology", "System")
+
+
+def test_cv0308_exposure_ongoing_at_the_cut_off_ends_there():
+    """EXENRTPT ONGOING with EXENTPT the cut-off: RFXENDTC is that date, not the last start."""
+    ex = pd.DataFrame({
+        "STUDYID": S, "DOMAIN": "EX", "USUBJID": ["S-1", "S-2"], "EXSEQ": [1.0, 1.0],
+        "EXTRT": "Drug A", "EXSTDTC": ["2020-01-10", "2020-01-20"],
+        "EXENDTC": ["", "2020-02-20"], "EXENRTPT": ["ONGOING", ""],
+        "EXENTPT": ["2020-05-01", ""]})
+    assert found({"DM": dm(), "EX": ex}, "CV0308") == []
+    # without the relative timing the same record's last exposure is its start
+    assert found({"DM": dm(), "EX": ex.drop(columns=["EXENRTPT", "EXENTPT"])}, "CV0308") \
+        == [("DM", 1, "RFXENDTC")]
+    # a reference point that is not a date falls back to TS DCUTDTC
+    ts = pd.DataFrame({"STUDYID": S, "DOMAIN": "TS", "TSSEQ": [1.0], "TSPARMCD": ["DCUTDTC"],
+                       "TSPARM": ["Data Cutoff Date"], "TSVAL": ["2020-05-01"]})
+    text_point = ex.assign(EXENTPT=["END OF STUDY", ""])
+    assert found({"DM": dm(), "EX": text_point, "TS": ts}, "CV0308") == []
+    assert found({"DM": dm(), "EX": text_point}, "CV0308") == [("DM", 1, "RFXENDTC")]

@@ -68,6 +68,7 @@ from ..model.oids import (
     where_clause_oid,
 )
 from ..model.text import byte_lengths
+from ..spec.schema import spec_algorithms
 from ..text import decimals, number_text
 
 SDTM, ADAM = "SDTM", "ADaM"
@@ -312,6 +313,8 @@ class _Codelist:
     numeric: bool | None = None
     #: (dataset, terms, CodeListRef) of every variable or value-level item that uses it
     uses: list[tuple[str, tuple[str, ...], etree._Element | None]] = field(default_factory=list)
+    #: (dictionary, version) of an ExternalCodeList (CTCAE, MedDRA ...): no terms are listed
+    external: tuple[str, str] | None = None
 
     def add(self, values: Iterable[str]) -> None:
         for value in values:
@@ -412,6 +415,9 @@ class _Builder:
         variable's codelist in the standard (TRSTRESC: tumour states) does not
         hold for every test (TRSTRESC of LDIAM is a number).
         """
+        external = self._external_codelist(dataset, provs)
+        if external is not None:
+            return external
         meta_code = None
         if not value_level:
             with contextlib.suppress(KeyError):
@@ -444,6 +450,29 @@ class _Builder:
         cl.uses.append((dataset.name, terms, None))
         cl.numeric = numeric if cl.numeric is None else (cl.numeric and numeric)
         self._pair_decodes(cl, dataset, name, values.index)
+        return cl
+
+    def _external_codelist(self, dataset: Dataset,
+                           provs: Sequence[Provenance]) -> _Codelist | None:
+        """The dictionary a spec mapping names with ``dictionary: {name, version}``.
+
+        ``AEDECOD: {..., dictionary: {name: CTCAE, version: "4.0"}}`` gives
+        ``CL.CTCAE`` with ``<ExternalCodeList Dictionary="CTCAE" Version="4.0"/>``:
+        the values belong to the dictionary, which define.xml names instead of listing them.
+        """
+        named = {(str(d["name"]), str(d["version"])) for p in provs
+                 if isinstance(d := p.arguments.get("dictionary"), Mapping)}
+        if len(named) != 1:
+            return None  # none, or blocks naming different ones: no single dictionary to name
+        ((dictionary, version),) = named
+        oid = codelist_oid(dictionary)  # CL.CTCAE; CL.CTCAE.4%2E0 when two versions are used
+        if oid in self.codelists and self.codelists[oid].external != (dictionary, version):
+            oid = codelist_oid(version, dataset=dictionary)
+        if oid not in self.codelists:
+            self.codelists[oid] = _Codelist(oid, f"{dictionary} {version}",
+                                            external=(dictionary, version))
+        cl = self.codelists[oid]
+        cl.uses.append((dataset.name, (), None))
         return cl
 
     def split_codelists(self) -> None:
@@ -608,6 +637,14 @@ class _Builder:
         words = algorithm.replace("_", " ")
         shown = {k: v for k, v in args.items() if k not in ("label", "origin", "comment")
                  and v is not None and v != [] and v != {}}
+        # The declared argument order, not the spec's key order: the same mapping
+        # written with its keys in another order (e.g. imported from a workbook) must
+        # describe itself in the same words.
+        declared = spec_algorithms().get(algorithm)
+        if declared is not None:
+            order = list(declared.schema.get("properties", {}))
+            shown = dict(sorted(shown.items(), key=lambda kv: (
+                order.index(kv[0]) if kv[0] in order else len(order))))
         if not shown:
             return words[:1].upper() + words[1:] + "."
         parts = []
@@ -1203,6 +1240,14 @@ class _DatasetWriter:
 
 
 def _codelist_element(cl: _Codelist, b: _Builder) -> etree._Element | None:
+    if cl.external is not None:
+        element = etree.Element(f"{{{ODM_NS}}}CodeList")
+        element.set("OID", cl.oid)
+        element.set("Name", cl.name)
+        element.set("DataType", "text")
+        _el(element, "ExternalCodeList", {"Dictionary": cl.external[0],
+                                           "Version": cl.external[1]})
+        return element
     values = list(cl.values)
     if not values:
         return None

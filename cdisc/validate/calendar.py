@@ -10,8 +10,24 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .frames import ascii_arrow_text, per_distinct
 
 _LEADING_DATE = r"^(\d{4})-(\d{2})-(\d{2})"
+
+
+def _date_parts(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Year, month, day of the leading YYYY-MM-DD of each value, NaN where there is none."""
+    arr = ascii_arrow_text(values)
+    if arr is None:  # not all ASCII text: Python's regex, which reads other scripts' digits
+        parts = values.astype("string").str.extract(_LEADING_DATE)
+        return tuple(pd.to_numeric(parts[i], errors="coerce").to_numpy(dtype="float64")
+                     for i in range(3))  # type: ignore[return-value]
+    found = pc.extract_regex(arr, r"^(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})")
+    return tuple(pc.cast(pc.struct_field(found, [i]), pa.float64()).to_numpy(
+        zero_copy_only=False) for i in range(3))  # type: ignore[return-value]
 
 
 def day_numbers(values: pd.Series) -> np.ndarray:
@@ -24,9 +40,12 @@ def day_numbers(values: pd.Series) -> np.ndarray:
     ...             ).tolist()
     [1.0, 19782.0, nan, -719162.0]
     """
-    parts = values.astype("string").str.extract(_LEADING_DATE)
-    year, month, day = (pd.to_numeric(parts[i], errors="coerce").to_numpy(dtype="float64")
-                        for i in range(3))
+    # dates repeat: each distinct value is parsed once
+    return per_distinct(values, _day_numbers, np.nan)
+
+
+def _day_numbers(values: pd.Series) -> np.ndarray:
+    year, month, day = _date_parts(values)
     leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
     month_days = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype="float64")
     in_month = np.where((month >= 1) & (month <= 12),

@@ -29,7 +29,7 @@ import pandas as pd
 from ..errors import CdiscError, Location, Problem, Severity
 from ..formats import define_xml
 from ..formats.define_xml import DefineDocument, SchemaError, Variable, WhereClause
-from .frames import missing, numbers, strings
+from .frames import distinct, is_in, not_null, numbers, strings, text
 from .registry import rule
 
 DEFINE_FILE = "define.xml"
@@ -174,6 +174,11 @@ def _text(series: pd.Series) -> pd.Series:
     return strings(series)
 
 
+def _column_text(frame: pd.DataFrame, name: str) -> pd.Series:
+    """:func:`_text` of column ``name``: the run's text of it (computed once per run)."""
+    return text(frame, name) if frame.columns.is_unique else _text(frame[name])
+
+
 def _where_mask(frame: pd.DataFrame, where: tuple[WhereClause, ...]) -> pd.Series | None:
     """Records a value-level item applies to (None when a condition names no column here)."""
     mask = pd.Series(True, index=frame.index)
@@ -181,12 +186,13 @@ def _where_mask(frame: pd.DataFrame, where: tuple[WhereClause, ...]) -> pd.Serie
         for check in clause.checks:
             if check.variable is None or check.variable not in frame:
                 return None
-            values = _text(frame[check.variable])
+            values = _column_text(frame, check.variable)
             comparator = check.comparator.upper()
             if comparator in ("EQ", "IN"):
-                hit = values.isin(check.values)
+                hit = pd.Series(is_in(values, check.values), index=frame.index)
             elif comparator in ("NE", "NOTIN"):
-                hit = values.notna() & ~values.isin(check.values)
+                hit = pd.Series(not_null(values) & ~is_in(values, check.values),
+                                index=frame.index)
             else:
                 num = numbers(frame[check.variable])
                 try:
@@ -206,7 +212,7 @@ def _where_mask(frame: pd.DataFrame, where: tuple[WhereClause, ...]) -> pd.Serie
 
 @rule("CV1200", Severity.NOTICE, "define.xml was not checked against the Define-XML 2.1 "
       "schema: the schema package is not installed",
-      "Define-XML 2.1 XSD package (installed with the defineutils dependency)")
+      "Define-XML 2.1 XSD package (installed with the defineutils dependency)", category="Metadata")
 def schema_missing(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     return [Problem("CV1200", "the Define-XML 2.1 schema is not installed (pip install "
                     "defineutils); the schema check did not run", Location(file=d.file),
@@ -215,7 +221,8 @@ def schema_missing(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
 
 
 @rule("CV1201", Severity.ERROR, "define.xml is not valid against the Define-XML 2.1 schema",
-      f"Define-XML 2.1 (CDISC XSD package, ODM 1.3.2 with the def: extensions); {TCG}")
+      f"Define-XML 2.1 (CDISC XSD package, ODM 1.3.2 with the def: extensions); {TCG}",
+      category="Metadata")
 def schema_valid(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out = []
     for define in _defines(datasets):
@@ -227,7 +234,7 @@ def schema_valid(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
 
 
 @rule("CV1202", Severity.ERROR, "Dataset is not described in define.xml",
-      f"Define-XML 2.1 ItemGroupDef: one per dataset of the submission; {TCG}")
+      f"Define-XML 2.1 ItemGroupDef: one per dataset of the submission; {TCG}", category="Metadata")
 def dataset_described(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out = []
     for define, doc in _documents(datasets):
@@ -240,7 +247,7 @@ def dataset_described(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
 
 @rule("CV1203", Severity.ERROR, "define.xml describes a dataset that is not in the folder",
       f"Define-XML 2.1 ItemGroupDef / def:leaf (def:HasNoData for a dataset without data); "
-      f"{TCG}")
+      f"{TCG}", category="Metadata")
 def dataset_present(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out = []
     for define, doc in _documents(datasets):
@@ -254,7 +261,8 @@ def dataset_present(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
 
 
 @rule("CV1204", Severity.ERROR, "Variable is not described in define.xml",
-      f"Define-XML 2.1 ItemRef/ItemDef: one per variable of the dataset; {TCG}")
+      f"Define-XML 2.1 ItemRef/ItemDef: one per variable of the dataset; {TCG}",
+      category="Metadata")
 def variable_described(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out = []
     for define, doc in _documents(datasets):
@@ -270,7 +278,7 @@ def variable_described(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
 
 
 @rule("CV1205", Severity.ERROR, "define.xml describes a variable the dataset does not have",
-      f"Define-XML 2.1 ItemRef/ItemDef; {TCG}")
+      f"Define-XML 2.1 ItemRef/ItemDef; {TCG}", category="Metadata")
 def variable_present(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out = []
     for define, doc in _documents(datasets):
@@ -285,7 +293,7 @@ def variable_present(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
 
 
 @rule("CV1206", Severity.ERROR, "Length in define.xml differs from the dataset's variable length",
-      f"Define-XML 2.1 ItemDef Length (required for text); {TCG}")
+      f"Define-XML 2.1 ItemDef Length (required for text); {TCG}", category="Metadata")
 def lengths_agree(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out = []
     for define, doc in _documents(datasets):
@@ -311,7 +319,8 @@ def lengths_agree(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
 
 
 @rule("CV1207", Severity.ERROR, "Label in define.xml differs from the dataset's label",
-      f"Define-XML 2.1 ItemGroupDef/ItemDef Description; SAS XPORT v5 labels; {TCG}")
+      f"Define-XML 2.1 ItemGroupDef/ItemDef Description; SAS XPORT v5 labels; {TCG}",
+      category="Metadata")
 def labels_agree(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out = []
     for define, doc in _documents(datasets):
@@ -355,7 +364,7 @@ def _type_problem(variable: Variable, series: pd.Series) -> str | None:
 
 
 @rule("CV1208", Severity.ERROR, "DataType in define.xml does not fit the dataset's variable",
-      f"Define-XML 2.1 ItemDef DataType; {TCG}")
+      f"Define-XML 2.1 ItemDef DataType; {TCG}", category="Metadata")
 def types_agree(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out = []
     for define, doc in _documents(datasets):
@@ -376,25 +385,38 @@ def _term_findings(define: DefineFile, data: DataFile, described: define_xml.Dat
     codelist = variable.codelist
     if codelist is None or codelist.external or variable.name not in data.frame.columns:
         return []
-    series = data.frame[variable.name]
-    if mask is not None:
-        series = series[mask]
-    values = _text(series)
-    present = values[~missing(series)]
-    unknown = present[~present.isin(codelist.values)]
+    if mask is None:  # the run's cached text of the column (missing is None there)
+        values = text(data.frame, variable.name)
+    else:
+        values = _column_text(data.frame, variable.name)[mask]
+    found = distinct(values)
+    if found is None:  # unreachable: text gives str or None
+        return []
+    # each distinct value looked up once, then its first record and count from the codes
+    known = set(codelist.values)
+    unknown = np.array([code for code, value in enumerate(found.values) if value not in known],
+                       dtype=np.int64)
+    if not len(unknown):
+        return []
+    positions = np.flatnonzero(np.isin(found.codes, unknown))
+    codes, first, counts = np.unique(found.codes[positions], return_index=True,
+                                     return_counts=True)
     out = []
-    for value, rows in unknown.groupby(unknown, sort=True).groups.items():
-        record = int(rows[0]) + 1
+    for code, at, count in sorted(zip(codes, first, counts, strict=True),
+                                  key=lambda c: found.values[c[0]]):
+        value = found.values[code]
+        record = int(values.index[positions[at]]) + 1
         out.append(Problem("CV1209", f"{value!r} of {variable.name}{where} is not a term of "
                            f"codelist {codelist.oid} ({codelist.name}; define.xml line "
-                           f"{codelist.line}); {len(rows)} record(s)",
+                           f"{codelist.line}); {int(count)} record(s)",
                            Location(file=data.file, dataset=data.name, field=variable.name,
                                     value=value, record=record)))
     return out
 
 
 @rule("CV1209", Severity.ERROR, "Value is not a term of the variable's codelist in define.xml",
-      f"Define-XML 2.1 CodeList / CodeListRef (the terms used in the data); {TCG}")
+      f"Define-XML 2.1 CodeList / CodeListRef (the terms used in the data); {TCG}",
+      category="Metadata")
 def terms_in_codelist(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out = []
     for define, doc in _documents(datasets):
@@ -415,7 +437,7 @@ def terms_in_codelist(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
 
 
 @rule("CV1210", Severity.WARNING, "def:leaf of a dataset names another file than the dataset's",
-      f"Define-XML 2.1 def:leaf xlink:href (relative to define.xml); {TCG}")
+      f"Define-XML 2.1 def:leaf xlink:href (relative to define.xml); {TCG}", category="Metadata")
 def leaf_names_file(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out = []
     for define, doc in _documents(datasets):

@@ -9,7 +9,7 @@ finding. Adding a rule is adding a decorated function to a module under
   dataset's name and frame, and the whole study for cross-references)::
 
       @rule("CV0999", Severity.WARNING, "AESER is null", "SDTMIG 3.4 section 6.2.1",
-            scope=Scope(classes=("EVENTS",), names=("AE",)))
+            category="Presence", scope=Scope(classes=("EVENTS",), names=("AE",)))
       def aeser_null(ds: InScope) -> list[Problem]:
           return hits("CV0999", ds.name, ds.frame, missing(ds.frame["AESER"]),
                       variable="AESER", message="AESER is null")
@@ -23,7 +23,7 @@ do not reuse Pinnacle 21 / FDA Validator ids (SD0001 ...): the same numbers
 mean different checks there. The CDISC and FDA ids a rule implements
 (SDTMIG conformance rule CGnnnn, CDISC CORE-nnnnnn, FDA business rule FBnnnn)
 go into ``citation``. ``category`` is the Pinnacle 21 category the reports show
-(Presence, Format, Terminology, ...); without it the family's default applies.
+(Presence, Format, Terminology, ...), stated by every rule next to its id.
 """
 
 from __future__ import annotations
@@ -41,23 +41,6 @@ Check = Callable[..., Iterable[Problem]]
 #: the categories of the Pinnacle 21 reports, which ours reuse
 CATEGORIES = ("Consistency", "Cross-reference", "Format", "Limit", "Metadata", "Presence",
               "Terminology", "System")
-# The category of a rule that does not name one: by family, then (families whose rules
-# mix categories, registered before ``category=`` existed) by rule id. A rule that
-# passes ``category=`` needs neither.
-_FAMILY_CATEGORY = {
-    "generic": "Format", "schema": "Metadata", "subjects": "Cross-reference",
-    "dates": "Consistency", "death": "Consistency", "suppqual": "Cross-reference",
-    "oncology": "Cross-reference", "adsl": "Cross-reference", "adtte": "Consistency",
-    "define_checks": "Metadata", "submission": "Presence",
-}
-_RULE_CATEGORY = {
-    "CV0000": "System", "CV0001": "Metadata", "CV0004": "Limit", "CV0006": "Consistency",
-    "CV0102": "Limit", "CV0103": "Terminology", "CV0104": "Format", "CV0105": "Presence",
-    "CV0107": "Format", "CV0108": "Presence", "CV0109": "Presence", "CV0110": "Terminology",
-    "CV0201": "Consistency", "CV0203": "Consistency", "CV0204": "Presence",
-    "CV0304": "Format",
-}
-
 
 def _upper(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(str(v).strip().upper() for v in values)
@@ -164,24 +147,23 @@ def severity_label(severity: Severity | str) -> str:
 _RULES: dict[str, Rule] = {}
 
 
-def rule(rule_id: str, severity: Severity, message: str, citation: str, *,
-         scope: Scope | None = None, category: str | None = None) -> Callable[[Check], Check]:
+def rule(rule_id: str, severity: Severity, message: str, citation: str, *, category: str,
+         scope: Scope | None = None) -> Callable[[Check], Check]:
     """Register ``check`` under ``rule_id``; the function itself is returned unchanged.
 
+    ``category`` is the rule's Pinnacle 21 category (one of :data:`CATEGORIES`).
     With ``scope`` the engine calls ``check(InScope)`` once per dataset in scope;
     without it, ``check(study)`` once.
     """
-    if category is not None and category not in CATEGORIES:
+    if category not in CATEGORIES:
         raise ValueError(f"rule {rule_id}: category {category!r} is not one of {CATEGORIES}")
 
     def register(check: Check) -> Check:
         if rule_id in _RULES:
             raise ValueError(f"rule {rule_id} is registered twice")
         family = check.__module__.rsplit(".", 1)[-1]
-        chosen = (category or _RULE_CATEGORY.get(rule_id)
-                  or _FAMILY_CATEGORY.get(family, "Consistency"))
         _RULES[rule_id] = Rule(rule_id, severity, message, citation, family, check, scope,
-                               chosen)
+                               category)
         return check
 
     return register

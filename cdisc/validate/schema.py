@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -30,7 +30,16 @@ from pandas.api.types import infer_dtype
 
 from .. import standards
 from ..errors import StandardsError
-from .frames import strings, text
+from .frames import (
+    ColumnText,
+    Distinct,
+    char_lengths,
+    column_text,
+    is_in,
+    not_null,
+    regex_search,
+    strings,
+)
 
 Keyword = Literal["type", "maxLength", "enum", "pattern", "required", "additionalProperties",
                   "propertyNames"]
@@ -105,8 +114,7 @@ class CompiledSchema:
             if specs is None:
                 yield Violation("additionalProperties", name, np.array([], dtype=int))
                 continue
-            cells = Cells(frame.iloc[:, position],
-                          text(frame, name) if frame.columns.is_unique else None)
+            cells = Cells(frame.iloc[:, position], column_text(frame, position))
             # A name in properties that also matches a patternProperty is checked by both;
             # one finding per cell and keyword, as a record-by-record validator would count.
             merged: dict[str, Violation] = {}
@@ -119,13 +127,47 @@ class CompiledSchema:
 
 
 class Cells:
-    """A column's JSON view, computed once: the kind of each cell and the strings."""
+    """A column's JSON view, computed once: the kind of each cell and the strings.
 
-    def __init__(self, s: pd.Series, normalised: pd.Series | None = None) -> None:
+    ``kind`` is one small integer per cell (:data:`KIND_CODES`); for the usual
+    column (all text, or all numbers) it follows from the column's type and which
+    cells are null, without looking at any value again. A column of text is checked
+    from its distinct values (``column.distinct``), without making its text.
+    """
+
+    def __init__(self, s: pd.Series, column: ColumnText) -> None:
         self.series = s
-        values = strings(s) if normalised is None else normalised
-        self.kind = cell_kinds(s, values)
-        self.text = values.where(self.kind == STRING, None)
+        self.column = column
+        self.kind = _kind_codes(s, column)
+        self.only_text = not (self.kind > _STRING).any()
+
+    @cached_property
+    def text(self) -> pd.Series:
+        """The strings, None where a cell is not a string."""
+        values = self.column.make()
+        return values if self.only_text else values.where(self.kind == _STRING, None)
+
+    @property
+    def strings(self) -> pd.Series | Distinct:
+        """What the string checks read: the distinct values of a column of text."""
+        return self.column.distinct if self.only_text else self.text
+
+
+#: the JSON kinds as the small integers of Cells.kind
+KIND_CODES = {NULL: 0, STRING: 1, NUMBER: 2, BOOLEAN: 3, OTHER: 4}
+_NULL, _STRING, _NUMBER = KIND_CODES[NULL], KIND_CODES[STRING], KIND_CODES[NUMBER]
+
+
+def _kind_codes(s: pd.Series, column: ColumnText) -> np.ndarray:
+    dtype = s.dtype
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype) \
+            and not pd.api.types.is_complex_dtype(dtype):
+        return np.where(s.isna().to_numpy(), _NULL, _NUMBER).astype(np.uint8)
+    if column.source == "string":  # every value is text or missing: text() saw them all
+        return (column.distinct.codes >= 0).astype(np.uint8) * np.uint8(_STRING)
+    kinds = cell_kinds(s, column.make())
+    return np.fromiter((KIND_CODES[k] for k in kinds), dtype=np.uint8, count=len(kinds)) \
+        if not (kinds == STRING).all() else np.full(len(kinds), _STRING, dtype=np.uint8)
 
 
 def cell_kinds(s: pd.Series, normalised: pd.Series | None = None) -> np.ndarray:
@@ -143,7 +185,7 @@ def cell_kinds(s: pd.Series, normalised: pd.Series | None = None) -> np.ndarray:
         return np.where(s.isna().to_numpy(), NULL, OTHER).astype(object)
     if infer_dtype(s, skipna=True) in ("string", "empty"):  # one C pass: the usual case
         values = strings(s) if normalised is None else normalised
-        return np.where(values.isna().to_numpy(), NULL, STRING).astype(object)
+        return np.where(not_null(values), STRING, NULL).astype(object)
     # Mixed object columns (hand-made frames): classify each cell, once.
     return s.map(_kind).to_numpy(dtype=object) if n else np.array([], dtype=object)
 
@@ -160,28 +202,41 @@ def _kind(value: Any) -> str:
     return OTHER
 
 
+def _char_lengths(values: pd.Series | Distinct) -> np.ndarray:
+    """Characters (code points, as jsonschema's maxLength counts) of each value, 0 if missing."""
+    lengths = char_lengths(values)
+    if lengths is None:
+        assert isinstance(values, pd.Series)
+        return values.str.len().fillna(0).to_numpy()
+    return lengths
+
+
 def _column_violations(name: str, cells: Cells, spec: ColumnSpec) -> Iterator[Violation]:
     kind = cells.kind
     if spec.types is not None:
-        bad = ~np.isin(kind, list(spec.types))
+        allowed = np.zeros(len(KIND_CODES), dtype=bool)
+        allowed[[KIND_CODES[t] for t in spec.types if t in KIND_CODES]] = True
+        bad = ~allowed[kind]
         if bad.any():
             yield Violation("type", name, np.flatnonzero(bad), "/".join(sorted(spec.types)))
-    is_str = kind == STRING
+    is_str = kind == _STRING
     if spec.max_length is not None and is_str.any():
-        bad = is_str & (cells.text.str.len().fillna(0).to_numpy() > spec.max_length)
+        bad = is_str & (_char_lengths(cells.strings) > spec.max_length)
         if bad.any():
             yield Violation("maxLength", name, np.flatnonzero(bad), str(spec.max_length))
     if spec.enum is not None:
-        null = kind == NULL
-        values = cells.text.where(is_str, cells.series.where(~null & ~is_str, None))
-        member = values.isin(list(spec.enum)).to_numpy()
+        null = kind == _NULL
+        if cells.only_text:
+            member = is_in(cells.strings, spec.enum)  # each distinct value once
+        else:
+            values = cells.text.where(is_str, cells.series.where(~null & ~is_str, None))
+            member = values.isin(list(spec.enum)).to_numpy()
         bad = (null & (not spec.enum_null)) | (~null & ~member)
         if bad.any():
             yield Violation("enum", name, np.flatnonzero(bad), ", ".join(map(str, spec.enum)))
     if spec.pattern is not None and is_str.any():
-        # str.contains is re.search, which is what jsonschema's "pattern" does.
-        match = cells.text.astype("string").str.contains(spec.pattern, regex=True)
-        bad = is_str & ~match.fillna(False).to_numpy(dtype=bool)
+        # re.search is what jsonschema's "pattern" does
+        bad = is_str & ~regex_search(cells.strings, spec.pattern)
         if bad.any():
             yield Violation("pattern", name, np.flatnonzero(bad), spec.pattern)
 

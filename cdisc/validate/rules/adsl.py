@@ -18,7 +18,7 @@ _NOT_COMPARED = {"STUDYID", "USUBJID", "DOMAIN"}
 
 
 @rule("CV0801", Severity.ERROR, "More than one ADSL record for a subject",
-      "ADaMIG 1.3 (ADSL structure: one record per subject)")
+      "ADaMIG 1.3 (ADSL structure: one record per subject)", category="Cross-reference")
 def adsl_one_record_per_subject(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     adsl = as_study(datasets).get(ADSL)
     if adsl is None or "USUBJID" not in adsl.columns:
@@ -30,7 +30,7 @@ def adsl_one_record_per_subject(datasets: Mapping[str, pd.DataFrame]) -> list[Pr
 
 
 @rule("CV0802", Severity.ERROR, "ADSL subject is not in DM",
-      "ADaMIG 1.3 (ADSL subjects and identifiers come from SDTM DM)")
+      "ADaMIG 1.3 (ADSL subjects and identifiers come from SDTM DM)", category="Cross-reference")
 def adsl_subject_in_dm(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     study = as_study(datasets)
     adsl, subjects = study.get(ADSL), dm_subjects(study)
@@ -44,7 +44,7 @@ def adsl_subject_in_dm(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
 
 @rule("CV0803", Severity.ERROR, "ADSL value of a DM variable differs from DM",
       "ADaMIG 1.3 (a variable copied from SDTM keeps its name, label and values), "
-      "e.g. AGE, SEX, RACE, ARM")
+      "e.g. AGE, SEX, RACE, ARM", category="Cross-reference")
 def adsl_matches_dm(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     study = as_study(datasets)
     adsl, dm = study.get(ADSL), study.get(DM)
@@ -73,7 +73,7 @@ def adsl_matches_dm(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
 
 
 @rule("CV0804", Severity.ERROR, "ADaM subject is not in ADSL",
-      "ADaMIG 1.3 (ADSL holds every subject of the analysis datasets)")
+      "ADaMIG 1.3 (ADSL holds every subject of the analysis datasets)", category="Cross-reference")
 def adam_subject_in_adsl(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     study = as_study(datasets)
     adsl = study.get(ADSL)

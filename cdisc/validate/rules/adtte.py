@@ -31,7 +31,8 @@ def _num(frame: pd.DataFrame, var: str) -> pd.Series:
 
 
 @rule("CV0901", Severity.ERROR, "More than one record per subject and PARAMCD",
-      f"ADaMIG 1.3 BDS; {_TTE} (one record per subject per parameter)", scope=TTE)
+      f"ADaMIG 1.3 BDS; {_TTE} (one record per subject per parameter)", scope=TTE,
+      category="Consistency")
 def one_record_per_parameter(ds: InScope) -> list[Problem]:
     frame = ds.frame
     keys = [k for k in ("USUBJID", "PARAMCD") if k in frame.columns]
@@ -44,7 +45,8 @@ def one_record_per_parameter(ds: InScope) -> list[Problem]:
 
 
 @rule("CV0902", Severity.ERROR, "CNSR is not 0 (event) or a positive integer (censored)",
-      f"{_TTE} (CNSR: 0 = event, positive integers = censoring reasons)", scope=TTE)
+      f"{_TTE} (CNSR: 0 = event, positive integers = censoring reasons)", scope=TTE,
+      category="Consistency")
 def cnsr_integer(ds: InScope) -> list[Problem]:
     frame = ds.frame
     cnsr = numbers(frame["CNSR"])
@@ -57,7 +59,7 @@ def cnsr_integer(ds: InScope) -> list[Problem]:
 
 @rule("CV0903", Severity.WARNING, "CNSR is greater than 1",
       f"{_TTE} allows several censoring codes; this project's ADTTE uses 0 = event, "
-      "1 = censored", scope=TTE)
+      "1 = censored", scope=TTE, category="Consistency")
 def cnsr_zero_one(ds: InScope) -> list[Problem]:
     cnsr = numbers(ds.frame["CNSR"])
     bad = cnsr.gt(1) & cnsr.eq(np.floor(cnsr))
@@ -65,7 +67,8 @@ def cnsr_zero_one(ds: InScope) -> list[Problem]:
                 message="CNSR is not 0 or 1")
 
 
-@rule("CV0904", Severity.ERROR, "AVAL (time to event) is negative", _TTE, scope=TTE)
+@rule("CV0904", Severity.ERROR, "AVAL (time to event) is negative", _TTE, scope=TTE,
+      category="Consistency")
 def aval_not_negative(ds: InScope) -> list[Problem]:
     bad = _num(ds.frame, "AVAL").lt(0)
     return hits("CV0904", ds.name, ds.frame, bad.to_numpy(dtype=bool), variable="AVAL",
@@ -74,7 +77,8 @@ def aval_not_negative(ds: InScope) -> list[Problem]:
 
 @rule("CV0905", Severity.ERROR,
       "AVAL is not ADT - STARTDT + 1 (days; the start day is day 1; SAS dates = days since "
-      "1960-01-01)", f"{_TTE} (AVAL, STARTDT, ADT); project convention: +1 day", scope=TTE)
+      "1960-01-01)", f"{_TTE} (AVAL, STARTDT, ADT); project convention: +1 day", scope=TTE,
+      category="Consistency")
 def aval_from_dates(ds: InScope) -> list[Problem]:
     frame = ds.frame
     aval, adt, start = _num(frame, "AVAL"), _num(frame, "ADT"), _num(frame, "STARTDT")
@@ -89,7 +93,7 @@ def aval_from_dates(ds: InScope) -> list[Problem]:
 
 
 @rule("CV0906", Severity.ERROR, "STARTDT is after ADT", f"{_TTE} (STARTDT is the time origin)",
-      scope=TTE)
+      scope=TTE, category="Consistency")
 def start_before_analysis_date(ds: InScope) -> list[Problem]:
     frame = ds.frame
     bad = _num(frame, "STARTDT") > _num(frame, "ADT")
@@ -114,13 +118,13 @@ def _description(rule_id: str, ds: InScope, variable: str, censored: bool) -> li
 
 
 @rule("CV0907", Severity.WARNING, "Event record (CNSR = 0) without EVNTDESC",
-      f"{_TTE} (EVNTDESC describes the event)", scope=TTE)
+      f"{_TTE} (EVNTDESC describes the event)", scope=TTE, category="Consistency")
 def event_description(ds: InScope) -> list[Problem]:
     return _description("CV0907", ds, "EVNTDESC", censored=False)
 
 
 @rule("CV0908", Severity.WARNING, "Censored record (CNSR > 0) without CNSDTDSC",
-      f"{_TTE} (CNSDTDSC describes the censoring date)", scope=TTE)
+      f"{_TTE} (CNSDTDSC describes the censoring date)", scope=TTE, category="Consistency")
 def censoring_description(ds: InScope) -> list[Problem]:
     return _description("CV0908", ds, "CNSDTDSC", censored=True)
 
@@ -136,7 +140,7 @@ def _seq_variable(name: str, frame: pd.DataFrame) -> str | None:
 
 @rule("CV0909", Severity.ERROR, "SRCDOM/SRCVAR/SRCSEQ point to no record of the source dataset",
       f"{_TTE} (SRCDOM, SRCVAR, SRCSEQ trace AVAL to its source); checked when the source "
-      "dataset is present", scope=TTE)
+      "dataset is present", scope=TTE, category="Consistency")
 def source_record(ds: InScope) -> list[Problem]:
     study, frame = ds.study, ds.frame
     if "SRCDOM" not in frame.columns or "USUBJID" not in frame.columns:

@@ -13,10 +13,24 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ...errors import Problem, Severity
 from ..calendar import day_numbers, study_days
-from ..frames import dataset_hit, hits, iso_compare, memo, missing, numbers, show, text
+from ..frames import (
+    ascii_arrow_text,
+    at_rows,
+    dataset_hit,
+    hits,
+    iso_compare,
+    memo,
+    missing,
+    numbers,
+    per_distinct,
+    show,
+    text,
+)
 from ..registry import InScope, Scope, rule
 from ..study import SDTM, Study, as_study, metadata
 from .subjects import DM
@@ -87,7 +101,8 @@ def _compute_study_days(study: Study, dm: pd.DataFrame) -> Iterator[_Day]:
 
 
 @rule("CV0301", Severity.ERROR, "Study day is 0",
-      "SDTMIG 3.4 section 4.4.4 (there is no study day 0); CG0006 (CORE-000529)")
+      "SDTMIG 3.4 section 4.4.4 (there is no study day 0); CG0006 (CORE-000529)",
+      category="Consistency")
 def study_day_zero(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out: list[Problem] = []
     for name, frame, day, _dtc, value, _exp, _ref in _study_days(datasets):
@@ -98,30 +113,32 @@ def study_day_zero(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
 
 @rule("CV0302", Severity.ERROR, "Study day does not follow from the date and DM.RFSTDTC",
       "SDTMIG 3.4 section 4.4.4; CG0006 (CORE-000529), CG0220 (CORE-000552), "
-      "CG0222 (CORE-000553)")
+      "CG0222 (CORE-000553)", category="Consistency")
 def study_day_value(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out: list[Problem] = []
     for name, frame, day, dtc, value, expected, ref in _study_days(datasets):
         exp = expected.astype("float64")
         bad = value.notna() & exp.notna() & value.ne(0) & value.ne(exp)
+        at = at_rows(exp), at_rows(frame[dtc]), at_rows(ref)
         out += hits("CV0302", name, frame, bad.to_numpy(dtype=bool), variable=day,
-                    message=lambda i, f=frame, d=dtc, e=exp, r=ref, y=day:
-                    f"{y} should be {int(e.iat[i])} ({d} {show(f[d].iat[i])}, "
-                    f"RFSTDTC {show(r.iat[i])}; day 1 = RFSTDTC, no day 0)")
+                    message=lambda i, d=dtc, e=at[0], f=at[1], r=at[2], y=day:
+                    f"{y} should be {int(e(i))} ({d} {show(f(i))}, "
+                    f"RFSTDTC {show(r(i))}; day 1 = RFSTDTC, no day 0)")
     return out
 
 
 @rule("CV0303", Severity.ERROR, "Study day given although the date or RFSTDTC is incomplete",
       "SDTMIG 3.4 section 4.4.4 (study day only from complete dates); CG0007 (CORE-000354), "
-      "CG0221 (CORE-000138), CG0223 (CORE-000139)")
+      "CG0221 (CORE-000138), CG0223 (CORE-000139)", category="Consistency")
 def study_day_partial(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out: list[Problem] = []
     for name, frame, day, dtc, value, expected, ref in _study_days(datasets):
         bad = value.notna() & expected.isna()
+        at = at_rows(frame[dtc]), at_rows(ref)
         out += hits("CV0303", name, frame, bad.to_numpy(dtype=bool), variable=day,
-                    message=lambda i, f=frame, d=dtc, r=ref, y=day:
-                    f"{y} is populated but {d} {show(f[d].iat[i])} or RFSTDTC "
-                    f"{show(r.iat[i])} is not a complete date")
+                    message=lambda i, d=dtc, f=at[0], r=at[1], y=day:
+                    f"{y} is populated but {d} {show(f(i))} or RFSTDTC "
+                    f"{show(r(i))} is not a complete date")
     return out
 
 
@@ -139,24 +156,45 @@ def _iso_variables(name: str, frame: pd.DataFrame) -> list[str]:
 
 
 @rule("CV0304", Severity.ERROR, "Date is not a real calendar date",
-      "SDTMIG 3.4 sections 4.4.1-4.4.2 (ISO 8601 dates; partial dates keep only known parts)")
+      "SDTMIG 3.4 sections 4.4.1-4.4.2 (ISO 8601 dates; partial dates keep only known parts)",
+      category="Format")
 def real_dates(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     study = as_study(datasets)
     out: list[Problem] = []
     for name in study.names(SDTM):
         frame = study[name]
         for var in _iso_variables(name, frame):
-            values = text(frame, var).astype("string")
-            bad = np.zeros(len(frame), dtype=bool)
-            # Both ends of an interval; the ISO pattern itself is CV0104's business.
-            ends = values.str.split("/", n=1, expand=True).reindex(columns=[0, 1])
-            for end in (0, 1):
-                day = ends[end].astype("string").str.extract(_DATE_PART, expand=False)
-                bad |= (day.notna().to_numpy(dtype=bool) & np.isnan(day_numbers(day)))
+            values = text(frame, var)
+            bad = per_distinct(values, _not_real, False)  # dates repeat: each looked at once
+            value_at = at_rows(values)
             out += hits("CV0304", name, frame, bad, variable=var,
-                        message=lambda i, t=values, v=var:
-                        f"{v} {show(t.iat[i])} is not a date that exists")
+                        message=lambda i, t=value_at, v=var:
+                        f"{v} {show(t(i))} is not a date that exists")
     return out
+
+
+def _not_real(values: pd.Series) -> np.ndarray:
+    """True where either end of an ISO 8601 value or interval starts with a date that does
+    not exist (the ISO pattern itself is CV0104's business)."""
+    values = values.astype("string")
+    bad = np.zeros(len(values), dtype=bool)
+    for end in _interval_ends(values):
+        day = end.str.extract(_DATE_PART, expand=False)
+        bad |= (day.notna().to_numpy(dtype=bool) & np.isnan(day_numbers(day)))
+    return bad
+
+
+def _interval_ends(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """The part before the first "/" of each value and the part after it (NA without one)."""
+    arr = ascii_arrow_text(values)
+    if arr is None:
+        ends = values.str.split("/", n=1, expand=True).reindex(columns=[0, 1])
+        return ends[0].astype("string"), ends[1].astype("string")
+    parts = pc.extract_regex(arr, r"(?s)^(?P<first>[^/]*)(?P<slash>/?)(?P<second>.*)")
+    first, slash, second = (pc.struct_field(parts, [i]) for i in range(3))
+    second = pc.if_else(pc.equal(slash, "/"), second, pa.scalar(None, pa.string()))
+    return (pd.Series(pd.arrays.ArrowStringArray(first), index=values.index),
+            pd.Series(pd.arrays.ArrowStringArray(second), index=values.index))
 
 
 def _start_end_pairs(frame: pd.DataFrame) -> Iterator[tuple[str, str]]:
@@ -170,7 +208,7 @@ def _start_end_pairs(frame: pd.DataFrame) -> Iterator[tuple[str, str]]:
 
 @rule("CV0305", Severity.ERROR, "Start date/time is after the end date/time",
       "CORE-000718 (FB3209) --STDTC <= --ENDTC; DM: CORE-000711 (FB3404) RFSTDTC <= RFENDTC, "
-      "CORE-000714 (FB3408) RFXSTDTC <= RFXENDTC")
+      "CORE-000714 (FB3408) RFXSTDTC <= RFXENDTC", category="Consistency")
 def start_before_end(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     study = as_study(datasets)
     out: list[Problem] = []
@@ -178,10 +216,11 @@ def start_before_end(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
         frame = study[name]
         for start, end in _start_end_pairs(frame):
             order = iso_compare(frame[start], frame[end])
+            at = at_rows(frame[start]), at_rows(frame[end])
             out += hits("CV0305", name, frame, order.eq(1).fillna(False).to_numpy(dtype=bool),
                         variable=start,
-                        message=lambda i, f=frame, s=start, e=end:
-                        f"{s} {show(f[s].iat[i])} is after {e} {show(f[e].iat[i])}")
+                        message=lambda i, s=start, e=end, a=at[0], b=at[1]:
+                        f"{s} {show(a(i))} is after {e} {show(b(i))}")
     return out
 
 
@@ -195,7 +234,7 @@ def _exposure(datasets: Mapping[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.Da
 
 @rule("CV0306", Severity.ERROR, "Exposure outside DM.RFXSTDTC..RFXENDTC",
       "SDTMIG 3.4 section 5.2 (RFXSTDTC/RFXENDTC are the first and last exposure); "
-      "CG0148 (CORE-000239), CG0147 (CORE-000238)")
+      "CG0148 (CORE-000239), CG0147 (CORE-000238)", category="Consistency")
 def exposure_in_reference_period(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     pair = _exposure(datasets)
     if pair is None:
@@ -205,9 +244,10 @@ def exposure_in_reference_period(datasets: Mapping[str, pd.DataFrame]) -> list[P
     first, last = per_subject(ex, dm, "RFXSTDTC"), per_subject(ex, dm, "RFXENDTC")
     if "EXSTDTC" in ex.columns:
         early = iso_compare(ex["EXSTDTC"], first).eq(-1).fillna(False).to_numpy(dtype=bool)
+        start_at, first_at = at_rows(ex["EXSTDTC"]), at_rows(first)
         out += hits("CV0306", EX, ex, early, variable="EXSTDTC",
-                    message=lambda i: f"EXSTDTC {show(ex['EXSTDTC'].iat[i])} is before "
-                    f"DM.RFXSTDTC {show(first.iat[i])}")
+                    message=lambda i: f"EXSTDTC {show(start_at(i))} is before "
+                    f"DM.RFXSTDTC {show(first_at(i))}")
     end_var = "EXENDTC" if "EXENDTC" in ex.columns else "EXSTDTC" if "EXSTDTC" in ex.columns \
         else None
     if end_var is not None:
@@ -215,21 +255,29 @@ def exposure_in_reference_period(datasets: Mapping[str, pd.DataFrame]) -> list[P
         if end_var == "EXENDTC" and "EXSTDTC" in ex.columns:  # no end: the start is the last day
             end = end.where(end.notna(), text(ex, "EXSTDTC"))
         late = iso_compare(end, last).eq(1).fillna(False).to_numpy(dtype=bool)
+        end_at, last_at = at_rows(end), at_rows(last)
         out += hits("CV0306", EX, ex, late, variable=end_var, value=end,
-                    message=lambda i: f"{end_var} {show(end.iat[i])} is after DM.RFXENDTC "
-                    f"{show(last.iat[i])}")
+                    message=lambda i: f"{end_var} {show(end_at(i))} is after DM.RFXENDTC "
+                    f"{show(last_at(i))}")
     return out
 
 
 def _ex_extreme(ex: pd.DataFrame, variables: tuple[str, ...], how: str) -> pd.Series:
     """Earliest ("min") or latest ("max") ISO value per subject over ``variables``."""
-    frames = [pd.DataFrame({"u": text(ex, "USUBJID"), "d": text(ex, v)})
-              for v in variables if v in ex.columns]
-    if not frames:
+    present = [v for v in variables if v in ex.columns]
+    if not present:
         return pd.Series(dtype=object)
-    # ISO 8601 strings sort in time order (a partial date sorts before its days).
-    long = pd.concat(frames).dropna()
-    return long.groupby("u")["d"].agg(how)
+    subjects = np.concatenate([text(ex, "USUBJID").to_numpy()] * len(present))
+    dates = np.concatenate([text(ex, v).to_numpy() for v in present])
+    known = pd.notna(subjects) & pd.notna(dates)
+    # ISO 8601 strings sort in time order (a partial date sorts before its days): the
+    # earliest or latest is the lowest or highest rank among the sorted distinct dates
+    ranks, ordered = pd.factorize(dates[known], sort=True)
+    subject_codes, names = pd.factorize(subjects[known])
+    extreme = pd.Series(ranks).groupby(subject_codes).agg(how)
+    return pd.Series(np.asarray(ordered, dtype=object)[extreme.to_numpy()],
+                     index=np.asarray(names, dtype=object)[extreme.index.to_numpy()],
+                     dtype=object)
 
 
 def _reference_vs_exposure(rule_id: str, datasets: Mapping[str, pd.DataFrame], ref_var: str,
@@ -248,15 +296,50 @@ def _reference_vs_exposure(rule_id: str, datasets: Mapping[str, pd.DataFrame], r
 
 
 @rule("CV0307", Severity.ERROR, "DM.RFXSTDTC is not the earliest EX.EXSTDTC",
-      "SDTMIG 3.4 section 5.2; CG0148 (CORE-000239)")
+      "SDTMIG 3.4 section 5.2; CG0148 (CORE-000239)", category="Consistency")
 def rfxstdtc_first_exposure(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     return _reference_vs_exposure("CV0307", datasets, "RFXSTDTC", ("EXSTDTC",), "min",
                                   "earliest EXSTDTC")
 
 
+#: an ISO 8601 date (or date/time) in --ENTPT: the reference point is a date
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}(T[\d:.]+)?$"
+
+
+def _ongoing_ends_at_reference(ex: pd.DataFrame, datasets: Mapping[str, pd.DataFrame]
+                               ) -> pd.DataFrame:
+    """EX with an exposure ongoing at its reference point (EXENRTPT = ONGOING, no EXENDTC)
+    ending at that point: EXENTPT when it is a date, else TS DCUTDTC.
+
+    The data themselves say such exposure lasted at least until the reference point
+    (SDTMIG 3.4 section 4.4.7), so the last exposure they can show is that point.
+    """
+    if "EXENRTPT" not in ex.columns:
+        return ex
+    ongoing = text(ex, "EXENRTPT").eq("ONGOING").fillna(False)
+    if "EXENDTC" in ex.columns:
+        ongoing &= text(ex, "EXENDTC").isna()
+    if not ongoing.any():
+        return ex
+    point = text(ex, "EXENTPT") if "EXENTPT" in ex.columns else pd.Series(None, index=ex.index)
+    point = point.where(point.str.match(_ISO_DATE, na=False))
+    ts = as_study(datasets).get("TS")
+    if ts is not None and {"TSPARMCD", "TSVAL"} <= set(ts.columns):
+        cutoff = text(ts, "TSVAL")[text(ts, "TSPARMCD").eq("DCUTDTC").fillna(False)].dropna()
+        if len(cutoff):
+            point = point.fillna(cutoff.iat[0])
+    end = text(ex, "EXENDTC") if "EXENDTC" in ex.columns else pd.Series(None, index=ex.index)
+    return ex.assign(EXENDTC=end.where(~ongoing, point))
+
+
 @rule("CV0308", Severity.ERROR, "DM.RFXENDTC is not the latest EX.EXENDTC (or EXSTDTC)",
-      "SDTMIG 3.4 section 5.2; CG0147 (CORE-000238)")
+      "SDTMIG 3.4 section 5.2; CG0147 (CORE-000238); an exposure ongoing at its reference "
+      "point (EXENRTPT ONGOING, section 4.4.7) ends there", category="Consistency")
 def rfxendtc_last_exposure(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    study = as_study(datasets)
+    ex = study.get(EX)
+    if ex is not None:
+        datasets = {**dict(study.items()), EX: _ongoing_ends_at_reference(ex, datasets)}
     return _reference_vs_exposure("CV0308", datasets, "RFXENDTC", ("EXSTDTC", "EXENDTC"),
                                   "max", "latest EXSTDTC/EXENDTC")
 
@@ -304,23 +387,25 @@ def epoch_populated(ds: InScope) -> list[Problem]:
     bad = text(frame, "EPOCH").isna() & when.notna() & placed
     where = (f"EPOCH is not a variable of {ds.name}" if "EPOCH" not in frame.columns
              else "EPOCH is null")
+    when_at = at_rows(when)
     return hits("CV0309", ds.name, frame, bad.to_numpy(dtype=bool), variable="EPOCH",
                 message=lambda i: f"{where}, but the record is dated ({names} "
-                f"{show(when.iat[i])}) and the subject's epochs are known (DM.RFSTDTC/SE)")
+                f"{show(when_at(i))}) and the subject's epochs are known (DM.RFSTDTC/SE)")
 
 
 @rule("CV0310", Severity.WARNING,
       "Study day is null although the date and DM.RFSTDTC are complete dates",
       "SDTMIG 3.4 section 4.4.4 (--DY, --STDY, --ENDY from complete dates); "
-      "CORE-000853 (FB1602) for --DY")
+      "CORE-000853 (FB1602) for --DY", category="Consistency")
 def study_day_missing(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out: list[Problem] = []
     for name, frame, day, dtc, _value, expected, ref in _study_days(datasets):
         bad = missing(frame[day]) & expected.notna().to_numpy()
+        at = at_rows(expected), at_rows(frame[dtc]), at_rows(ref)
         out += hits("CV0310", name, frame, bad, variable=day,
-                    message=lambda i, f=frame, d=dtc, e=expected, r=ref, y=day:
-                    f"{y} is null; it should be {int(e.iat[i])} ({d} {show(f[d].iat[i])}, "
-                    f"RFSTDTC {show(r.iat[i])})")
+                    message=lambda i, d=dtc, e=at[0], f=at[1], r=at[2], y=day:
+                    f"{y} is null; it should be {int(e(i))} ({d} {show(f(i))}, "
+                    f"RFSTDTC {show(r(i))})")
     return out
 
 

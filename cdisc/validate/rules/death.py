@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from ...errors import Problem, Severity
-from ..frames import hits, iso_compare, show, text
+from ..frames import at_rows, hits, iso_compare, show, text
 from ..registry import InScope, Scope, rule
 from ..study import as_study
 from .dates import domain_prefix, per_subject
@@ -30,7 +30,8 @@ def _dm_death(datasets: Mapping[str, pd.DataFrame]
 
 
 @rule("CV0501", Severity.ERROR, "DTHDTC is populated but DTHFL is not 'Y'",
-      "SDTMIG 3.4 section 5.2; CG0435 (CORE-000007), FDA business rule FB0606")
+      "SDTMIG 3.4 section 5.2; CG0435 (CORE-000007), FDA business rule FB0606",
+      category="Consistency")
 def death_date_without_flag(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     found = _dm_death(datasets)
     if found is None:
@@ -43,7 +44,7 @@ def death_date_without_flag(datasets: Mapping[str, pd.DataFrame]) -> list[Proble
 
 
 @rule("CV0502", Severity.WARNING, "DTHFL is 'Y' but DTHDTC is null",
-      "SDTMIG 3.4 section 5.2; CORE-000705, FDA business rule FB0610")
+      "SDTMIG 3.4 section 5.2; CORE-000705, FDA business rule FB0610", category="Consistency")
 def death_flag_without_date(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     found = _dm_death(datasets)
     if found is None:
@@ -55,7 +56,7 @@ def death_flag_without_date(datasets: Mapping[str, pd.DataFrame]) -> list[Proble
 
 
 @rule("CV0503", Severity.ERROR, "DTHFL is neither 'Y' nor null",
-      "SDTMIG 3.4 section 5.2 (DTHFL 'Y' or null); CG0131 (CORE-000006)")
+      "SDTMIG 3.4 section 5.2 (DTHFL 'Y' or null); CG0131 (CORE-000006)", category="Consistency")
 def death_flag_values(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     found = _dm_death(datasets)
     if found is None:
@@ -90,20 +91,22 @@ def _after(ds: InScope, death: pd.Series, variables: list[str], rule_id: str) ->
     """One finding per record with a date in ``variables`` after death (the first such one)."""
     frame = ds.frame
     done = pd.Series(False, index=frame.index)
+    death_at = at_rows(death)
     out: list[Problem] = []
     for var in variables:
         later = iso_compare(text(frame, var), death).eq(1).fillna(False).astype(bool) & ~done
         done |= later
+        value_at = at_rows(frame[var])
         out += hits(rule_id, ds.name, frame, later.to_numpy(dtype=bool), variable=var,
-                    message=lambda i, v=var: f"{v} {show(frame[v].iat[i])} is after the "
-                    f"subject's death (DM.DTHDTC {show(death.iat[i])})")
+                    message=lambda i, v=var, at=value_at: f"{v} {show(at(i))} is after the "
+                    f"subject's death (DM.DTHDTC {show(death_at(i))})")
     return out
 
 
 @rule("CV0504", Severity.WARNING, "A fatal adverse event does not end on DM.DTHDTC",
       "CORE-000841 (FB0612): AEENDTC of an AE with AEOUT = 'FATAL' equals DM.DTHDTC "
       "(a missing AEENDTC is CV0404's finding)",
-      scope=Scope(names=("AE",), variables=("AEOUT", "AEENDTC")))
+      scope=Scope(names=("AE",), variables=("AEOUT", "AEENDTC")), category="Consistency")
 def fatal_event_ends_at_death(ds: InScope) -> list[Problem]:
     dm = as_study(ds.study).get(DM)
     if dm is None or "USUBJID" not in dm.columns or "USUBJID" not in ds.frame.columns:
@@ -114,16 +117,17 @@ def fatal_event_ends_at_death(ds: InScope) -> list[Problem]:
     differs = iso_compare(end, death).ne(0).fillna(False).astype(bool)
     bad = (text(ds.frame, "AEOUT").eq("FATAL") & end.notna() & known
            & (death.isna() | differs))
+    end_at, death_at = at_rows(end), at_rows(death)
     return hits("CV0504", ds.name, ds.frame, bad.to_numpy(dtype=bool), variable="AEENDTC",
-                message=lambda i: f"AEOUT is 'FATAL' and AEENDTC is {show(end.iat[i])}, but "
-                f"DM.DTHDTC is {show(death.iat[i])}")
+                message=lambda i: f"AEOUT is 'FATAL' and AEENDTC is {show(end_at(i))}, but "
+                f"DM.DTHDTC is {show(death_at(i))}")
 
 
 @rule("CV0505", Severity.WARNING, "A record is dated after the subject's death (DM.DTHDTC)",
       f"{_DEATH_SOURCES}; related: CORE-000720 (FB3406, --DTC on or before RFPENDTC). "
       "Checks --STDTC and --DTC (a collection date after death is worth a look too); DD and "
       "SS are about the death and are not checked",
-      scope=Scope(standard="SDTM", variables=("USUBJID",)))
+      scope=Scope(standard="SDTM", variables=("USUBJID",)), category="Consistency")
 def dated_after_death(ds: InScope) -> list[Problem]:
     prefix = domain_prefix(ds.name, ds.frame)
     death = _death_dates(ds)
@@ -137,7 +141,7 @@ def dated_after_death(ds: InScope) -> list[Problem]:
 
 @rule("CV0506", Severity.ERROR, "Exposure or an adverse event starts or ends after death",
       f"{_DEATH_SOURCES}: a dose or an event after DM.DTHDTC cannot be",
-      scope=Scope(names=_TREATED, standard="SDTM", variables=("USUBJID",)))
+      scope=Scope(names=_TREATED, standard="SDTM", variables=("USUBJID",)), category="Consistency")
 def treated_after_death(ds: InScope) -> list[Problem]:
     death = _death_dates(ds)
     if death is None:
@@ -149,7 +153,7 @@ def treated_after_death(ds: InScope) -> list[Problem]:
 
 @rule("CV0507", Severity.ERROR, "DM.DTHDTC is before the first dose (RFXSTDTC)",
       f"{_DEATH_SOURCES}: RFXSTDTC is the first exposure, which cannot follow death",
-      scope=Scope(names=(DM,), variables=("DTHDTC", "RFXSTDTC")))
+      scope=Scope(names=(DM,), variables=("DTHDTC", "RFXSTDTC")), category="Consistency")
 def death_before_first_dose(ds: InScope) -> list[Problem]:
     death, first = text(ds.frame, "DTHDTC"), text(ds.frame, "RFXSTDTC")
     bad = iso_compare(death, first).eq(-1).fillna(False).astype(bool)

@@ -11,7 +11,16 @@ import pandas as pd
 from ... import standards
 from ...errors import Problem, Severity
 from ...model.text import MAX_CHAR, MAX_NAME
-from ..frames import dataset_hit, first_rows, hits, printable_ascii, strings, text, utf8_lengths
+from ..frames import (
+    column_distinct,
+    dataset_hit,
+    first_rows_of,
+    hits,
+    printable_ascii,
+    starts_with,
+    text_at,
+    utf8_lengths,
+)
 from ..registry import InScope, Scope, rule
 from ..schema import compile_schema
 from ..study import ADAM, as_study, metadata
@@ -30,7 +39,8 @@ def _adam_name_pattern() -> str | None:
 
 
 @rule("CV0001", Severity.NOTICE, "Dataset is not in the standards metadata we ship",
-      "SDTMIG 3.4 / ADaMIG 1.3 dataset list; only the generic checks ran on it")
+      "SDTMIG 3.4 / ADaMIG 1.3 dataset list; only the generic checks ran on it",
+      category="Metadata")
 def unknown_dataset(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     study = as_study(datasets)
     return [dataset_hit("CV0001", name, f"{name} is not a dataset of the shipped standards "
@@ -40,7 +50,7 @@ def unknown_dataset(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
 
 
 @rule("CV0002", Severity.ERROR, "Dataset name is not 1-8 upper-case letters and digits",
-      "SAS XPORT v5; CG0205 (CORE-000293)")
+      "SAS XPORT v5; CG0205 (CORE-000293)", category="Format")
 def dataset_name(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     return [dataset_hit("CV0002", name, f"dataset name {name!r} is not 1-8 upper-case letters "
                         "and digits starting with a letter", value=name)
@@ -48,7 +58,7 @@ def dataset_name(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
 
 
 @rule("CV0003", Severity.ERROR, "Variable name is not 1-8 upper-case letters and digits",
-      "SDTMIG 3.4 section 4.2.1; SAS XPORT v5; CG0310 (CORE-000182)")
+      "SDTMIG 3.4 section 4.2.1; SAS XPORT v5; CG0310 (CORE-000182)", category="Format")
 def variable_name(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     study = as_study(datasets)
     adam = _adam_name_pattern()
@@ -65,7 +75,8 @@ def variable_name(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
 
 
 @rule("CV0004", Severity.ERROR, "Character value longer than 200 bytes",
-      "SAS XPORT v5 / FDA Study Data Technical Conformance Guide; SDTMIG 3.4 section 4.2.9")
+      "SAS XPORT v5 / FDA Study Data Technical Conformance Guide; SDTMIG 3.4 section 4.2.9",
+      category="Limit")
 def value_length(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     study = as_study(datasets)
     out: list[Problem] = []
@@ -76,17 +87,17 @@ def value_length(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
             specs = compiled.specs_for(variable) if compiled is not None else None
             if specs and any(s.max_length for s in specs):
                 continue  # the schema's maxLength (CV0102) checks this column
-            values = text(frame, variable) if frame.columns.is_unique \
-                else strings(frame.iloc[:, position])
-            size = utf8_lengths(values)
-            out += hits("CV0004", name, frame, size > MAX_CHAR, variable=variable, value=values,
-                        message=lambda i, s=size, v=variable: f"{v} is {int(s[i])} bytes; "
-                        f"at most {MAX_CHAR}")
+            found, values = text_at(frame, position)
+            size = utf8_lengths(found)
+            if (size > MAX_CHAR).any():
+                out += hits("CV0004", name, frame, size > MAX_CHAR, variable=variable,
+                            value=values(), message=lambda i, s=size, v=variable:
+                            f"{v} is {int(s[i])} bytes; at most {MAX_CHAR}")
     return out
 
 
 @rule("CV0005", Severity.ERROR, "Character value is not printable ASCII",
-      "SAS XPORT v5 / FDA Study Data Technical Conformance Guide (ASCII text)")
+      "SAS XPORT v5 / FDA Study Data Technical Conformance Guide (ASCII text)", category="Format")
 def ascii_text(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     study = as_study(datasets)
     out: list[Problem] = []
@@ -96,16 +107,16 @@ def ascii_text(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
                                                          strict=True)):
             if pd.api.types.is_numeric_dtype(dtype):
                 continue
-            values = text(frame, variable) if frame.columns.is_unique \
-                else strings(frame.iloc[:, position])
-            bad = ~printable_ascii(values)
-            out += hits("CV0005", name, frame, bad, variable=variable,
-                        value=values, message=f"{variable} has characters outside printable ASCII")
+            found, values = text_at(frame, position)
+            bad = ~printable_ascii(found)
+            if bad.any():
+                out += hits("CV0005", name, frame, bad, variable=variable, value=values(),
+                            message=f"{variable} has characters outside printable ASCII")
     return out
 
 
 @rule("CV0006", Severity.WARNING, "Duplicate record (all values equal apart from --SEQ)",
-      "SDTMIG 3.4 section 3.2.1 (dataset keys: one record per observation)")
+      "SDTMIG 3.4 section 3.2.1 (dataset keys: one record per observation)", category="Consistency")
 def duplicate_records(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     study = as_study(datasets)
     out: list[Problem] = []
@@ -117,7 +128,7 @@ def duplicate_records(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
         compare = [c for c in frame.columns if not str(c).endswith("SEQ")]
         if not compare:
             continue
-        first_row = first_rows([text(frame, c) for c in compare])
+        first_row = first_rows_of([column_distinct(frame, c) for c in compare])
         dup = first_row != np.arange(len(frame))
         out += hits("CV0006", name, frame, dup, variable=None,
                     message=lambda i, f=first_row: f"same values as record {int(f[i]) + 1}")
@@ -134,15 +145,15 @@ def leading_blank(ds: InScope) -> list[Problem]:
                                                      strict=True)):
         if pd.api.types.is_numeric_dtype(dtype):
             continue
-        values = text(frame, variable) if frame.columns.is_unique \
-            else strings(frame.iloc[:, position])
-        bad = values.astype("string").str.startswith(" ").fillna(False).to_numpy(dtype=bool)
-        out += hits("CV0007", ds.name, frame, bad, variable=variable, value=values,
-                    message=f"{variable} starts with a blank")
+        found, values = text_at(frame, position)
+        bad = starts_with(found, " ")
+        if bad.any():
+            out += hits("CV0007", ds.name, frame, bad, variable=variable, value=values(),
+                        message=f"{variable} starts with a blank")
     return out
 
 
 @rule("CV0000", Severity.ERROR, "A rule could not run (a defect of the validator)",
-      "cdisc-convert: please report it with the datasets that caused it")
+      "cdisc-convert: please report it with the datasets that caused it", category="System")
 def internal(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     return []  # the engine reports a rule that raised under this id

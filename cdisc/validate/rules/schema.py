@@ -8,15 +8,16 @@ built from (Core designation, codelists).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import suppress
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ... import standards
 from ...errors import Problem, Severity, StandardsError
-from ..frames import dataset_hit, hits, memo, missing, show, text
+from ..frames import at_rows, dataset_hit, hits, is_in, memo, missing_in, not_null, show, text
 from ..registry import rule
 from ..schema import Violation, compile_schema
 from ..study import as_study, metadata
@@ -60,26 +61,28 @@ def _datatype(name: str, variable: str) -> str:
 
 
 @rule("CV0101", Severity.ERROR, "Value does not have the variable's datatype (Char/Num)",
-      "SDTMIG 3.4 / ADaMIG 1.3 variable metadata (Type); CG0012 (CORE-001082)")
+      "SDTMIG 3.4 / ADaMIG 1.3 variable metadata (Type); CG0012 (CORE-001082)", category="Metadata")
 def datatype(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out: list[Problem] = []
     for name, frame, v in _violations("type", datasets):
         kind = _datatype(name, v.variable)
+        value_at = at_rows(frame[v.variable])
         out += hits("CV0101", name, frame, _mask(frame, v.rows), variable=v.variable,
-                    message=lambda i, f=frame, var=v.variable, k=kind:
-                    f"{var} is {k}; {show(f[var].iat[i])} is not")
+                    message=lambda i, at=value_at, var=v.variable, k=kind:
+                    f"{var} is {k}; {show(at(i))} is not")
     return out
 
 
 @rule("CV0102", Severity.ERROR, "Character value longer than 200 characters",
       "SAS XPORT v5 / FDA Study Data Technical Conformance Guide (200-byte character values); "
-      "SDTMIG 3.4 section 4.2.9")
+      "SDTMIG 3.4 section 4.2.9", category="Limit")
 def max_length(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out: list[Problem] = []
     for name, frame, v in _violations("maxLength", datasets):
+        value_at = at_rows(text(frame, v.variable))
         out += hits("CV0102", name, frame, _mask(frame, v.rows), variable=v.variable,
-                    message=lambda i, f=frame, var=v.variable, n=v.detail:
-                    f"{var} has {len(text(f, var).iat[i])} characters; at most {n}")
+                    message=lambda i, at=value_at, var=v.variable, n=v.detail:
+                    f"{var} has {len(at(i))} characters; at most {n}")
     return out
 
 
@@ -112,17 +115,17 @@ def _suggestion(name: str, variable: str) -> dict[str, str]:
 @rule("CV0103", Severity.ERROR,
       "Value not in the variable's non-extensible codelist (or its allowed values)",
       "SDTMIG 3.4 section 4.3; CDISC Controlled Terminology (versions: the report's "
-      "'standards')")
+      "'standards')", category="Terminology")
 def enumerated(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out: list[Problem] = []
     for name, frame, v in _violations("enum", datasets):
         what = _enum_message(name, v.variable)
         near = _suggestion(name, v.variable)
-        values = text(frame, v.variable)
+        values = at_rows(text(frame, v.variable))
 
-        def message(i: int, t: pd.Series = values, var: str = v.variable, w: str = what,
-                    n: dict[str, str] = near) -> str:
-            value = t.iat[i]
+        def message(i: int, t: Callable[[int], Any] = values, var: str = v.variable,
+                    w: str = what, n: dict[str, str] = near) -> str:
+            value = t(i)
             hint = n.get(str(value).upper()) if value is not None else None
             tail = f" (submission value {hint!r}?)" if hint and hint != value else ""
             return f"{var} {show(value)} is {w}{tail}"
@@ -133,21 +136,24 @@ def enumerated(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
 
 
 @rule("CV0104", Severity.ERROR, "Date/time or duration is not ISO 8601",
-      "SDTMIG 3.4 sections 4.4.1-4.4.3 (ISO 8601 date/time, precision, durations)")
+      "SDTMIG 3.4 sections 4.4.1-4.4.3 (ISO 8601 date/time, precision, durations)",
+      category="Format")
 def iso8601(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out: list[Problem] = []
     for name, frame, v in _violations("pattern", datasets):
         meta = metadata(name)
         kind = (meta.variable(v.variable).iso8601 if meta is not None and meta.has(v.variable)
                 else None) or "value"
+        value_at = at_rows(frame[v.variable])
         out += hits("CV0104", name, frame, _mask(frame, v.rows), variable=v.variable,
-                    message=lambda i, f=frame, var=v.variable, k=kind:
-                    f"{var} {show(f[var].iat[i])} is not an ISO 8601 {k}")
+                    message=lambda i, at=value_at, var=v.variable, k=kind:
+                    f"{var} {show(at(i))} is not an ISO 8601 {k}")
     return out
 
 
 @rule("CV0105", Severity.ERROR, "Required variable missing from the dataset",
-      "SDTMIG 3.4 section 4.1.5 (Core Req); ADaMIG 1.3 (Core Req); CG0014 (CORE-000355)")
+      "SDTMIG 3.4 section 4.1.5 (Core Req); ADaMIG 1.3 (Core Req); CG0014 (CORE-000355)",
+      category="Presence")
 def required_present(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     return [dataset_hit("CV0105", name, f"required variable {v.variable} is not in {name}",
                         variable=v.variable)
@@ -186,7 +192,7 @@ def _model_variables(name: str, frame: pd.DataFrame) -> set[str]:
       "SDTMIG 3.4 section 8.4 (non-standard variables go in SUPP--); CG0013 (CORE-000550); "
       "the SDTM v2.0 identifiers and timing variables any general-observation domain may add "
       "(AEDTC, VISITNUM, ... in AE) are standard; ADaMIG 1.3 allows sponsor-defined variables "
-      "(notice only)")
+      "(notice only)", category="Metadata")
 def unknown_variable(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out = []
     for name, frame in _known(datasets):
@@ -203,7 +209,7 @@ def unknown_variable(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
 
 @rule("CV0107", Severity.ERROR, "Variable name is not 1-8 upper-case letters, digits, '_'",
       "SDTMIG 3.4 section 4.2.1 (variable naming); ADaMIG 1.3 naming conventions; "
-      "CG0310 (CORE-000182)")
+      "CG0310 (CORE-000182)", category="Format")
 def variable_name_pattern(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     return [dataset_hit("CV0107", name, f"variable name {v.variable!r} does not match "
                         f"{v.detail}", variable=v.variable)
@@ -219,7 +225,7 @@ _ADAM_POPULATED = ("STUDYID", "USUBJID", "PARAMCD", "PARAM")
 @rule("CV0108", Severity.ERROR, "Required variable is null",
       "SDTMIG 3.4 section 4.1.5 (Req: must not be null); CG0014 (CORE-000356); "
       "ADaM: identifiers and PARAMCD/PARAM (ADaMIG 1.3 sections 3.1-3.2; Core Req there "
-      "means present, checked by CV0105)")
+      "means present, checked by CV0105)", category="Presence")
 def required_not_null(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out: list[Problem] = []
     for name, frame in _known(datasets):
@@ -231,13 +237,13 @@ def required_not_null(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
                 continue
             if adam and var.name not in _ADAM_POPULATED:
                 continue
-            out += hits("CV0108", name, frame, missing(frame[var.name]), variable=var.name,
+            out += hits("CV0108", name, frame, missing_in(frame, var.name), variable=var.name,
                         message=f"{var.name} is required and must not be null")
     return out
 
 
 @rule("CV0109", Severity.WARNING, "Expected variable missing from the dataset",
-      "SDTMIG 3.4 section 4.1.5 (Core Exp); CG0016 (CORE-000334)")
+      "SDTMIG 3.4 section 4.1.5 (Core Exp); CG0016 (CORE-000334)", category="Presence")
 def expected_present(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out = []
     for name, frame in _known(datasets):
@@ -251,10 +257,29 @@ def expected_present(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     return out
 
 
-@rule("CV0110", Severity.NOTICE, "Value not in the variable's extensible codelist",
+def _extended_terms(datasets: Mapping[str, pd.DataFrame], name: str, variable: str
+                    ) -> frozenset[str]:
+    """The sponsor terms (def:ExtendedValue="Yes") of ``name.variable``'s codelist in the
+    define.xml that describes the dataset; empty without one."""
+    for define in getattr(datasets, "defines", None) or ():
+        if define.document is None or name not in define.datasets:
+            continue
+        described = define.document.datasets.get(name)
+        if described is None or variable not in described.names:
+            continue
+        codelist = described.variable(variable).codelist
+        if codelist is not None:
+            return frozenset(t.coded_value for t in codelist.terms if t.extended)
+    return frozenset()
+
+
+@rule("CV0110", Severity.NOTICE, "Value not in the variable's extensible codelist nor "
+      "declared in define.xml as a sponsor extension",
       "SDTMIG 3.4 section 4.3.3 (sponsor terms may extend an extensible codelist; "
-      "they belong in define.xml). Where the IG names several codelists for one variable "
-      "(DSDECOD: NCOMPLT, PROTMLST, OTHEVENT by DSCAT) a term of any of them is accepted")
+      "they belong in define.xml: a term the define.xml beside the dataset lists with "
+      "def:ExtendedValue=\"Yes\" is accepted, as Pinnacle 21 does). Where the IG names "
+      "several codelists for one variable (DSDECOD: NCOMPLT, PROTMLST, OTHEVENT by DSCAT) a "
+      "term of any of them is accepted", category="Terminology")
 def extensible_ct(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out: list[Problem] = []
     for name, frame in _known(datasets):
@@ -281,9 +306,12 @@ def extensible_ct(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
                         lists.append(standards.codelist(code))
             names = ", ".join(f"{c.short_name} ({c.code})" for c in lists)
             values = text(frame, var.name)
-            bad = values.notna() & ~values.isin({t for c in lists for t in c.terms})
-            out += hits("CV0110", name, frame, bad.to_numpy(), variable=var.name,
-                        message=lambda i, t=values, v=var.name, n=names:
-                        f"{v} {show(t.iat[i])} is not a term of {n}; "
+            accepted = {t for c in lists for t in c.terms} | _extended_terms(
+                datasets, name, var.name)
+            bad = not_null(values) & ~is_in(values, accepted)
+            value_at = at_rows(values)
+            out += hits("CV0110", name, frame, bad, variable=var.name,
+                        message=lambda i, t=value_at, v=var.name, n=names:
+                        f"{v} {show(t(i))} is not a term of {n}; "
                         "a sponsor extension must be documented in define.xml")
     return out

@@ -10,7 +10,18 @@ import pandas as pd
 
 from ... import standards
 from ...errors import Problem, Severity, StandardsError
-from ..frames import column, dataset_hit, first_rows, hits, key_text, numbers, show, text
+from ..frames import (
+    column,
+    column_distinct,
+    dataset_hit,
+    distinct,
+    first_rows_of,
+    hits,
+    key_text,
+    numbers,
+    show,
+    text,
+)
 from ..registry import InScope, Scope, rule
 from ..study import SDTM, as_study
 
@@ -27,7 +38,8 @@ def dm_subjects(datasets: Mapping[str, pd.DataFrame]) -> set[str] | None:
 
 
 @rule("CV0201", Severity.ERROR, "More than one DM record for a subject",
-      "SDTMIG 3.4 section 5.2 (DM: one record per subject); CG0151 (CORE-000351)")
+      "SDTMIG 3.4 section 5.2 (DM: one record per subject); CG0151 (CORE-000351)",
+      category="Consistency")
 def dm_one_record_per_subject(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     dm = as_study(datasets).get(DM)
     usubjid = column(dm, "USUBJID") if dm is not None else None
@@ -40,7 +52,8 @@ def dm_one_record_per_subject(datasets: Mapping[str, pd.DataFrame]) -> list[Prob
 
 
 @rule("CV0202", Severity.ERROR, "Subject is not in DM",
-      "CG0029 (CORE-000201): USUBJID in every subject-level dataset must be in DM.USUBJID")
+      "CG0029 (CORE-000201): USUBJID in every subject-level dataset must be in DM.USUBJID",
+      category="Cross-reference")
 def subject_in_dm(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     study = as_study(datasets)
     subjects = dm_subjects(study)
@@ -60,7 +73,8 @@ def subject_in_dm(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
 
 
 @rule("CV0203", Severity.ERROR, "--SEQ is not unique within a subject",
-      "SDTM v2.0 Identifiers (--SEQ); CG0028 (CORE-000544, now in CORE's Deprecated set)")
+      "SDTM v2.0 Identifiers (--SEQ); CG0028 (CORE-000544, now in CORE's Deprecated set)",
+      category="Consistency")
 def seq_unique(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     study = as_study(datasets)
     out: list[Problem] = []
@@ -73,16 +87,18 @@ def seq_unique(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
         seq, usubjid = column(frame, seq_name), column(frame, "USUBJID")
         if seq is None or usubjid is None or name == "TS":  # TSSEQ is per parameter
             continue
-        subjects, numbers = text(frame, "USUBJID"), key_text(seq)
-        dup = ((first_rows([subjects, numbers]) != np.arange(len(frame)))
-               & subjects.notna().to_numpy() & numbers.notna().to_numpy())
+        subjects, numbers = column_distinct(frame, "USUBJID"), distinct(key_text(seq))
+        assert numbers is not None  # key_text gives str or None
+        dup = ((first_rows_of([subjects, numbers]) != np.arange(len(frame)))
+               & (subjects.codes >= 0) & (numbers.codes >= 0))
         out += hits("CV0203", name, frame, dup, variable=seq_name,
                     message=f"{seq_name} is already used by an earlier record of this subject")
     return out
 
 
 @rule("CV0204", Severity.ERROR, "SDTM datasets without a DM dataset",
-      "SDTMIG 3.4 section 5.2 (every subject has a DM record); CG0368 (CORE-000581)")
+      "SDTMIG 3.4 section 5.2 (every subject has a DM record); CG0368 (CORE-000581)",
+      category="Presence")
 def dm_present(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     study = as_study(datasets)
     subject_level = [n for n in study.names(SDTM) if "USUBJID" in study[n].columns]
@@ -114,7 +130,7 @@ def _null_reasons() -> set[str]:
 @rule("CV0205", Severity.ERROR, "ARM/ARMCD (or ACTARM/ACTARMCD) hold a reason for no arm",
       "SDTMIG 3.4 section 5.2 (screen failures, unassigned or untreated subjects: ARMCD/ARM "
       "and ACTARMCD/ACTARM null, the reason in ARMNRS); CG0570 (CORE-000115)",
-      scope=Scope(names=(DM,)))
+      scope=Scope(names=(DM,)), category="Cross-reference")
 def arm_is_not_a_reason(ds: InScope) -> list[Problem]:
     reasons = _null_reasons()
     held = {v: text(ds.frame, v).str.upper().isin(reasons).to_numpy(dtype=bool)
@@ -142,7 +158,7 @@ def _arms_given(frame: pd.DataFrame) -> bool:
 @rule("CV0206", Severity.ERROR, "ARM/ARMCD or ACTARM/ACTARMCD are null without ARMNRS",
       "SDTMIG 3.4 section 5.2; CG0517 (CORE-000045), CG0519 (CORE-000046), CORE-000223, "
       "CORE-000224. When no subject has an arm at all, CV0211 reports that once instead",
-      scope=Scope(names=(DM,), variables=("ARMCD",)))
+      scope=Scope(names=(DM,), variables=("ARMCD",)), category="Cross-reference")
 def null_arm_has_reason(ds: InScope) -> list[Problem]:
     frame = ds.frame
     if not _arms_given(frame):
@@ -171,7 +187,7 @@ def arms_mapped(ds: InScope) -> list[Problem]:
 
 @rule("CV0207", Severity.WARNING, "The actual arm differs from the planned arm, with no reason",
       "FB2501 (CORE-000655: ARMCD = ACTARMCD), FB2502 (CORE-000656: ARM = ACTARM); SDTMIG 3.4 "
-      "section 5.2 (ARMNRS, ACTARMUD)", scope=Scope(names=(DM,)))
+      "section 5.2 (ARMNRS, ACTARMUD)", scope=Scope(names=(DM,)), category="Cross-reference")
 def actual_arm_as_planned(ds: InScope) -> list[Problem]:
     frame = ds.frame
     differs = pd.Series(False, index=frame.index)
@@ -211,7 +227,7 @@ def age_plausible(ds: InScope) -> list[Problem]:
 @rule("CV0210", Severity.ERROR, "A subject with an actual arm has no DS record",
       "SDTMIG 3.4 section 6.2.3 (DS: disposition of every subject); CG0540 (CORE-000296: "
       "ACTARMCD populated, disposition data present)",
-      scope=Scope(names=(DM,), variables=("USUBJID", "ACTARMCD")))
+      scope=Scope(names=(DM,), variables=("USUBJID", "ACTARMCD")), category="Cross-reference")
 def disposition_present(ds: InScope) -> list[Problem]:
     disposition = as_study(ds.study).get(DS)
     if disposition is None or "USUBJID" not in disposition.columns:

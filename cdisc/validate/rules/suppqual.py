@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import Problem, Severity
-from ..frames import dataset_hit, hits, key_text, show, text
+from ..frames import dataset_hit, hits, key_text, memo, show, text, upper
 from ..registry import rule
 from ..study import SDTM, as_study
 from .subjects import DM
@@ -25,9 +25,9 @@ class _Supp:
         self.name, self.frame = name, frame
 
         # text() gives an all-null column for a variable the dataset lacks.
-        self.rdomain = text(frame, "RDOMAIN").str.upper()
+        self.rdomain = upper(text(frame, "RDOMAIN"))
         self.usubjid = text(frame, "USUBJID")
-        self.idvar = text(frame, "IDVAR").str.upper()
+        self.idvar = upper(text(frame, "IDVAR"))
         self.idvarval = key_text(frame["IDVARVAL"]) if "IDVARVAL" in frame.columns \
             else text(frame, "IDVARVAL")
         self.qnam = text(frame, "QNAM")
@@ -36,12 +36,14 @@ class _Supp:
 def _supps(datasets: Mapping[str, pd.DataFrame]) -> Iterator[tuple[_Supp, dict[str, pd.DataFrame]]]:
     study = as_study(datasets)
     for name in study.names(SDTM):
-        if _SUPP.match(name) and "RDOMAIN" in study[name].columns:
-            yield _Supp(name, study[name]), study
+        frame = study[name]
+        if _SUPP.match(name) and "RDOMAIN" in frame.columns:
+            # the same columns for every SUPP-- rule: made once per run
+            yield memo(frame, ("supp", name), lambda n=name, f=frame: _Supp(n, f)), study
 
 
 @rule("CV0601", Severity.ERROR, "SUPP-- parent dataset (RDOMAIN) is not present",
-      f"{_CITE}; CG0373 (CORE-000457), CG0369 (CORE-000502)")
+      f"{_CITE}; CG0373 (CORE-000457), CG0369 (CORE-000502)", category="Cross-reference")
 def parent_dataset(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out = []
     for supp, study in _supps(datasets):
@@ -54,7 +56,7 @@ def parent_dataset(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
 
 
 @rule("CV0602", Severity.ERROR, "SUPP-- subject has no record in the parent dataset",
-      f"{_CITE}: RDOMAIN and USUBJID identify the parent subject")
+      f"{_CITE}: RDOMAIN and USUBJID identify the parent subject", category="Cross-reference")
 def parent_subject(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out: list[Problem] = []
     for supp, study in _supps(datasets):
@@ -66,12 +68,12 @@ def parent_subject(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
             bad |= (supp.rdomain.eq(parent) & supp.usubjid.notna()
                     & ~supp.usubjid.isin(subjects)).to_numpy(dtype=bool)
         out += hits("CV0602", supp.name, supp.frame, bad, variable="USUBJID",
-                    message=lambda i, s=supp: f"USUBJID has no record in {s.rdomain.iat[i]}")
+                    message=lambda i, s=supp: f"USUBJID has no record in {s.rdomain.values[i]}")
     return out
 
 
 @rule("CV0603", Severity.ERROR, "SUPP-- IDVAR is not a variable of the parent dataset",
-      f"{_CITE}; CG0370 (CORE-000712)")
+      f"{_CITE}; CG0370 (CORE-000712)", category="Cross-reference")
 def parent_variable(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out: list[Problem] = []
     for supp, study in _supps(datasets):
@@ -81,13 +83,13 @@ def parent_variable(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
             bad |= (supp.rdomain.eq(parent) & supp.idvar.notna()
                     & ~supp.idvar.isin(columns)).to_numpy(dtype=bool)
         out += hits("CV0603", supp.name, supp.frame, bad, variable="IDVAR",
-                    message=lambda i, s=supp: f"IDVAR {show(s.idvar.iat[i])} is not a variable "
-                    f"of {s.rdomain.iat[i]}")
+                    message=lambda i, s=supp: f"IDVAR {show(s.idvar.values[i])} is not a variable "
+                    f"of {s.rdomain.values[i]}")
     return out
 
 
 @rule("CV0604", Severity.ERROR, "SUPP-- IDVAR/IDVARVAL match no parent record of the subject",
-      f"{_CITE}; CG0371 (CORE-000206)")
+      f"{_CITE}; CG0371 (CORE-000206)", category="Cross-reference")
 def parent_record(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out: list[Problem] = []
     for supp, study in _supps(datasets):
@@ -112,13 +114,13 @@ def parent_record(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
         merged = wanted.merge(known, on=["r", "v", "u", "x"], how="left", indicator=True)
         bad = checkable & (merged["_merge"] == "left_only").to_numpy()
         out += hits("CV0604", supp.name, supp.frame, bad, variable="IDVARVAL",
-                    message=lambda i, s=supp: f"no {s.rdomain.iat[i]} record of this subject "
-                    f"has {s.idvar.iat[i]} = {show(s.idvarval.iat[i])}")
+                    message=lambda i, s=supp: f"no {s.rdomain.values[i]} record of this subject "
+                    f"has {s.idvar.values[i]} = {show(s.idvarval.values[i])}")
     return out
 
 
 @rule("CV0605", Severity.ERROR, "QNAM is not unique for its parent record",
-      f"{_CITE}; CG0411 (CORE-000203)")
+      f"{_CITE}; CG0411 (CORE-000203)", category="Cross-reference")
 def qnam_unique(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out: list[Problem] = []
     for supp, _ in _supps(datasets):
@@ -131,13 +133,13 @@ def qnam_unique(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
 
 
 @rule("CV0606", Severity.ERROR, "SUPP-- IDVAR is null for a parent other than DM",
-      f"{_CITE}; CG0203 (CORE-000134)")
+      f"{_CITE}; CG0203 (CORE-000134)", category="Cross-reference")
 def idvar_needed(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out: list[Problem] = []
     for supp, _ in _supps(datasets):
         bad = supp.rdomain.notna() & supp.rdomain.ne(DM) & supp.idvar.isna()
         out += hits("CV0606", supp.name, supp.frame, bad.to_numpy(dtype=bool), variable="IDVAR",
-                    message=lambda i, s=supp: f"IDVAR is null; a {s.rdomain.iat[i]} qualifier "
+                    message=lambda i, s=supp: f"IDVAR is null; a {s.rdomain.values[i]} qualifier "
                     "must name its parent record")
     return out
 
@@ -153,7 +155,8 @@ def _label_clash(qnam: str, qlabel: str, label_of: pd.Series, qnam_of: pd.Series
 
 @rule("CV0607", Severity.WARNING, "QNAM and QLABEL are not one-to-one in a SUPP-- dataset",
       f"{_CITE}; FB0920 (CORE-000302: QNAM and QLABEL have a one-to-one relationship), so the "
-      "pieces of split text (QNAM, QNAM1, ..., SDTMIG 3.4 section 4.5.3) each need a label")
+      "pieces of split text (QNAM, QNAM1, ..., SDTMIG 3.4 section 4.5.3) each need a label",
+      category="Cross-reference")
 def qnam_qlabel_one_to_one(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out: list[Problem] = []
     for supp, _ in _supps(datasets):
@@ -169,5 +172,5 @@ def qnam_qlabel_one_to_one(datasets: Mapping[str, pd.DataFrame]) -> list[Problem
         bad = (other_label | other_qnam).to_numpy(dtype=bool)
         out += hits("CV0607", supp.name, supp.frame, bad, variable="QLABEL",
                     message=lambda i, s=supp, ql=qlabel, lo=label_of, qo=qnam_of:
-                    _label_clash(s.qnam.iat[i], ql.iat[i], lo, qo))
+                    _label_clash(s.qnam.values[i], ql.values[i], lo, qo))
     return out
