@@ -124,10 +124,10 @@ def missing_in(frame: pd.DataFrame, name: str) -> np.ndarray:
     """:func:`missing` of column ``name`` (which the frame has), from the run's
     :func:`text` of it when that has seen every value (a column of text, or of
     numbers: there a null is exactly what :func:`strings` makes None)."""
-    if frame.columns.is_unique:
-        values = text(frame, name)
-        if source_kind(values) in ("string", "number"):
-            return ~not_null(values)
+    if frame.columns.is_unique and _memo is not None:
+        kept = _kept_text(frame, name)
+        if kept.source in ("string", "number"):
+            return kept.distinct.codes < 0
     return missing(frame[name])
 
 
