@@ -59,6 +59,18 @@ def test_a_worker_that_dies_is_replaced_by_this_process(adam, monkeypatch):
         assert job.result() == render_summary(adam, title="PEComa")
 
 
+def test_a_worker_that_hangs_is_given_up_and_the_summary_drawn_here(adam, monkeypatch):
+    import time
+
+    monkeypatch.setattr(summary_job, "WAIT_SECONDS", 0.5)
+    monkeypatch.setattr(summary_job, "_warm_up", lambda: time.sleep(60))  # never answers
+    started = time.monotonic()
+    with SummaryJob() as job:
+        job.submit(adam, title="PEComa")
+        assert job.result() == render_summary(adam, title="PEComa")
+    assert time.monotonic() - started < 30
+
+
 def test_an_error_in_the_data_is_raised_here_with_its_problems(adam):
     broken = {**adam, "ADTTE": adam["ADTTE"].drop(columns=["CNSR"])}
     with SummaryJob() as job, pytest.raises(DerivationError) as excinfo:

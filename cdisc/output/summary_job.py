@@ -35,6 +35,9 @@ import pandas as pd
 
 from .summary import DEFAULT_OPTIONS, SummaryOptions, render_summary
 
+#: how long the run waits for the worker's summary before drawing it itself
+WAIT_SECONDS = 600.0
+
 
 def can_fork() -> bool:
     """Whether a worker may be forked here (Linux, this process runs no other thread)."""
@@ -140,9 +143,13 @@ class SummaryJob:
         files = None
         if self._connection is not None:
             assert self._sender is not None
-            self._sender.join()
+            # A worker that neither answers nor dies (a deadlock inherited through fork
+            # from a native thread pool) must not hang the run: after WAIT_SECONDS the
+            # summary is drawn here and the worker is ended by close().
+            self._sender.join(WAIT_SECONDS)
             try:
-                files = pickle.loads(self._connection.recv_bytes())
+                if self._connection.poll(WAIT_SECONDS):
+                    files = pickle.loads(self._connection.recv_bytes())
             except (OSError, EOFError, pickle.UnpicklingError):
                 files = None  # the worker died
             self._process.join(timeout=1)  # it ends once it has sent
