@@ -271,6 +271,11 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path):
         pytest.skip("the run ended before it could be interrupted")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0 and not err:
+        # The example converts in about 1.5 s once installed: a signal that lands while
+        # the finished run is shutting down is never handled. The output is then whole.
+        assert (tmp_path / "out" / ".cdisc-output.json").is_file()
+        pytest.skip("the run finished before the interrupt was handled")
     assert proc.returncode == 130, err
     assert err == "interrupted\n"
     assert not (tmp_path / "out").exists()
