@@ -1250,13 +1250,7 @@ def read_xpt(path: Path) -> tuple[pd.DataFrame, XptMeta]:
     pyreadstat itself (text other than printable ASCII, unusual IBM numbers, ...).
     """
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(_HEADER_LEN)
-    except OSError as exc:
-        raise OutputError.single(
-            "XPT_READ_FAILED", f"cannot read: {exc.strerror or exc}", file=str(path)
-        ) from exc
+    head = _read_header(path)
     problem = _layout_problem(head)
     if problem is not None:
         raise OutputError.single(
@@ -1332,16 +1326,21 @@ def _read_with_pyreadstat(path: Path, created: datetime, modified: datetime
     )
 
 
-def read_xpt_created(path: Path) -> datetime:
-    """The creation timestamp in the library header of an XPT v5 file, without reading data."""
-    path = Path(path)
+def _read_header(path: Path) -> bytes:
+    """The library and member headers (the first _HEADER_LEN bytes): enough to tell XPT v5."""
     try:
         with path.open("rb") as fh:
-            head = fh.read(_HEADER_LEN)
+            return fh.read(_HEADER_LEN)
     except OSError as exc:
         raise OutputError.single(
             "XPT_READ_FAILED", f"cannot read: {exc.strerror or exc}", file=str(path)
         ) from exc
+
+
+def read_xpt_created(path: Path) -> datetime:
+    """The creation timestamp in the library header of an XPT v5 file, without reading data."""
+    path = Path(path)
+    head = _read_header(path)
     problem = _layout_problem(head)
     created = None if problem else _parse_stamp(
         head[_CREATED_LIBRARY : _CREATED_LIBRARY + _STAMP_LEN])

@@ -58,6 +58,8 @@ from typing import Any
 
 from .. import standards
 from ..errors import CdiscError, Location, Problem, SpecError, StandardsError
+from ..formats.xlsx import ZIP_TIME
+from ..formats.xlsx import workbook_bytes as xlsx_bytes
 from ..limits import DEFAULT_LIMITS, Limits
 from ..text_safety import append_row, sheet_text
 from .model import Spec
@@ -1248,16 +1250,11 @@ def workbook_sheets(document: dict[str, Any], spec: Spec | None) -> list[Sheet]:
             sources, blocks, mappings, visits, rules]
 
 
-#: zip member times of the workbook: the same spec gives the same bytes
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-
-
 def workbook_bytes(sheets: list[Sheet], created: datetime) -> bytes:
     """The XLSX file of ``sheets``; text cells are text, never formulas; fixed timestamps."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
-    from openpyxl.writer.excel import ExcelWriter
 
     from .. import __version__
 
@@ -1281,18 +1278,7 @@ def workbook_bytes(sheets: list[Sheet], created: datetime) -> bytes:
     props.creator = props.lastModifiedBy = f"cdisc-convert {__version__}"
     props.title = "Mapping specification"
     props.created = props.modified = created
-    buffer = io.BytesIO()
-    # ExcelWriter, not Workbook.save: save() stamps the wall clock into "modified"
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        ExcelWriter(book, archive).save()
-    out = io.BytesIO()
-    with zipfile.ZipFile(buffer) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=_ZIP_TIME)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o644 << 16
-            dst.writestr(entry, src.read(info.filename))
-    return out.getvalue()
+    return xlsx_bytes(book)
 
 
 def export_workbook(spec_path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> bytes:
@@ -1317,7 +1303,7 @@ def export_workbook(spec_path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -
         spec = None
     # the document as written (anchors expanded), which the Spec model no longer is
     document, _ = _yaml_text_to_document(_read_spec(path, limits), str(path), limits)
-    created = spec.study.created if spec is not None else datetime(*_ZIP_TIME)
+    created = spec.study.created if spec is not None else datetime(*ZIP_TIME)
     data = workbook_bytes(workbook_sheets(document, spec), created)
     back = read_workbook_bytes(data, str(spec_path), limits=limits)
     if not same(document, back):

@@ -34,8 +34,6 @@ All files are written atomically (:func:`cdisc.formats.atomic.write_atomic`).
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,11 +43,11 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
-from openpyxl.writer.excel import ExcelWriter
 
 from .. import __version__, standards
 from ..errors import Problem, Severity, group_by_code, message_chars
 from ..formats.atomic import json_bytes, write_atomic, write_failed
+from ..formats.xlsx import workbook_bytes
 from ..limits import DEFAULT_LIMITS, Limits
 from ..text_safety import clip, echo, json_value, sheet_cell
 from .engine import ValidationResult, ct_packages
@@ -63,7 +61,6 @@ TITLE = "CDISC validation report"
 # The workbook's created/modified time and its zip entries' time: fixed, for
 # byte-identical reports (zip timestamps cannot be earlier than 1980).
 FIXED_TIME = datetime(1980, 1, 1)
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 #: severity ids in Pinnacle 21's order; "reject" is P21's, none of our rules has it yet
 SEVERITY_IDS = ("reject", "error", "warning", "notice")
 _RANK = {s: i for i, s in enumerate(SEVERITY_IDS)}
@@ -411,18 +408,7 @@ def workbook(result: ValidationResult, limits: Limits = DEFAULT_LIMITS) -> Workb
 
 def write_xlsx(result: ValidationResult, path: Path, limits: Limits = DEFAULT_LIMITS) -> Path:
     """Write the workbook with fixed timestamps, so the same result gives the same bytes."""
-    buffer = io.BytesIO()
-    # ExcelWriter, not Workbook.save: save() stamps the wall clock into "modified".
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        ExcelWriter(workbook(result, limits), archive).save()
-    out = io.BytesIO()
-    with zipfile.ZipFile(buffer) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():  # same entries and order, fixed times
-            entry = zipfile.ZipInfo(info.filename, date_time=_ZIP_TIME)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o644 << 16
-            dst.writestr(entry, src.read(info.filename))
-    write_atomic(Path(path), out.getvalue())
+    write_atomic(Path(path), workbook_bytes(workbook(result, limits)))
     return Path(path)
 
 
