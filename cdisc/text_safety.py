@@ -197,3 +197,31 @@ def echo(line: Any = "", *, err: bool = False) -> None:
     line with ``echo()``.
     """
     click.echo(console_text(line), err=err)
+
+
+# --- workbooks whose bytes depend only on their content --------------------------------
+# openpyxl's Workbook.save stamps the wall clock into the properties and every zip entry.
+
+#: the zip entries' time: the earliest a zip can hold
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def workbook_bytes(book: Any) -> bytes:
+    """The .xlsx bytes of an openpyxl ``book``; its ``properties`` times are the caller's."""
+    import io
+    import zipfile
+
+    from openpyxl.writer.excel import ExcelWriter
+
+    buffer = io.BytesIO()
+    # ExcelWriter, not Workbook.save: save() stamps the wall clock into "modified".
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        ExcelWriter(book, archive).save()
+    out = io.BytesIO()
+    with zipfile.ZipFile(buffer) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():  # same entries and order, fixed times
+            entry = zipfile.ZipInfo(info.filename, date_time=ZIP_TIME)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o644 << 16
+            dst.writestr(entry, src.read(info.filename))
+    return out.getvalue()

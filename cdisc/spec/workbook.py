@@ -58,10 +58,9 @@ from typing import Any
 
 from .. import standards
 from ..errors import CdiscError, Location, Problem, SpecError, StandardsError
-from ..formats.xlsx import ZIP_TIME
-from ..formats.xlsx import workbook_bytes as xlsx_bytes
 from ..limits import DEFAULT_LIMITS, Limits
-from ..text_safety import append_row, sheet_text
+from ..text_safety import ZIP_TIME, append_row, sheet_text
+from ..text_safety import workbook_bytes as xlsx_bytes
 from .model import Spec
 
 # --- errors ---------------------------------------------------------------------------

@@ -47,9 +47,8 @@ from openpyxl.utils import get_column_letter
 from .. import __version__, standards
 from ..errors import Problem, Severity, group_by_code, message_chars
 from ..formats.atomic import json_bytes, write_atomic, write_failed
-from ..formats.xlsx import workbook_bytes
 from ..limits import DEFAULT_LIMITS, Limits
-from ..text_safety import clip, echo, json_value, sheet_cell
+from ..text_safety import clip, echo, json_value, sheet_cell, workbook_bytes
 from .engine import ValidationResult, ct_packages
 from .registry import Rule, severity_label
 
