@@ -162,3 +162,16 @@ def test_distinct_spreads_answers_to_rows() -> None:
     empty = Distinct(np.array([-1, -1], dtype=np.int8), np.empty(0, dtype=object))
     assert empty.per_row(np.array([], dtype=bool), False).tolist() == [False, False]
     assert frames.regex_search(found, r"^b").tolist() == [False, False, True, False]
+
+
+def test_text_differing_after_a_nul_is_checked_on_its_own() -> None:
+    """Checks run once per distinct value; "M\x00" is not "M" (pandas.factorize, hashing
+    C strings, would take it for "M", and neither the ASCII nor the CT check would see it)."""
+    from cdisc.validate import validate_datasets
+
+    dm = pd.DataFrame({"STUDYID": ["S", "S"], "DOMAIN": ["DM", "DM"],
+                       "USUBJID": ["S-1", "S-2"], "SUBJID": ["1", "2"],
+                       "SEX": ["M", "M\x00"]})
+    found = validate_datasets({"DM": dm}, standard_hint={"DM": "SDTM"}).findings
+    on_sex = sorted((f.code, f.location.record) for f in found if f.location.field == "SEX")
+    assert on_sex == [("CV0005", 2), ("CV0103", 2)]

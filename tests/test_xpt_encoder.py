@@ -426,6 +426,35 @@ def test_text_checks_slice_long_columns(monkeypatch, tmp_path: Path) -> None:
     assert meta.char_lengths == {"A": 9}
 
 
+
+def test_coded_and_converted_text_give_the_same_bytes(tmp_path: Path, monkeypatch) -> None:
+    """A repeating text column is written from its distinct values' bytes (the plan's
+    table); with no budget for tables each value is converted: the same file."""
+    rng = np.random.default_rng(11)
+    pool = np.array(["a", "bb ", "", "c" * 40, None, "trailing   ", "x" * 200], dtype=object)
+    df = pd.DataFrame({"T": pool[rng.integers(0, len(pool), 3001)],
+                       "U": [f"id{i}" for i in range(3001)],  # all distinct: never coded
+                       "N": rng.standard_normal(3001)})
+    plan = xpt.prepare_xpt(df, name="X", label="L", column_labels=labels_of(df),
+                           created=CREATED)
+    assert plan.columns[0].table is not None and plan.columns[1].table is None
+    assert plan.columns[0].positions.dtype == np.uint8
+    coded = assert_same_bytes(df, tmp_path)
+    monkeypatch.setattr(xpt, "CODED_BYTES", 0)
+    plan = xpt.prepare_xpt(df, name="X", label="L", column_labels=labels_of(df),
+                           created=CREATED)
+    assert all(c.table is None for c in plan.columns)
+    assert ours(df, tmp_path) == coded
+
+
+def test_text_differing_after_a_nul_is_not_taken_for_the_same_value() -> None:
+    """pandas.factorize hashes all-text arrays as C strings, which end at a NUL; the
+    checks run once per distinct value, so "A" must not hide "A\x00" and "A\x00B"."""
+    df = pd.DataFrame({"A": ["A", "A\x00", "A\x00B", "A"]})
+    problems = check_transport(df, name="X", label="L", column_labels={"A": "a"})
+    assert [(p.code, p.location.record) for p in problems] == [
+        ("XPT_VALUE_CONTROL", 2), ("XPT_VALUE_CONTROL", 3)]
+
 # ------------------------------------------------------- the decoder itself ---
 
 

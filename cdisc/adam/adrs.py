@@ -55,6 +55,7 @@ from cdisc import standards
 from cdisc.errors import DerivationError, Location, ProblemLog
 from cdisc.model import Dataset, Provenance, resolve_metadata
 from cdisc.model.missing import is_missing
+from cdisc.model.text import factorize
 from cdisc.spec.model import RecistOptions
 
 from . import common, recist
@@ -307,7 +308,7 @@ def _crsp(used: pd.DataFrame, options: RecistOptions) -> pd.DataFrame:
     # which is sorted by subject), never a frame per subject
     subjects = used["USUBJID"].to_numpy(dtype=object)
     present = pd.notna(subjects)
-    groups = pd.factorize(subjects)[0]
+    groups = factorize(subjects)[0]
     days = (_sas(used["ADT"]) - used["_REF"]).to_numpy(dtype=float).tolist()
     responses = used["AVALC"].tolist()
     picks = []

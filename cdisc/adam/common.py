@@ -29,6 +29,7 @@ import pandas as pd
 from cdisc.errors import Location, Problem, ProblemLog, Severity
 from cdisc.model import Provenance
 from cdisc.model.missing import is_missing
+from cdisc.model.text import factorize
 from cdisc.spec.conditions import condition_columns as condition_columns
 from cdisc.spec.conditions import evaluate_condition
 from cdisc.text import number_text
@@ -70,7 +71,7 @@ def per_distinct(texts: np.ndarray, transform: Callable[[pd.Series], pd.Series])
     A column repeats its values (subject ids, codes, dates: a few thousand distinct
     texts in a million records), and string methods cost per value.
     """
-    codes, distinct = pd.factorize(texts)
+    codes, distinct = factorize(texts)
     return transform(pd.Series(distinct, dtype=object)).to_numpy(dtype=object)[codes]
 
 
@@ -123,7 +124,7 @@ def iso_dates(values: pd.Series, impute: str = "none", highest: str = "M"
     texts[is_missing(values)] = ""
     # a date column repeats its values (one per record, a few thousand distinct dates):
     # each distinct text is read once and the results are spread back to the records
-    codes, distinct = pd.factorize(pd.Series(texts, dtype=object).astype(str).to_numpy())
+    codes, distinct = factorize(pd.Series(texts, dtype=object).astype(str).to_numpy())
     raw = pd.Series(distinct, dtype=object).str.strip()
     days, flags, unreadable = _iso_distinct(raw, impute, highest)
     return (pd.Series(days[codes], index=values.index),

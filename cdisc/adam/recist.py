@@ -63,6 +63,7 @@ import numpy as np
 import pandas as pd
 
 from cdisc.errors import DerivationError, Location, Problem, Severity
+from cdisc.model.text import factorize
 from cdisc.spec.model import RecistOptions
 
 from .common import per_distinct, stripped
@@ -141,7 +142,7 @@ def _require(df: pd.DataFrame, dataset: str, columns: Iterable[str]) -> None:
 def _dates(dtc: pd.Series) -> tuple[pd.Series, pd.Series]:
     """ISO 8601 --DTC -> (date, imputed flag).  YYYY-MM is imputed to day 1."""
     # each distinct text is read once (a date column repeats its values)
-    codes, distinct = pd.factorize(_texts(dtc))
+    codes, distinct = factorize(_texts(dtc))
     s = pd.Series(distinct, dtype=object).str.strip().str[:10]
     full = s.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
     month = s.str.fullmatch(r"\d{4}-\d{2}")
@@ -230,7 +231,7 @@ def _lesions(tu: pd.DataFrame) -> pd.DataFrame:
 
 def _status(stresc: pd.Series) -> pd.Series:
     """TUMSTATE result -> PD / PRESENT / ABSENT / EQUIVOCAL / NaN (not assessed)."""
-    codes, distinct = pd.factorize(_up(stresc).to_numpy(dtype=object))
+    codes, distinct = factorize(_up(stresc).to_numpy(dtype=object))
     s = pd.Series(distinct, dtype=object)  # each distinct result once
     out = pd.Series("PRESENT", index=s.index, dtype=object)
     out[s.isin(_NOT_ASSESSED)] = np.nan

@@ -70,7 +70,7 @@ from ..errors import CdiscError, Location, OutputError, Problem
 from ..model import Dataset, DatasetMeta, VariableMeta
 from ..model.numbers import EXACT_INTEGERS
 from ..model.oids import item_group_oid, item_oid, metadata_version_oid, study_oid
-from ..model.text import byte_lengths
+from ..model.text import byte_lengths, factorize
 from .atomic import write_atomic
 from .compare import column_differences
 
@@ -382,7 +382,7 @@ def _encode_text(variable: VariableMeta, series: pd.Series, oid: str, display: s
     absent = pd.isna(array)
     array[absent] = ""
     # a column repeats its values: the blanks are stripped from each distinct text once
-    codes, distinct = pd.factorize(array)
+    codes, distinct = factorize(array)
     texts = pd.Series(distinct, dtype=object).str.rstrip(" ")
     values = texts.to_numpy(dtype=object)[codes]
     values[absent] = None
@@ -649,7 +649,7 @@ def _sas_numbers(data_type: str, series: pd.Series, absent: np.ndarray,
                  where: dict[str, Any]) -> tuple[np.ndarray | None, list[Problem]]:
     out = np.full(len(series), np.nan)
     # each distinct text is read once (a date column repeats its values)
-    codes, distinct = pd.factorize(series[~absent].astype(str).to_numpy(dtype=object))
+    codes, distinct = factorize(series[~absent].astype(str).to_numpy(dtype=object))
     text = pd.Series(distinct, dtype=object)
     pattern = {"date": _FULL_DATE, "datetime": _FULL_DATE + "T" + _FULL_TIME,
                "time": _FULL_TIME}[data_type]

@@ -103,7 +103,7 @@ from pandas.api.types import infer_dtype
 
 from ..errors import Location, OutputError, Problem, Severity
 from ..model.numbers import EXACT_INTEGERS, IBM_TINY, WRITABLE_MAX
-from ..model.text import CONTROL, MAX_CHAR, MAX_LABEL, MAX_NAME, NON_ASCII
+from ..model.text import CONTROL, MAX_CHAR, MAX_LABEL, MAX_NAME, NON_ASCII, factorize
 from . import xpt_decode as dec
 from . import xpt_encode as enc
 from .atomic import deferred, made_durable
@@ -120,6 +120,8 @@ MAX_VARIABLES = 9999  # the NAMESTR header holds the count in 4 digits
 # IBM_TINY a value is stored as zero; integers beyond 2**53 are not exact in a double.
 XPT_NUM_LIMIT = WRITABLE_MAX
 _EXACT_INT = EXACT_INTEGERS
+#: bytes of coded text columns one plan may hold (:func:`_coded`)
+CODED_BYTES = 48 * 1024 * 1024
 # Offending records reported per variable and check before a summary problem:
 # a column of 100k bad values needs one fix, not 100k lines.
 MAX_REPORTED_RECORDS = 50
@@ -191,6 +193,10 @@ class _Column:
     #: text only: where the missing values are (written as blanks), as np.packbits of the mask
     missing: np.ndarray | None = None
     codes: np.ndarray | None = None  # numbers only: special missing codes (uint8; 0 = none)
+    #: text only, optional (:func:`_coded`): the distinct values as fixed-width bytes, the
+    #: last one blank, and each record's position in them
+    table: np.ndarray | None = None
+    positions: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.data)
@@ -223,6 +229,8 @@ class _Column:
     def chunk(self, start: int, stop: int) -> object:
         """What :func:`cdisc.formats.xpt_encode.encode_records` takes for these records."""
         if self.kind == "char":
+            if self.table is not None and self.positions is not None:
+                return self.table[self.positions[start:stop]]
             part, mask = self.text_and_missing(start, stop)
             return part if mask is None else (part, mask)
         values = self.numbers(start, stop)
@@ -257,13 +265,16 @@ def check_transport(
     within the IBM range, integers exact in a double); types (object columns hold
     text or numbers, not both; all-missing object columns are character).
     """
-    return _plan(df, name=name, label=label, column_labels=column_labels)[0]
+    return _plan(df, name=name, label=label, column_labels=column_labels, coded=False)[0]
 
 
 def _plan(
-    df: pd.DataFrame, *, name: str, label: str, column_labels: Mapping[str, str]
+    df: pd.DataFrame, *, name: str, label: str, column_labels: Mapping[str, str],
+    coded: bool = True,
 ) -> tuple[list[Problem], list[_Column]]:
-    """Problems, and the columns as they would be written (only those without type problems)."""
+    """Problems, and the columns as they would be written (only those without type problems;
+    with ``coded``, text columns coded as :func:`_coded` says)."""
+    budget = _TableBudget() if coded else None
     ds = name if isinstance(name, str) else repr(name)
     problems = _name_problems(name, "XPT_DATASET_NAME", "dataset name", dataset=ds)
     problems += _label_problems(label, "XPT_DATASET_LABEL", "dataset label", dataset=ds)
@@ -317,7 +328,8 @@ def _plan(
             field=field,
         )
         # By position: duplicate names would make df[column] a frame.
-        col, col_problems = _prepare_column(df.iloc[:, position], dataset=ds, field=field)
+        col, col_problems = _prepare_column(df.iloc[:, position], dataset=ds, field=field,
+                                            budget=budget)
         problems += col_problems
         if col is not None:
             prepared.append(col)
@@ -417,7 +429,7 @@ def _record_problems(
 
 
 def _prepare_column(
-    s: pd.Series, *, dataset: str, field: str
+    s: pd.Series, *, dataset: str, field: str, budget: _TableBudget | None = None
 ) -> tuple[_Column | None, list[Problem]]:
     """Decide character or numeric from the dtype (and, for object columns, the values)."""
     where = {"dataset": dataset, "field": field}
@@ -439,11 +451,11 @@ def _prepare_column(
         inferred = infer_dtype(s, skipna=True)  # one C pass over the column
         if inferred in ("string", "empty"):
             # 'empty' = every value missing: character, width 1, as xportr does.
-            return _character(s, dataset=dataset, field=field)
+            return _character(s, dataset=dataset, field=field, budget=budget)
         if inferred in ("integer", "floating", "mixed-integer-float", "decimal"):
             return _numeric(s, dataset=dataset, field=field)
         if inferred in ("mixed", "mixed-integer"):
-            return _mixed(s, dataset=dataset, field=field)
+            return _mixed(s, dataset=dataset, field=field, budget=budget)
         return None, [
             _problem(
                 "XPT_VARIABLE_TYPE",
@@ -466,23 +478,36 @@ _SLICE = 1 << 16
 _NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
-def _character(s: pd.Series, *, dataset: str, field: str) -> tuple[_Column | None, list[Problem]]:
-    """Check a text column slice by slice; its width is the longest value without trailing
-    blanks (SAS pads with blanks, so they neither count nor survive a read)."""
+class _TableBudget:
+    """Bytes a plan may spend on coded text columns (see :func:`_coded`), whatever the
+    number of rows: the encoder's memory stays bounded beyond the frame."""
+
+    def __init__(self) -> None:
+        self.left = CODED_BYTES
+
+    def spend(self, cost: int) -> bool:
+        if cost > self.left:
+            return False
+        self.left -= cost
+        return True
+
+
+def _character(s: pd.Series, *, dataset: str, field: str,
+               budget: _TableBudget | None = None) -> tuple[_Column | None, list[Problem]]:
+    """Check a text column's distinct values slice by slice; its width is the longest
+    value without trailing blanks (SAS pads with blanks, so they neither count nor
+    survive a read).
+
+    A column repeats its values, so each distinct text is checked once and the
+    offending ones are mapped back to their records."""
     values = s.to_numpy(dtype=object)  # the frame's own array when the column is object
+    codes, distinct = factorize(values)  # missing values (None, NaN, pd.NA): -1
+    distinct = np.asarray(distinct, dtype=object)
     width = 0
-    missing_rows: list[np.ndarray] = []
     found: dict[str, list[np.ndarray]] = {"ascii": [], "control": [], "long": []}
-    for start in range(0, len(values), _SLICE):
-        part = values[start:start + _SLICE]
-        try:
-            joined = "".join(part)
-        except TypeError:  # missing values (None, NaN, pd.NA) among the text: SAS blanks
-            mask = pd.isna(part)
-            missing_rows.append(np.flatnonzero(mask) + start)
-            part = part.copy()
-            part[mask] = ""
-            joined = "".join(part)
+    for start in range(0, len(distinct), _SLICE):
+        part = distinct[start:start + _SLICE]
+        joined = "".join(part)
         if joined.isascii():  # O(1) on a str: the common case, no per-value Python
             part_width, control, long_ = _ascii_slice(part, joined)
             non_ascii = _NO_ROWS
@@ -494,7 +519,11 @@ def _character(s: pd.Series, *, dataset: str, field: str) -> tuple[_Column | Non
                 found[key].append(rows + start)
 
     def rows_of(key: str) -> np.ndarray:
-        return np.concatenate(found[key]) if found[key] else _NO_ROWS
+        if not found[key]:
+            return _NO_ROWS
+        flagged = np.zeros(len(distinct) + 1, dtype=bool)  # the last: missing (code -1)
+        flagged[np.concatenate(found[key])] = True
+        return np.flatnonzero(flagged[codes])
 
     where = {"dataset": dataset, "field": field}
     problems = _record_problems(rows_of("ascii"), s, "XPT_VALUE_ASCII", _describe_non_ascii,
@@ -513,12 +542,32 @@ def _character(s: pd.Series, *, dataset: str, field: str) -> tuple[_Column | Non
         ),
         **where,
     )
-    missing = None  # where the missing values are, one bit per record
-    if missing_rows:
-        mask = np.zeros(len(values), dtype=bool)
-        mask[np.concatenate(missing_rows)] = True
-        missing = np.packbits(mask)
-    return _Column(field, "char", values, max(1, width), missing), problems
+    absent = codes < 0
+    missing = np.packbits(absent) if absent.any() else None  # one bit per record
+    width = max(1, width)
+    table, positions = (None, None) if problems else _coded(codes, distinct, width, budget)
+    return _Column(field, "char", values, width, missing, table=table,
+                   positions=positions), problems
+
+
+def _coded(codes: np.ndarray, distinct: np.ndarray, width: int,
+           budget: _TableBudget | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The distinct texts as fixed-width bytes (the last one blank, for missing values)
+    and each record's position in them, when the column repeats its values and the
+    plan's budget allows: the encoder then copies bytes instead of converting a str
+    object per record (five times faster)."""
+    rows = len(codes)
+    if budget is None or not rows or 2 * len(distinct) > rows:
+        return None, None
+    size = len(distinct) + 1
+    kind = np.uint8 if size <= 1 << 8 else np.uint16 if size <= 1 << 16 else np.uint32
+    if not budget.spend(rows * np.dtype(kind).itemsize + size * width):
+        return None, None
+    table = np.empty(size, dtype=f"S{width}")
+    table[:-1] = distinct  # a value's blanks beyond the width are dropped, as SAS does
+    table[-1] = b""
+    positions = np.where(codes < 0, len(distinct), codes).astype(kind)
+    return table, positions
 
 
 def _ascii_slice(part: np.ndarray, joined: str) -> tuple[int, np.ndarray, np.ndarray]:
@@ -620,7 +669,8 @@ def _value_kind(value: object) -> str:
     return "other"
 
 
-def _mixed(s: pd.Series, *, dataset: str, field: str) -> tuple[_Column | None, list[Problem]]:
+def _mixed(s: pd.Series, *, dataset: str, field: str,
+           budget: _TableBudget | None = None) -> tuple[_Column | None, list[Problem]]:
     """An object column with more than one kind of value.
 
     Only reached for columns infer_dtype already found mixed, so classifying each
@@ -665,7 +715,7 @@ def _mixed(s: pd.Series, *, dataset: str, field: str) -> tuple[_Column | None, l
     if problems:
         return None, problems
     if text.any():  # text with missing values pandas infers as mixed (e.g. NaT)
-        return _character(s, dataset=dataset, field=field)
+        return _character(s, dataset=dataset, field=field, budget=budget)
     # Numbers with blank strings: a numeric column whose blanks are missing.
     codes = None
     if special.any():

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
+from .text import factorize
+
 
 def is_missing(values: pd.Series) -> np.ndarray:
     """True where a value is missing.
@@ -31,7 +33,7 @@ def is_missing(values: pd.Series) -> np.ndarray:
     blank = np.zeros(len(array), dtype=bool)
     if not absent.all():
         # a column repeats its values: each distinct text is looked at once
-        codes, distinct = pd.factorize(array[~absent])
+        codes, distinct = factorize(array[~absent])
         blank[~absent] = np.fromiter((not text.rstrip(" ") for text in distinct), dtype=bool,
                                      count=len(distinct))[codes]
     return absent | blank

@@ -13,8 +13,14 @@ trailing tabs and newlines.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+
+# pandas' hash table of Python objects: the one pandas.factorize uses for arrays that
+# are not all text (see factorize below for why text needs it too)
+from pandas._libs.hashtable import PyObjectHashTable
 
 MAX_NAME = 8  # dataset and variable names
 MAX_LABEL = 40  # dataset and variable labels
@@ -26,6 +32,36 @@ NON_ASCII = r"[^\x00-\x7f]"
 CONTROL = r"[\x00-\x1f\x7f]"
 #: one or more characters a dataset may not hold: not printable ASCII
 NOT_PRINTABLE_ASCII = r"[^\x20-\x7e]"
+
+
+def factorize(values: Any, *, sort: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's code (-1 for a missing one: None, NaN, NaT, pd.NA) and the distinct
+    values as an object array, in order of first appearance (sorted with ``sort``).
+
+    Values are compared as Python compares them. ``pandas.factorize`` hashes an array
+    that is all text as C strings, which end at the first NUL: it takes "M" and
+    "M\\x00" for one value, so a check made once per distinct value would pass the
+    second unseen. Every stage that works once per distinct text factorises here.
+
+    >>> codes, distinct = factorize(np.array(["M", "M\\x00", None, "M"], dtype=object))
+    >>> codes.tolist(), distinct.tolist()
+    ([0, 1, -1, 0], ['M', 'M\\x00'])
+    >>> factorize(np.array(["b", "a", "b"], dtype=object), sort=True)[0].tolist()
+    [1, 0, 1]
+    """
+    array = values.to_numpy(dtype=object) if isinstance(values, pd.Series | pd.Index) else (
+        np.asarray(values, dtype=object))
+    array = np.ascontiguousarray(array.ravel())
+    table = PyObjectHashTable(max(1, len(array)))  # sized for all distinct: no rehashing
+    distinct, codes = table.factorize(array, na_sentinel=-1)
+    distinct = np.asarray(distinct, dtype=object)
+    if sort and len(distinct) > 1:
+        order = np.argsort(distinct, kind="stable")
+        rank = np.empty(len(order), dtype=codes.dtype)
+        rank[order] = np.arange(len(order), dtype=codes.dtype)
+        codes = np.where(codes >= 0, rank[codes], codes)
+        distinct = distinct[order]
+    return codes, distinct
 
 
 def _as_text(values: pd.Series) -> pd.Series:

@@ -55,6 +55,7 @@ from pandas.api.types import infer_dtype
 
 from ..errors import DerivationError, Location, Problem
 from ..formats.atomic import json_bytes, write_atomic
+from ..model.text import factorize
 
 #: error codes of the summary
 MISSING_VARIABLE = "SUM001"  # a variable the summary needs is not in the dataset
@@ -192,7 +193,7 @@ def _text(series: pd.Series) -> pd.Series:
     """Text values stripped; missing as ''."""
     out = series.astype("object").where(series.notna(), "")
     if infer_dtype(out, skipna=False) == "string":  # all text: each distinct value once
-        codes, distinct = pd.factorize(out.to_numpy(dtype=object))
+        codes, distinct = factorize(out.to_numpy(dtype=object))
         texts = pd.Series(distinct, dtype=object).str.strip().to_numpy(dtype=object)
         return pd.Series(texts[codes], index=series.index, dtype=object)
     return out.map(lambda v: v.decode("ascii", "replace") if isinstance(v, bytes) else str(v)

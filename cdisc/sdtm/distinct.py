@@ -4,7 +4,7 @@ A study's columns repeat: 600,000 dates of 10,000 subjects hold a few thousand
 distinct days, a USUBJID column 10,000 identifiers, a coded column a dozen
 terms. A rule that looks at one value at a time (a date's calendar, a CT term, a
 padded identifier) is therefore computed on the distinct values and taken back
-to the rows by their codes: one hash pass over the column (``pd.factorize``, in
+to the rows by their codes: one hash pass over the column (``cdisc.model.text.factorize``, in
 C) instead of Python or a regex per row.
 
 Only columns whose values are all text (or missing) are taken this way, because
@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..model.text import factorize
+
 
 def distinct_text(values: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
     """The distinct values of a text column and each row's position among them, or None
@@ -39,7 +41,7 @@ def distinct_text(values: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
     array = values.to_numpy(dtype=object)
     if pd.api.types.infer_dtype(array, skipna=True) not in ("string", "empty"):
         return None
-    codes, distinct = pd.factorize(array, use_na_sentinel=True)
+    codes, distinct = factorize(array)
     missing = codes < 0
     if missing.any():
         codes[missing] = len(distinct)

@@ -36,6 +36,7 @@ import pandas as pd
 from .. import standards
 from ..errors import ProblemLog
 from ..model import Dataset, Provenance, resolve_metadata
+from ..model.text import factorize
 from ..sources.reader import ROW, SOURCE, SourceTable
 from ..spec.algorithms import Arg, template_fields
 from ..spec.conditions import condition_columns
@@ -129,7 +130,7 @@ def _text_rank(values: pd.Series) -> np.ndarray:
     array = values.to_numpy(dtype=object)
     if pd.api.types.infer_dtype(array, skipna=True) not in ("string", "empty"):
         array = as_text(values).astype("string").fillna("").to_numpy(dtype=object)
-    codes, distinct = pd.factorize(array, sort=True)
+    codes, distinct = factorize(array, sort=True)
     # missing sorts as "", the least text: with "" when there is one (first once sorted)
     codes[codes < 0] = 0 if len(distinct) and distinct[0] == "" else -1
     return codes

@@ -36,6 +36,7 @@ import pandas as pd
 from .. import standards
 from ..errors import ProblemLog, Severity
 from ..model import Provenance
+from ..model.text import factorize
 from ..spec.conditions import evaluate_condition
 from ..spec.model import Spec
 from ..spec.trial_design import TrialDesign, TsParameter, TsValue
@@ -106,7 +107,7 @@ def _group_codes(columns: list[pd.Series]) -> tuple[np.ndarray, pd.DataFrame]:
     codes = np.zeros(len(columns[0]) if columns else 0, dtype=np.int64)
     missing = np.zeros(len(codes), dtype=bool)
     for column in columns:
-        code, values = pd.factorize(column, sort=True)
+        code, values = factorize(column, sort=True)
         missing |= code < 0
         # mixed radix keeps the order; renumbered densely so that it never overflows
         codes = np.unique(codes * max(len(values), 1) + code, return_inverse=True)[1]
@@ -129,7 +130,7 @@ def _pick_per_group(dates: np.ndarray, group: np.ndarray, groups: int,
     text = pd.Series(dates[candidate], dtype=object).astype(str).to_numpy(dtype=object)
     if not len(text):
         return out
-    codes, distinct = pd.factorize(text)
+    codes, distinct = factorize(text)
     distinct_text = pd.Series(distinct, dtype=object)
     blank = (distinct_text.str.strip() == "").to_numpy(dtype=bool)
     start, end = iso_period(distinct_text)

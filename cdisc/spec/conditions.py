@@ -23,6 +23,7 @@ import pandas as pd
 from pandas.api.types import infer_dtype
 
 from ..model import is_missing
+from ..model.text import factorize
 
 #: single-column tests that compare the column with values written in the spec
 VALUE_TESTS = ("equals", "not_equals")
@@ -122,7 +123,7 @@ def evaluate_condition(cond: Mapping[str, Any] | None, frame: pd.DataFrame) -> p
         if infer_dtype(array, skipna=True) in ("string", "empty"):
             # A test's result depends on the value alone: decide it once per distinct
             # text (and once for missing), then take it back to every row by its code.
-            codes, distinct = pd.factorize(array, use_na_sentinel=True)
+            codes, distinct = factorize(array)
             codes[codes < 0] = len(distinct)
             decided = _evaluate_leaf(cond, pd.Series([*distinct, None], dtype=object))
             return pd.Series(decided.to_numpy(dtype=bool)[codes], index=frame.index)

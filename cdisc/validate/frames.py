@@ -25,7 +25,7 @@ from pandas.api.types import infer_dtype
 
 from ..errors import Location, Problem
 from ..model import is_missing
-from ..model.text import byte_lengths, not_printable_ascii
+from ..model.text import byte_lengths, factorize, not_printable_ascii
 from ..text import number_text
 from .registry import get_rule
 
@@ -83,7 +83,7 @@ def _distinct(codes: np.ndarray, texts: Sequence[str | None]) -> Distinct:
     """``Distinct`` of a column factorised as ``codes`` into ``texts`` (which may hold
     None and repeat a value: normalising can merge "A" and "A ")."""
     texts = np.asarray(texts, dtype=object) if len(texts) else np.empty(0, dtype=object)
-    remap, values = pd.factorize(texts)  # None -> -1
+    remap, values = factorize(texts)  # None -> -1
     kind = _code_type(len(values))
     if len(values) != len(texts) or (remap != np.arange(len(remap))).any():
         return Distinct(np.append(remap, -1).astype(kind)[codes],
@@ -103,7 +103,7 @@ def _normalised(s: pd.Series) -> tuple[pd.Series, Distinct | None, str]:
     else:
         obj = s.to_numpy(dtype=object)
         if infer_dtype(obj, skipna=True) in ("string", "empty"):  # one C pass; the usual case
-            codes, uniques = pd.factorize(obj)  # None, NaN, NA -> -1
+            codes, uniques = factorize(obj)  # None, NaN, NA -> -1
             found = _distinct(codes, [v.rstrip(" ") or None for v in uniques])
             values, source = found.rows(), "string"
         else:
@@ -319,7 +319,7 @@ def _distinct_of(values: pd.Series) -> Distinct | None:
     obj = values.to_numpy(dtype=object)
     if infer_dtype(obj, skipna=True) not in ("string", "empty"):
         return None
-    codes, uniques = pd.factorize(obj)
+    codes, uniques = factorize(obj)
     return Distinct(codes.astype(_code_type(len(uniques))), np.asarray(uniques, dtype=object))
 
 
@@ -439,7 +439,7 @@ def regex_search(values: pd.Series | Distinct, pattern: str) -> np.ndarray:
         return found.per_row(np.fromiter((rx.search(v) is not None for v in found.values),
                                          dtype=bool, count=len(found.values)), False)
     assert isinstance(values, pd.Series)
-    codes, uniques = pd.factorize(values.to_numpy(dtype=object))
+    codes, uniques = factorize(values.to_numpy(dtype=object))
     if not len(uniques):
         return np.zeros(len(codes), dtype=bool)
     hit = np.fromiter((isinstance(u, str) and rx.search(u) is not None for u in uniques),

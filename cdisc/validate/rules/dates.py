@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ...errors import Problem, Severity
+from ...model.text import factorize
 from ..calendar import day_numbers, study_days
 from ..frames import (
     ascii_arrow_text,
@@ -272,8 +273,8 @@ def _ex_extreme(ex: pd.DataFrame, variables: tuple[str, ...], how: str) -> pd.Se
     known = pd.notna(subjects) & pd.notna(dates)
     # ISO 8601 strings sort in time order (a partial date sorts before its days): the
     # earliest or latest is the lowest or highest rank among the sorted distinct dates
-    ranks, ordered = pd.factorize(dates[known], sort=True)
-    subject_codes, names = pd.factorize(subjects[known])
+    ranks, ordered = factorize(dates[known], sort=True)
+    subject_codes, names = factorize(subjects[known])
     extreme = pd.Series(ranks).groupby(subject_codes).agg(how)
     return pd.Series(np.asarray(ordered, dtype=object)[extreme.to_numpy()],
                      index=np.asarray(names, dtype=object)[extreme.index.to_numpy()],
