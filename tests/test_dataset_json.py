@@ -115,8 +115,10 @@ def test_writer_given_the_xpt_writes_schema_valid_json_that_reads_back_equal(pai
     validator = schema_validator()
     for ndjson in (False, True):
         path = tmp_path / f"{pair}.{'ndjson' if ndjson else 'json'}"
-        data = write_dataset_json(dataset, path, created=CREATED, ndjson=ndjson)
-        assert path.read_bytes() == data
+        size = write_dataset_json(dataset, path, created=CREATED, ndjson=ndjson)
+        data = path.read_bytes()
+        assert size == len(data) and data == encode(dataset, created=CREATED, ndjson=ndjson,
+                                                    header=Header())
         document = ndjson_document(data) if ndjson else json.loads(data)
         errors = sorted(validator.iter_errors(document), key=str)
         assert not errors, errors[:3]
@@ -464,7 +466,7 @@ def test_fast_verification_counts_every_row(tmp_path, monkeypatch, change):
     with pytest.raises(OutputError) as excinfo:
         write_dataset_json(dataset, tmp_path / "xx.json", created=CREATED)
     assert codes(excinfo) == {"DSJ_VERIFY"}
-    assert "records, not 3000" in excinfo.value.problems[0].message
+    assert "where rows 1-3000 were encoded, not 3000" in excinfo.value.problems[0].message
 
 
 def test_writer_verifies_each_column_as_a_reader_decodes_it(tmp_path, monkeypatch):
@@ -563,7 +565,8 @@ def test_column_types_follow_the_metadata_not_the_dtype(tmp_path):
     dataset = Dataset(DatasetMeta("XX", "x", variables=(
         VariableMeta("C", "c", "Char", 1, 1), VariableMeta("N", "n", "Num", 8, 2),
         VariableMeta("O", "o", "Num", 8, 3))), frame)
-    document = json.loads(write_dataset_json(dataset, tmp_path / "xx.json", created=CREATED))
+    write_dataset_json(dataset, tmp_path / "xx.json", created=CREATED)
+    document = json.loads((tmp_path / "xx.json").read_bytes())
     assert [c["dataType"] for c in document["columns"]] == ["string", "integer", "integer"]
     assert document["rows"] == [[None, 1, 1], [None, None, None]]
 
@@ -682,3 +685,30 @@ def test_json_writer_leaves_the_xpt_bytes_alone(tmp_path):
               column_labels=dataset.meta.labels, created=CREATED)
     write_datasets([dataset], tmp_path, created=CREATED, formats=formats_for("both"))
     assert (tmp_path / "dm.xpt").read_bytes() == (tmp_path / "alone.xpt").read_bytes()
+
+
+@pytest.mark.parametrize("ndjson", [False, True])
+def test_chunked_writing_gives_the_bytes_of_one_piece(tmp_path, monkeypatch, ndjson):
+    """Rows are encoded, checked and written a chunk at a time; the file is the one
+    :func:`encode` makes whole, and a bad row in a later chunk stops the write."""
+    frame = pd.DataFrame({"N": np.arange(1000, dtype=float),
+                          "T": [f"t{i % 7}" if i % 5 else None for i in range(1000)]})
+    dataset = dataset_of(frame)
+    whole = encode(dataset, created=CREATED, ndjson=ndjson, header=Header())
+    monkeypatch.setattr(dataset_json, "CHUNK_ROWS", 64)
+    path = tmp_path / "chunked.json"
+    for verify in ("fast", "full"):
+        assert write_dataset_json(dataset, path, created=CREATED, ndjson=ndjson,
+                                  verify=verify) == len(whole)
+        assert path.read_bytes() == whole
+    real = dataset_json._rows_text
+
+    def corrupt(rows, separator):  # row 901 (record 902), in the 15th chunk
+        return real(rows, separator).replace('[901,"t5"]', '[901,"t6"]')
+
+    monkeypatch.setattr(dataset_json, "_rows_text", corrupt)
+    with pytest.raises(OutputError) as excinfo:
+        write_dataset_json(dataset, path, created=CREATED, ndjson=ndjson, verify="full")
+    assert excinfo.value.problems[0].location.record == 902
+    assert path.read_bytes() == whole  # the earlier file is kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chunked.json"]  # no temporary

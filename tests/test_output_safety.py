@@ -360,3 +360,38 @@ def test_no_file_outside_the_output_folder_is_ever_removed_or_changed(choice, cw
                 k: v for k, v in before.items()
                 if not (root / k).resolve().is_relative_to(written)}
             assert (written / "sdtm" / "dm.xpt").is_file()
+
+
+_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+              st.text(max_size=30)),
+    lambda inner: st.one_of(st.lists(inner, max_size=5),
+                            st.dictionaries(st.text(max_size=8), inner, max_size=5)),
+    max_leaves=40)
+
+
+@given(_JSON)
+def test_reports_written_in_pieces_are_the_bytes_written_whole(payload: object) -> None:
+    """Large JSON reports are encoded and written a piece at a time (the RECIST review of
+    100,000 subjects is hundreds of megabytes): the file is the one json_bytes makes."""
+    from cdisc.formats import atomic
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(atomic, "_PART_CHARS", 7)
+        assert b"".join(atomic.json_parts(payload)) == atomic.json_bytes(payload)
+
+
+def test_a_failing_piece_leaves_no_file(tmp_path: Path) -> None:
+    from cdisc.formats.atomic import write_atomic_parts
+
+    target = tmp_path / "report.json"
+    target.write_bytes(b"old")
+
+    def pieces():
+        yield b"{"
+        raise OutputError.single("TEST", "a check of the next piece failed")
+
+    with pytest.raises(OutputError):
+        write_atomic_parts(target, pieces())
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]

@@ -49,6 +49,16 @@ def write_atomic(path: Path, data: bytes) -> None:
     is removed, ``path`` keeps what it held, and an :class:`OutputError`
     (:data:`WRITE_FAILED`, one line) is raised. The parent folder must exist.
     """
+    write_atomic_parts(path, (data,))
+
+
+def write_atomic_parts(path: Path, parts: Iterable[bytes]) -> int:
+    """:func:`write_atomic` of the bytes ``parts`` yields one after another, so that a
+    large file is never whole in memory; returns the number of bytes written.
+
+    An exception raised by ``parts`` itself (e.g. a check of the next part failing)
+    is raised as it is, after the temporary file is removed.
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
@@ -59,11 +69,14 @@ def write_atomic(path: Path, data: bytes) -> None:
     except OSError as exc:
         raise write_failed(exc, path) from None
     pending = _PENDING.get()
+    written = 0
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            for part in parts:
+                view = memoryview(part)
+                written += len(view)
+                while view:
+                    view = view[os.write(fd, view):]
             if pending is None:
                 os.fsync(fd)
         finally:
@@ -74,8 +87,9 @@ def write_atomic(path: Path, data: bytes) -> None:
             os.unlink(tmp)
         if isinstance(exc, OSError):
             raise write_failed(exc, path) from None
-        raise  # KeyboardInterrupt & co.
+        raise  # KeyboardInterrupt, a failed check of the parts & co.
     made_durable(path, pending)
+    return written
 
 
 #: files written inside :func:`synced_together`, not yet synced (None outside it)
@@ -160,3 +174,24 @@ def fsync_dir(folder: Path) -> None:
 def json_bytes(payload: Any) -> bytes:
     """The bytes of a JSON report: indented, keys in the given order, newline at the end."""
     return (json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n").encode("utf-8")
+
+
+#: text gathered before it is handed on by :func:`json_parts`
+_PART_CHARS = 1 << 20
+
+
+def json_parts(payload: Any) -> Iterator[bytes]:
+    """:func:`json_bytes` of ``payload`` in pieces of about a megabyte, for
+    :func:`write_atomic_parts`: a report of a million findings is never whole in memory
+    (as text, then as bytes) beside the findings themselves."""
+    encoder = json.JSONEncoder(indent=2, sort_keys=False, default=str)
+    held: list[str] = []
+    size = 0
+    for piece in encoder.iterencode(payload):
+        held.append(piece)
+        size += len(piece)
+        if size >= _PART_CHARS:
+            yield "".join(held).encode("utf-8")
+            held, size = [], 0
+    held.append("\n")
+    yield "".join(held).encode("utf-8")

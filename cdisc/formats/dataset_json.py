@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import ne
@@ -71,7 +71,7 @@ from ..model import Dataset, DatasetMeta, VariableMeta
 from ..model.numbers import EXACT_INTEGERS
 from ..model.oids import item_group_oid, item_oid, metadata_version_oid, study_oid
 from ..model.text import byte_lengths, factorize
-from .atomic import write_atomic
+from .atomic import write_atomic_parts
 from .compare import column_differences
 
 __all__ = ["DATASET_JSON_VERSION", "Column", "DatasetJsonMeta", "Header", "column_types",
@@ -237,9 +237,8 @@ def _timestamp(moment: datetime) -> str:
 def _study_value(frame: pd.DataFrame) -> str | None:
     if "STUDYID" not in frame.columns:
         return None
-    values = frame["STUDYID"].dropna().astype(str).str.rstrip(" ")
-    values = values[values != ""].unique()
-    return str(values[0]) if len(values) == 1 else None
+    texts = {str(v).rstrip(" ") for v in factorize(frame["STUDYID"])[1]} - {""}
+    return texts.pop() if len(texts) == 1 else None
 
 
 # --- encoding ----------------------------------------------------------------------------
@@ -473,6 +472,28 @@ def encode(dataset: Dataset, *, created: datetime, ndjson: bool = False,
 def _encode(dataset: Dataset, *, created: datetime, ndjson: bool,
             header: Header | None) -> tuple[bytes, list[_Encoded]]:
     """:func:`encode`'s bytes and the encoded columns they hold (values as JSON holds them)."""
+    encoded, layout = _prepare(dataset, created=created, ndjson=ndjson, header=header)
+    parts = [layout.head, *(text for _, _, text in _row_chunks(encoded, layout)), layout.tail]
+    return "".join(parts).encode("utf-8"), encoded
+
+
+#: rows encoded, checked and written at a time by :func:`write_dataset_json`: memory
+#: stays near one chunk's rows and text whatever the size of the dataset
+CHUNK_ROWS = 1 << 16
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where the rows go: the text before them, between two rows, and after them."""
+
+    head: str
+    separator: str
+    tail: str
+    rows: int
+
+
+def _prepare(dataset: Dataset, *, created: datetime, ndjson: bool,
+             header: Header | None) -> tuple[list[_Encoded], _Layout]:
     if not isinstance(created, datetime):
         raise OutputError.single(ENCODE, f"created must be a datetime, not {created!r}",
                                  dataset=dataset.name)
@@ -481,17 +502,27 @@ def _encode(dataset: Dataset, *, created: datetime, ndjson: bool,
         raise OutputError(problems)
     metadata = _metadata(dataset, (e.column for e in encoded), created=created,
                          header=header or Header())
-    rows = list(zip(*(e.values for e in encoded), strict=True)) if encoded else []
+    rows = len(encoded[0].values) if encoded else 0
     dump = _ENCODER.encode
     if ndjson:
-        lines = [dump(metadata), *([_rows_text(rows, "\n")] if rows else [])]
-        return ("\n".join(lines) + "\n").encode("utf-8"), encoded
+        return encoded, _Layout(dump(metadata) + "\n", "\n", "\n" if rows else "", rows)
     # one column and one row per line: the file stays readable and diffs line by line
     columns = metadata.pop("columns")
     head = dump(metadata)[:-1]  # without the closing brace
-    parts = [head, ',"columns":[\n', ",\n".join(map(dump, columns)), '],"rows":[\n',
-             _rows_text(rows, ",\n"), "]}\n"]
-    return "".join(parts).encode("utf-8"), encoded
+    return encoded, _Layout(head + ',"columns":[\n' + ",\n".join(map(dump, columns))
+                            + '],"rows":[\n', ",\n", "]}\n", rows)
+
+
+def _row_chunks(encoded: list[_Encoded], layout: _Layout
+                ) -> Iterator[tuple[int, int, str]]:
+    """``(first row, end row, text)`` of each chunk of :data:`CHUNK_ROWS` rows; the text of
+    every chunk but the first starts with the separator that follows the row before it."""
+    columns = [e.values for e in encoded]
+    for start in range(0, layout.rows, CHUNK_ROWS):
+        stop = min(layout.rows, start + CHUNK_ROWS)
+        rows = list(zip(*(c[start:stop] for c in columns), strict=True))
+        text = _rows_text(rows, layout.separator)
+        yield start, stop, (layout.separator + text if start else text)
 
 
 def _rows_text(rows: list[tuple[Any, ...]], separator: str) -> str:
@@ -906,87 +937,131 @@ SAMPLED_ROWS = 1000
 
 def write_dataset_json(dataset: Dataset, path: str | Path, *, created: datetime,
                        ndjson: bool = False, header: Header | None = None,
-                       verify: str = "fast") -> bytes:
-    """Encode ``dataset``, read the bytes back and check them, then write them to ``path``
-    all or nothing. Returns the bytes written.
+                       verify: str = "fast") -> int:
+    """Encode ``dataset`` and write it to ``path`` all or nothing, checking the text as it
+    goes; returns the number of bytes written.
 
     The check: every column, decoded as a reader decodes it, is the frame's column
     (every value, compared as :func:`cdisc.formats.compare.frame_differences`
-    compares); the metadata parses back as written; and the rows: ``verify="full"``
-    parses the whole file and compares every row with the row encoded, ``"fast"``
-    counts the row lines (one row per line, as this writer lays them out) and parses
-    :data:`SAMPLED_ROWS` of them -- a full parse costs more than the encoding, and
-    what it would check is the standard library's JSON encoder. Raises
-    :class:`OutputError` with every problem (encoding or verification); ``path`` keeps
-    what it held then.
+    compares); the metadata parses back as written; and the rows, a chunk of
+    :data:`CHUNK_ROWS` at a time before it is written: each chunk's row lines are
+    counted (one row per line, as this writer lays them out) and ``verify="full"``
+    parses every one and compares it with the row encoded, ``"fast"`` parses
+    :data:`SAMPLED_ROWS` of the dataset's rows -- a full parse costs more than the
+    encoding, and what it would check is the standard library's JSON encoder.
+    Raises :class:`OutputError` with the problems found (encoding or verification);
+    ``path`` keeps what it held then.
     """
     if verify not in VERIFY_MODES:
         raise ValueError(f"verify must be one of {VERIFY_MODES}, not {verify!r}")
     path = Path(path)
-    data, encoded = _encode(dataset, created=created, ndjson=ndjson, header=header)
-    problems = _verify(dataset, data, encoded, ndjson=ndjson, name=path.name,
-                       full=verify == "full")
+    encoded, layout = _prepare(dataset, created=created, ndjson=ndjson, header=header)
+    check = _Check(dataset, encoded, layout, name=path.name, full=verify == "full")
+    problems = check.metadata() or check.columns()
     if problems:
         raise OutputError(problems)
-    write_atomic(path, data)
-    return data
+
+    def parts() -> Iterator[bytes]:
+        yield layout.head.encode("utf-8")
+        for start, stop, text in _row_chunks(encoded, layout):
+            check.rows(start, stop, text)  # raises before the chunk is written
+            yield text.encode("utf-8")
+        yield layout.tail.encode("utf-8")
+
+    return write_atomic_parts(path, parts())
 
 
-def _verify(dataset: Dataset, data: bytes, encoded: list[_Encoded], *, ndjson: bool,
-            name: str, full: bool) -> list[Problem]:
-    """What the bytes hold that differs from the dataset (see :func:`write_dataset_json`),
-    column by column on the arrays the encoder made: no frame is built from the rows."""
-    reader = f"the encoded {name}"
-    frame = dataset.frame
+class _Check:
+    """What the encoded text holds that differs from the dataset (see
+    :func:`write_dataset_json`), on the arrays the encoder made: no frame is built."""
 
-    def unreadable(problems: Iterable[Problem]) -> list[Problem]:
+    def __init__(self, dataset: Dataset, encoded: list[_Encoded], layout: _Layout, *,
+                 name: str, full: bool) -> None:
+        self.dataset, self.encoded, self.layout = dataset, encoded, layout
+        self.name, self.full = name, full
+        self.reader = f"the encoded {name}"
+        total = layout.rows
+        self.sampled = set() if full or not total else {
+            0, total - 1, *np.linspace(0, total - 1, min(total, SAMPLED_ROWS)).astype(int)
+            .tolist()}
+
+    def _unreadable(self, problems: Iterable[Problem]) -> list[Problem]:
         return [Problem(VERIFY, f"the encoded file does not read back: {p.message}",
                         p.location) for p in problems]
 
-    try:
-        if full:
-            meta, rows = _document(data, ndjson=ndjson, source=name)
-            total, numbers = len(rows), range(len(rows))
-        else:
-            meta, total, numbers, rows = _sampled_document(data, ndjson=ndjson, source=name)
-    except CdiscError as exc:
-        return unreadable(exc.problems)
-    problems: list[Problem] = []
-    if meta.records != len(frame) or meta.name != dataset.name:
-        problems.append(Problem(VERIFY, f"the encoded file says {meta.name} with "
-                                f"{meta.records} records", Location(dataset=dataset.name)))
-    names = [c.name for c in meta.columns]
-    if names != [str(c) for c in frame.columns]:
-        return [*problems, Problem(VERIFY, f"{reader} holds variables {names}, not "
-                                   f"{list(frame.columns)}", Location(dataset=dataset.name))]
-    columns = [e.values for e in encoded]
-    if total != len(frame):
-        return [*problems, Problem(VERIFY, f"{reader} holds {total} records, not "
-                                   f"{len(frame)}", Location(dataset=dataset.name))]
-    # the bytes: each row parsed against the row encoded, in one C-level pass
-    expected = (zip(*columns, strict=True) if full else
-                (tuple(column[i] for column in columns) for i in numbers))
-    try:
-        same = not any(map(ne, map(tuple, rows), expected))
-    except TypeError:  # a row that is no array
-        same = False
-    if not same:
-        return [*problems, _first_row_differing(rows, numbers, columns, reader, dataset.name)]
-    numeric = {v.name for v in dataset.meta.variables if v.is_numeric}
-    for column, values in zip(meta.columns, columns, strict=True):
-        decoded, column_problems = _decode_column(column, values, name, meta.name, "")
-        if decoded is None:
-            problems += unreadable(column_problems)
-            continue
-        # compared as the metadata says: a Num column of Python ints as numbers, a Char
-        # column that is all NaN (a float column to pandas) as text
-        want = (pd.to_numeric(frame[column.name]) if column.name in numeric
-                else frame[column.name].astype(object))
-        have = pd.Series(decoded, index=want.index,
-                         dtype="float64" if column.is_numeric else object)
-        problems += column_differences(want, have, name=column.name, dataset=dataset.name,
-                                       reader=reader, code=VERIFY)
-    return problems
+    def metadata(self) -> list[Problem]:
+        """The head and tail parse back to the dataset's name, record count and variables."""
+        dataset, frame = self.dataset, self.dataset.frame
+        text = self.layout.head if self.layout.separator == "\n" else (
+            self.layout.head.removesuffix("\n") + "]}")
+        try:
+            meta = _parse_metadata(json.loads(text), self.name)
+        except json.JSONDecodeError as exc:
+            return self._unreadable(_not_json(exc, self.name).problems)
+        except CdiscError as exc:
+            return self._unreadable(exc.problems)
+        problems: list[Problem] = []
+        if meta.records != len(frame) or meta.name != dataset.name:
+            problems.append(Problem(VERIFY, f"the encoded file says {meta.name} with "
+                                    f"{meta.records} records", Location(dataset=dataset.name)))
+        names = [c.name for c in meta.columns]
+        if names != [str(c) for c in frame.columns]:
+            problems.append(Problem(VERIFY, f"{self.reader} holds variables {names}, not "
+                                    f"{list(frame.columns)}", Location(dataset=dataset.name)))
+        self.meta = meta
+        return problems
+
+    def columns(self) -> list[Problem]:
+        """Each encoded column decoded as a reader decodes it is the frame's column."""
+        frame, problems = self.dataset.frame, []
+        numeric = {v.name for v in self.dataset.meta.variables if v.is_numeric}
+        for column, encoded in zip(self.meta.columns, self.encoded, strict=True):
+            decoded, column_problems = _decode_column(column, encoded.values, self.name,
+                                                      self.meta.name, "")
+            if decoded is None:
+                problems += self._unreadable(column_problems)
+                continue
+            # compared as the metadata says: a Num column of Python ints as numbers, a Char
+            # column that is all NaN (a float column to pandas) as text
+            want = (pd.to_numeric(frame[column.name]) if column.name in numeric
+                    else frame[column.name].astype(object))
+            have = pd.Series(decoded, index=want.index,
+                             dtype="float64" if column.is_numeric else object)
+            problems += column_differences(want, have, name=column.name,
+                                           dataset=self.dataset.name, reader=self.reader,
+                                           code=VERIFY)
+        return problems
+
+    def rows(self, start: int, stop: int, text: str) -> None:
+        """Rows ``start:stop`` as ``text`` holds them: counted, and parsed where sampled."""
+        separator = self.layout.separator
+        lines = (text[len(separator):] if start else text).split(separator)
+        where = Location(dataset=self.dataset.name)
+        if len(lines) != stop - start:
+            raise OutputError([Problem(VERIFY, f"{self.reader} holds {len(lines)} records "
+                                       f"where rows {start + 1}-{stop} were encoded, not "
+                                       f"{stop - start}", where)])
+        numbers = range(start, stop) if self.full else sorted(
+            i for i in self.sampled if start <= i < stop)
+        if not numbers:
+            return
+        try:
+            if self.full:
+                parsed = json.loads("[" + ",".join(lines) + "]")
+            else:
+                parsed = [json.loads(lines[i - start]) for i in numbers]
+        except json.JSONDecodeError as exc:
+            raise OutputError(self._unreadable(_not_json(exc, self.name).problems)) from None
+        columns = [e.values for e in self.encoded]
+        expected = (tuple(column[i] for column in columns) for i in numbers)
+        try:
+            same = len(parsed) == len(numbers) and not any(map(ne, map(_as_tuple, parsed),
+                                                               expected))
+        except TypeError:  # a row that is no array
+            same = False
+        if not same:
+            raise OutputError([_first_row_differing(parsed, numbers, columns, self.reader,
+                                                    self.dataset.name)])
 
 
 def _as_tuple(row: Any) -> Any:
@@ -995,42 +1070,10 @@ def _as_tuple(row: Any) -> Any:
 
 def _first_row_differing(rows: list[Any], numbers: Sequence[int], columns: list[np.ndarray],
                          reader: str, dataset: str) -> Problem:
-    for i, got in zip(numbers, rows, strict=True):
+    for i, got in zip(numbers, rows, strict=False):
         want = [column[i] for column in columns]
         if _as_tuple(got) != tuple(want):
             return Problem(VERIFY, f"{reader} holds row {got!r}, encoded as {want!r}",
                            Location(dataset=dataset, record=i + 1))
-    raise AssertionError("no row differs")  # pragma: no cover - called when one does
-
-
-#: where this writer's rows begin and end in a .json file
-_ROWS_START, _ROWS_END = b'"rows":[\n', b"]}\n"
-
-
-def _sampled_document(data: bytes, *, ndjson: bool, source: str
-                      ) -> tuple[DatasetJsonMeta, int, list[int], list[Any]]:
-    """(metadata, number of rows, the sampled rows' positions, those rows parsed) of bytes
-    laid out as :func:`encode` lays them out: one row per line, the lines counted, the
-    first, the last and rows evenly spaced between them parsed."""
-    try:
-        if ndjson:
-            head, _, body = data.partition(b"\n")
-            document = json.loads(head)
-            lines = body.split(b"\n")
-            if lines[-1] != b"":
-                raise _fail(BAD_ROWS, "the last line does not end with a newline", source)
-            lines.pop()
-        else:
-            at = data.find(_ROWS_START)
-            if at < 0 or not data.endswith(_ROWS_END):
-                raise _fail(BAD_ROWS, "the rows are not where this writer puts them", source)
-            document = json.loads(data[:at] + b'"rows":[]}')
-            body = data[at + len(_ROWS_START):-len(_ROWS_END)]
-            lines = body.split(b",\n") if body else []
-        meta = _parse_metadata(document, source)
-        picked = sorted({0, len(lines) - 1, *np.linspace(0, len(lines) - 1, min(
-            len(lines), SAMPLED_ROWS)).astype(int).tolist()}) if lines else []
-        rows = [json.loads(lines[i]) for i in picked]
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise _not_json(exc, source) from None
-    return meta, len(lines), picked, rows
+    return Problem(VERIFY, f"{reader} holds {len(rows)} values where {len(numbers)} rows "
+                   "were encoded", Location(dataset=dataset))

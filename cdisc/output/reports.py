@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Problem
-from ..formats.atomic import WRITE_FAILED, json_bytes, write_atomic, write_failed
+from ..formats.atomic import (
+    WRITE_FAILED,
+    json_bytes,
+    json_parts,
+    write_atomic,
+    write_atomic_parts,
+    write_failed,
+)
 
 if TYPE_CHECKING:  # a type only: printing a report must not import the SDTM engine
     from ..sdtm.engine import SdtmResult
@@ -48,8 +55,8 @@ def run_report(
 
 
 def write_json(payload: Any, path: Path) -> None:
-    """Write a JSON report atomically (see :func:`write_atomic`)."""
-    write_atomic(Path(path), json_bytes(payload))
+    """Write a JSON report atomically (see :func:`write_atomic`), a piece at a time."""
+    write_atomic_parts(Path(path), json_parts(payload))
 
 
 

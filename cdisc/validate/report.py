@@ -46,7 +46,7 @@ from openpyxl.utils import get_column_letter
 
 from .. import __version__, standards
 from ..errors import Problem, Severity, group_by_code, message_chars
-from ..formats.atomic import json_bytes, write_atomic, write_failed
+from ..formats.atomic import json_parts, write_atomic, write_atomic_parts, write_failed
 from ..limits import DEFAULT_LIMITS, Limits
 from ..text_safety import clip, echo, json_value, sheet_cell, workbook_bytes
 from .engine import ValidationResult, ct_packages
@@ -168,7 +168,7 @@ def to_json(result: ValidationResult, limits: Limits = DEFAULT_LIMITS) -> dict[s
 
 def write_json_report(result: ValidationResult, path: Path,
                       limits: Limits = DEFAULT_LIMITS) -> Path:
-    write_atomic(Path(path), json_bytes(to_json(result, limits)))
+    write_atomic_parts(Path(path), json_parts(to_json(result, limits)))
     return Path(path)
 
 
