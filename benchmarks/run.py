@@ -17,6 +17,12 @@ sources), map (SDTM), derive ADaM (RECIST review and ADSL/ADRS/ADTTE), validate
 encoding, fsync) and verify (the independent decoder, ``verify="fast"``). For
 each: seconds, records/s, MB/s (source CSV bytes for read, XPT bytes for write and
 verify) and the peak RSS of the process during the stage (sampled every 5 ms).
+Then the two commands the targets are about, each in a fresh interpreter as a
+user runs it: "convert (cmd)" is the whole ``cdisc convert`` (all of the above
+plus Dataset-JSON, define.xml, the reports and the summary) and "validate (cmd)"
+``cdisc validate`` of that output (XPT and Dataset-JSON copies, each dataset's
+records counted once; MB/s over both formats' files); their peak RSS is that of
+the largest process.
 
 The encoder comparison builds one frame (default 1,000,000 rows: 15 text columns
 of 2-200 bytes and 10 numbers, ~0.79 GB of XPT) and times, on the same frame and
@@ -352,8 +358,53 @@ def study_rows(subjects: int) -> list[dict[str, Any]]:
         spec, records, size = generate(subjects, folder / "study")
         print(f"N = {subjects:,}: generated {records:,} source records "
               f"({size / MB:.1f} MB) in {time.perf_counter() - start:.1f} s", flush=True)
-        return run_child(["--child-study", str(folder), "--spec", str(spec),
+        rows = run_child(["--child-study", str(folder), "--spec", str(spec),
                           "--source-bytes", str(size)])
+        return rows + command_rows(spec, folder / "out")
+
+
+def run_command(args: list[str]) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS MB of the largest process, exit code) of ``cdisc ARGS`` run
+    as a user runs it: a fresh interpreter, imports included."""
+    import resource as res
+
+    before = res.getrusage(res.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "cdisc", *args], cwd=REPO,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                              [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])})
+    seconds = time.perf_counter() - start
+    if done.returncode not in (0, 1):  # 1: the synthetic data has findings
+        raise SystemExit(f"cdisc {' '.join(args)} failed: {done.stderr[-2000:]}")
+    peak = res.getrusage(res.RUSAGE_CHILDREN).ru_maxrss
+    scale = 1 if sys.platform == "darwin" else 1024
+    # ru_maxrss of the children is the largest of them so far: a new peak only if higher
+    return seconds, (peak * scale / MB if peak > before else float("nan")), done.returncode
+
+
+def folder_records(folder: Path) -> tuple[int, int]:
+    """(records of the datasets, bytes of the dataset files) in a convert output folder:
+    each dataset counted once although it is there as XPT and as Dataset-JSON."""
+    from cdisc.formats.xpt import read_xpt
+
+    files = sorted(folder.rglob("*.xpt"))
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.suffix in (".xpt", ".json")
+               and p.parent.name in ("sdtm", "adam"))
+    return sum(len(read_xpt(p)[0]) for p in files), size
+
+
+def command_rows(spec: Path, out: Path) -> list[dict[str, Any]]:
+    """The whole ``cdisc convert`` (every stage, Dataset-JSON, define.xml, reports,
+    summary) and ``cdisc validate`` of its output, as the issue's targets count them."""
+    seconds, peak, _ = run_command(["convert", "--spec", str(spec), "--out", str(out), "-q"])
+    records, size = folder_records(out)
+    rows = [{"stage": "convert (cmd)", "seconds": seconds, "records": records,
+             "peak_rss_mb": peak, "command": True}]
+    seconds, peak, _ = run_command(["validate", str(out), "-q"])
+    rows.append({"stage": "validate (cmd)", "seconds": seconds, "records": records,
+                 "bytes": size, "peak_rss_mb": peak, "command": True})
+    return rows
 
 
 def rate(value: float | None, seconds: float | None, unit: float = 1.0) -> str:
@@ -368,11 +419,16 @@ def print_study(subjects: int, rows: list[dict[str, Any]]) -> None:
     total = 0.0
     for row in rows:
         seconds = row.get("seconds") or 0.0
-        total += seconds
+        if row.get("command") and total:
+            print(f"{'stages total':<14}{total:>9.2f}")
+            total = 0.0
+        if not row.get("command"):
+            total += seconds
         print(f"{row['stage']:<14}{seconds:>9.2f}{row.get('records') or '':>12}"
               f"{rate(row.get('records'), seconds):>13}"
               f"{rate(row.get('bytes'), seconds, MB):>9}{row.get('peak_rss_mb') or 0:>13.0f}")
-    print(f"{'total':<14}{total:>9.2f}")
+    if total:
+        print(f"{'stages total':<14}{total:>9.2f}")
 
 
 def print_encoder(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -623,6 +623,48 @@ def test_folder_with_xpt_json_ndjson_and_reports(tmp_path, example_datasets):
         pd.testing.assert_frame_equal(frames[name], frame)
 
 
+def test_folder_confirms_our_json_copies_without_parsing_their_rows(tmp_path, monkeypatch,
+                                                                   example_datasets):
+    """A dataset in XPT and Dataset-JSON is read once, from the XPT; a copy this writer
+    wrote is confirmed by re-encoding (no parse of its rows); a copy written otherwise
+    (another layout, "" where the XPT has a blank) is read in full and compared."""
+    chosen = [d for d in example_datasets if d.name in ("DM", "AE")]
+    write_datasets(chosen, tmp_path, created=CREATED, formats=("xpt", "json", "ndjson"))
+    real = dataset_json.decode
+    parsed: list[str] = []
+
+    def counted(data, **kw):
+        parsed.append(kw.get("source", ""))
+        return real(data, **kw)
+
+    monkeypatch.setattr(dataset_json, "decode", counted)
+    folder = read_dataset_folder(tmp_path)
+    assert parsed == [] and sorted(folder.also["AE"]) == ["ae.json", "ae.ndjson"]
+    # another writer's layout: the same data, indented; and "" where our writer has null
+    dm = tmp_path / "dm.json"
+    document = json.loads(dm.read_bytes())
+    dm.write_text(json.dumps(document, indent=1))
+    ae = tmp_path / "ae.json"
+    text = ae.read_text()
+    rows, columns = json.loads(text)["rows"], json.loads(text)["columns"]
+    i, j = next((i, j) for i, row in enumerate(rows) for j, value in enumerate(row)
+                if value is None and columns[j]["dataType"] == "string")
+    line = json.dumps(rows[i], separators=(",", ":"), ensure_ascii=False)
+    rows[i][j] = ""
+    ae.write_text(text.replace(line, json.dumps(rows[i], separators=(",", ":"),
+                                                ensure_ascii=False), 1))
+    folder = read_dataset_folder(tmp_path)
+    assert sorted(source.rsplit("/", 1)[-1] for source in parsed) == ["ae.json", "dm.json"]
+    assert sorted(folder.also["DM"]) == ["dm.json", "dm.ndjson"]
+    # and a copy that differs is still VAL006
+    document["rows"][0][document["columns"].index(next(
+        c for c in document["columns"] if c["name"] == "USUBJID"))] = "CHANGED"
+    dm.write_text(json.dumps(document))
+    with pytest.raises(CdiscError) as excinfo:
+        read_dataset_folder(tmp_path)
+    assert codes(excinfo) == {"VAL006"} and "CHANGED" in excinfo.value.problems[0].message
+
+
 def test_folder_refuses_formats_that_disagree_and_duplicates(tmp_path):
     frame = pd.DataFrame({"STUDYID": ["S1", "S1"], "AGE": [50.0, 60.0]})
     dataset = dataset_of(frame, name="DM", label="Demographics")

@@ -36,6 +36,10 @@ class Reader:
     sniff: Callable[[Path], bool] | None = None
     #: when one dataset is in files of several formats, the lowest rank is the one used
     rank: int = 100
+    #: ``holds(path, frame, name)``: True when the file is known to hold exactly ``frame``
+    #: as dataset ``name`` without reading it whole (a copy of a dataset read from a
+    #: preferred format); False: read it and compare
+    holds: Callable[[Path, pd.DataFrame, str], bool] | None = None
 
     def __call__(self, path: Path) -> tuple[pd.DataFrame, str, str]:
         return self.read(path)
@@ -56,6 +60,12 @@ def _read_dataset_json(path: Path) -> tuple[pd.DataFrame, str, str]:
 
     frame, meta = read_dataset_json(path)
     return frame, meta.name, meta.label
+
+
+def _holds_frame(path: Path, frame: pd.DataFrame, name: str) -> bool:
+    from .dataset_json import holds_frame
+
+    return holds_frame(path, frame, name)
 
 
 def _is_dataset_json(path: Path) -> bool:
@@ -84,8 +94,9 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str, str]:
 #: file suffix -> reader; what ``cdisc validate`` and ``cdisc adam --sdtm`` read
 READERS: dict[str, Reader] = {
     ".xpt": Reader(".xpt", _read_xpt, rank=0),
-    ".json": Reader(".json", _read_dataset_json, _is_dataset_json, rank=1),
-    ".ndjson": Reader(".ndjson", _read_dataset_json, _is_dataset_json, rank=2),
+    ".json": Reader(".json", _read_dataset_json, _is_dataset_json, rank=1, holds=_holds_frame),
+    ".ndjson": Reader(".ndjson", _read_dataset_json, _is_dataset_json, rank=2,
+                      holds=_holds_frame),
 }
 #: formats read only when a command asks for them (``cdisc adam --sdtm`` reads CSV too)
 EXTRA_READERS: dict[str, Reader] = {".csv": Reader(".csv", _read_csv, rank=3)}

@@ -75,8 +75,8 @@ from .atomic import write_atomic_parts
 from .compare import column_differences
 
 __all__ = ["DATASET_JSON_VERSION", "Column", "DatasetJsonMeta", "Header", "column_types",
-           "decode", "encode", "is_dataset_json", "read_dataset_json", "read_metadata",
-           "write_dataset_json"]
+           "decode", "encode", "holds_frame", "is_dataset_json", "read_dataset_json",
+           "read_metadata", "write_dataset_json"]
 
 DATASET_JSON_VERSION = "1.1.0"
 _VERSION_RE = re.compile(r"1\.1(\.(0|[1-9][0-9]*))?\Z")  # the schema's pattern
@@ -325,7 +325,7 @@ def column_types(variable: VariableMeta, values: pd.Series) -> tuple[str, str | 
 
 
 def _encode_column(variable: VariableMeta, series: pd.Series, *, key_sequence: int | None,
-                   dataset: str) -> _Encoded:
+                   dataset: str, blank_missing: bool = False) -> _Encoded:
     where = {"dataset": dataset, "field": variable.name}
     oid = item_oid(dataset, variable.name)
     display = variable.display_format or None
@@ -333,7 +333,7 @@ def _encode_column(variable: VariableMeta, series: pd.Series, *, key_sequence: i
         series = series.astype(object)
     if variable.is_numeric:
         return _encode_numeric(variable, series, oid, display, key_sequence, where)
-    return _encode_text(variable, series, oid, display, key_sequence, where)
+    return _encode_text(variable, series, oid, display, key_sequence, where, blank_missing)
 
 
 def _encode_numeric(variable: VariableMeta, series: pd.Series, oid: str, display: str | None,
@@ -366,7 +366,11 @@ def _encode_numeric(variable: VariableMeta, series: pd.Series, oid: str, display
 
 
 def _encode_text(variable: VariableMeta, series: pd.Series, oid: str, display: str | None,
-                 key_sequence: int | None, where: dict[str, Any]) -> _Encoded:
+                 key_sequence: int | None, where: dict[str, Any],
+                 blank_missing: bool = False) -> _Encoded:
+    """A text column as JSON holds it: str without trailing blanks, None (null) for a
+    missing value -- and, with ``blank_missing``, for a blank one too (how a frame read
+    from XPT, where the two are one, is written from a frame that had None)."""
     def column(data_type: str, length: int | None) -> Column:
         return Column(oid, variable.name, variable.label, data_type, None, length, display,
                       key_sequence)
@@ -385,6 +389,8 @@ def _encode_text(variable: VariableMeta, series: pd.Series, oid: str, display: s
     texts = pd.Series(distinct, dtype=object).str.rstrip(" ")
     values = texts.to_numpy(dtype=object)[codes]
     values[absent] = None
+    if blank_missing:
+        values[(texts == "").to_numpy(dtype=bool)[codes]] = None
     length = max(1, int(variable.length or 1))
     data_type = "string"
     if variable.name.upper().endswith("DTC"):
@@ -396,7 +402,8 @@ def _encode_text(variable: VariableMeta, series: pd.Series, oid: str, display: s
     return _Encoded(column(data_type, length), values)
 
 
-def _encoded_columns(dataset: Dataset) -> tuple[list[_Encoded], list[Problem]]:
+def _encoded_columns(dataset: Dataset, *, blank_missing: bool = False
+                     ) -> tuple[list[_Encoded], list[Problem]]:
     frame, meta = dataset.frame, dataset.meta
     name = dataset.name
     problems: list[Problem] = []
@@ -417,7 +424,8 @@ def _encoded_columns(dataset: Dataset) -> tuple[list[_Encoded], list[Problem]]:
                                     "variable", where))
             continue
         result = _encode_column(variable, frame.iloc[:, position],
-                                key_sequence=keys.get(column), dataset=name)
+                                key_sequence=keys.get(column), dataset=name,
+                                blank_missing=blank_missing)
         problems += result.problems
         encoded.append(result)
     for extra in sorted(set(known) - {str(c) for c in frame.columns}):
@@ -493,11 +501,12 @@ class _Layout:
 
 
 def _prepare(dataset: Dataset, *, created: datetime, ndjson: bool,
-             header: Header | None) -> tuple[list[_Encoded], _Layout]:
+             header: Header | None, blank_missing: bool = False
+             ) -> tuple[list[_Encoded], _Layout]:
     if not isinstance(created, datetime):
         raise OutputError.single(ENCODE, f"created must be a datetime, not {created!r}",
                                  dataset=dataset.name)
-    encoded, problems = _encoded_columns(dataset)
+    encoded, problems = _encoded_columns(dataset, blank_missing=blank_missing)
     if problems:
         raise OutputError(problems)
     metadata = _metadata(dataset, (e.column for e in encoded), created=created,
@@ -846,6 +855,73 @@ def read_metadata(path: str | Path) -> DatasetJsonMeta:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise _not_json(exc, source) from None
     return _parse_metadata(document, source)
+
+
+def holds_frame(path: str | Path, frame: pd.DataFrame, name: str) -> bool:
+    """Whether the Dataset-JSON file ``path`` holds exactly ``frame`` as dataset ``name``,
+    decided without decoding its rows; False when that cannot be decided so (read the
+    file and compare the frames instead).
+
+    True when the file's columns and row text are, byte for byte, what this writer makes
+    of ``frame`` with the file's own column metadata: the file then decodes to what
+    encoding ``frame`` decodes to, which is ``frame`` (every value of a frame read from
+    XPT survives the encoding, and the writer checks that on every column it writes).
+    ``cdisc validate`` reads a dataset written in two formats once, from the XPT, and
+    checks its Dataset-JSON copy this way: re-encoding costs a fraction of parsing.
+    Any other layout (another writer's spacing, a value written differently) is False.
+    """
+    import mmap
+
+    path = Path(path)
+    ndjson = path.suffix.lower() == ".ndjson"
+    try:
+        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as raw:
+            view = memoryview(raw)
+            try:
+                return _holds_frame(raw, view, frame, name, ndjson=ndjson, source=str(path))
+            finally:
+                view.release()  # before the map closes
+    except (OSError, ValueError):  # unreadable or empty: the full read reports it
+        return False
+
+
+def _holds_frame(raw: Any, data: memoryview, frame: pd.DataFrame, name: str, *,
+                 ndjson: bool, source: str) -> bool:
+    marker = b"\n" if ndjson else _ROWS_START  # where the rows begin
+    at = raw.find(marker)
+    if at < 0:
+        return False
+    end = at + len(marker)
+    head = bytes(data[:end])
+    try:
+        document = json.loads(head if ndjson else head + b"]}")
+        meta = _parse_metadata(document, source)
+    except (json.JSONDecodeError, UnicodeDecodeError, CdiscError):
+        return False
+    if meta.name.strip().upper() != name or meta.records != len(frame) or (
+            [c.name for c in meta.columns] != [str(c) for c in frame.columns]):
+        return False
+    dataset = Dataset(meta.dataset_meta(frame), frame)
+    try:
+        # XPT keeps no difference between a blank and a missing text, which this writer
+        # writes as null: the usual case; a file with "" there is read in full instead
+        encoded, layout = _prepare(dataset, created=datetime(1960, 1, 1), ndjson=ndjson,
+                                   header=None, blank_missing=True)
+    except OutputError:  # a value this writer would not write: not its file
+        return False
+    if [e.column.to_json() for e in encoded] != document["columns"]:
+        return False
+    at = end
+    for _start, _stop, text in _row_chunks(encoded, layout):
+        chunk = text.encode("utf-8")
+        if data[at:at + len(chunk)] != chunk:
+            return False
+        at += len(chunk)
+    return data[at:] == layout.tail.encode("utf-8")
+
+
+#: where this writer's rows begin in a .json file
+_ROWS_START = b'"rows":[\n'
 
 
 # --- sniffing ----------------------------------------------------------------------------

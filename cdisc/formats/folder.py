@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..errors import CdiscError, Location, Problem
 from ..model.numbers import IBM_TINY
-from . import ALL_READERS, dataset_suffixes
+from . import ALL_READERS, Reader, dataset_suffixes
 from .compare import frame_differences
 
 
@@ -113,12 +113,14 @@ def read_dataset_folder(path: str | Path,
     root = Path(path)
     if not root.is_dir():
         raise CdiscError.single("VAL001", "not a folder", file=str(path))
+    # a dataset's files in their order of preference (dm.xpt before dm.json), so that a
+    # copy in another format can be checked against the dataset already read
     candidates = sorted(
-        p for p in root.rglob("*")
-        if p.is_file() and p.suffix.lower() in suffixes
-        # Hidden folders are staging/backup copies (see cdisc.output.folder), not inputs.
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
+        (p for p in root.rglob("*")
+         if p.is_file() and p.suffix.lower() in suffixes
+         # Hidden folders are staging/backup copies (see cdisc.output.folder), not inputs.
+         and not any(part.startswith(".") for part in p.relative_to(root).parts)),
+        key=lambda p: (p.parent, p.stem, ALL_READERS[p.suffix.lower()].rank, p.name))
     files, skipped = [], []
     for file in candidates:
         if ALL_READERS[file.suffix.lower()].accepts(file):
@@ -137,6 +139,8 @@ def read_dataset_folder(path: str | Path,
             relative = file.relative_to(root).as_posix()
             suffix = file.suffix.lower()
             reader = ALL_READERS[suffix]
+            if _known_copy(folder, seen, file, relative, reader):
+                continue
             try:
                 frame, member, _label = reader(file)
             except CdiscError as exc:
@@ -160,6 +164,24 @@ def read_dataset_folder(path: str | Path,
     if problems:
         raise CdiscError(problems)
     return folder
+
+
+def _known_copy(folder: DatasetFolder, seen: dict[str, dict[str, str]], file: Path,
+                relative: str, reader: Reader) -> bool:
+    """Whether ``file`` is a copy, in a less preferred format, of a dataset already read
+    that its reader can confirm without reading it whole (:attr:`Reader.holds`); then
+    it is recorded as such. A file it cannot confirm is read and compared in full."""
+    name = file.stem.strip().upper()
+    formats = seen.get(name)
+    if reader.holds is None or name not in folder.frames or not formats or (
+            file.suffix.lower() in formats):
+        return False
+    kept = ALL_READERS[Path(folder.files[name]).suffix.lower()]
+    if kept.rank >= reader.rank or not reader.holds(file, folder.frames[name], name):
+        return False
+    formats[file.suffix.lower()] = relative
+    folder.also.setdefault(name, []).append(relative)
+    return True
 
 
 def _same_data(folder: DatasetFolder, name: str, frame: pd.DataFrame, relative: str,
