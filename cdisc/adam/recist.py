@@ -63,6 +63,7 @@ import numpy as np
 import pandas as pd
 
 from cdisc.errors import DerivationError, Location, Problem, Severity
+from cdisc.formats.atomic import JsonRecords
 from cdisc.model.text import factorize
 from cdisc.spec.model import RecistOptions
 
@@ -995,7 +996,9 @@ def _date_texts(dates: pd.Series) -> pd.Series:
 @dataclass(frozen=True)
 class RecistReview:
     findings: list[Problem]  # one per disagreement with the investigator
-    payload: dict[str, object]  # JSON-ready: options, agreement, findings, derived responses
+    #: JSON-ready (cdisc.formats.atomic.json_parts): options, agreement, findings, derived
+    #: responses (JsonRecords)
+    payload: dict[str, object]
 
 
 def recist_review(
@@ -1033,12 +1036,12 @@ def recist_review(
     findings = compare_with_investigator(timepoints, best, rs, evaluator=options.evaluator)
     summary = agreement_summary(timepoints, rs, evaluator=options.evaluator)
 
-    def records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    def records(frame: pd.DataFrame) -> JsonRecords:
         text = frame.astype(object).where(frame.notna(), None)
         for column in text.columns:
             if pd.api.types.is_datetime64_any_dtype(frame[column]):
                 text[column] = _date_texts(frame[column])
-        return text.to_dict(orient="records")
+        return JsonRecords(text)
 
     return RecistReview(findings, {
         "options": {

@@ -20,9 +20,13 @@ import secrets
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import OutputError
+
+if TYPE_CHECKING:  # numpy and pandas are imported when a frame is written: --help needs none
+    import numpy as np
+    import pandas as pd
 
 #: error code of a file that could not be written
 WRITE_FAILED = "REP001"
@@ -173,7 +177,13 @@ def fsync_dir(folder: Path) -> None:
 
 def json_bytes(payload: Any) -> bytes:
     """The bytes of a JSON report: indented, keys in the given order, newline at the end."""
-    return (json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n").encode("utf-8")
+    return (json.dumps(payload, indent=2, sort_keys=False, default=_plain) + "\n"
+            ).encode("utf-8")
+
+
+def _plain(value: Any) -> Any:
+    """What a report writes for an object JSON has no type for: its rows, or its text."""
+    return value.to_list() if isinstance(value, JsonRecords) else str(value)
 
 
 #: text gathered before it is handed on by :func:`json_parts`
@@ -183,11 +193,16 @@ _PART_CHARS = 1 << 20
 def json_parts(payload: Any) -> Iterator[bytes]:
     """:func:`json_bytes` of ``payload`` in pieces of about a megabyte, for
     :func:`write_atomic_parts`: a report of a million findings is never whole in memory
-    (as text, then as bytes) beside the findings themselves."""
-    encoder = json.JSONEncoder(indent=2, sort_keys=False, default=str)
+    (as text, then as bytes) beside the findings themselves. A value of the top-level
+    object may be :class:`JsonRecords`, rendered a column at a time."""
+    encoder = json.JSONEncoder(indent=2, sort_keys=False, default=_plain)
+    if isinstance(payload, dict) and any(isinstance(v, JsonRecords) for v in payload.values()):
+        pieces: Iterable[str] = _object_pieces(payload, encoder)
+    else:
+        pieces = encoder.iterencode(payload)
     held: list[str] = []
     size = 0
-    for piece in encoder.iterencode(payload):
+    for piece in pieces:
         held.append(piece)
         size += len(piece)
         if size >= _PART_CHARS:
@@ -195,3 +210,86 @@ def json_parts(payload: Any) -> Iterator[bytes]:
             held, size = [], 0
     held.append("\n")
     yield "".join(held).encode("utf-8")
+
+
+def _object_pieces(payload: dict[str, Any], encoder: json.JSONEncoder) -> Iterator[str]:
+    """The top-level object as ``json.dumps(indent=2)`` writes it, piece by piece."""
+    if not payload:
+        yield "{}"
+        return
+    for number, (key, value) in enumerate(payload.items()):
+        yield ("{\n  " if number == 0 else ",\n  ") + json.dumps(str(key)) + ": "
+        if isinstance(value, JsonRecords):
+            yield from value.pieces(level=1)
+        else:  # one level deeper than iterencode writes it: two more blanks on each line
+            yield from (piece.replace("\n", "\n  ") for piece in encoder.iterencode(value))
+    yield "\n}"
+
+
+class JsonRecords:
+    """The rows of a frame as a JSON report holds them: an array with one object per
+    row, exactly what ``json.dumps(frame.to_dict("records"), indent=2)`` writes.
+
+    Rendered a column and a few thousand rows at a time -- each distinct text encoded
+    once, numbers by the C encoder -- instead of a dict per row through the pure-Python
+    indenting encoder: the RECIST review of 100,000 subjects holds 600,000 rows. The
+    frame holds what ``to_dict`` would give: str, int, float, bool and None (missing).
+
+    >>> import pandas as pd
+    >>> text = "".join(JsonRecords(pd.DataFrame({"A": ["x", None]})).pieces(level=0))
+    >>> text == json.dumps([{"A": "x"}, {"A": None}], indent=2)
+    True
+    """
+
+    #: rows rendered at a time
+    ROWS = 4096
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return self.frame.to_dict(orient="records")
+
+    def pieces(self, level: int) -> Iterator[str]:
+        """The array's text, nested ``level`` deep (two blanks a level)."""
+        import numpy as np
+
+        frame = self.frame
+        if not len(frame) or not len(frame.columns):  # to_dict gives no rows for either
+            yield "[]"
+            return
+        pad = "  "
+        opening = pad * (level + 1) + "{"
+        closing = "\n" + pad * (level + 1) + "}"
+        names = [json.dumps(str(c)) for c in frame.columns]
+        yield "[\n"
+        for start in range(0, len(frame), self.ROWS):
+            part = frame.iloc[start:start + self.ROWS]
+            rows = np.full(len(part), opening, dtype=object)
+            for number, name in enumerate(names):
+                lead = ("\n" if number == 0 else ",\n") + pad * (level + 2) + name + ": "
+                rows = rows + lead + _json_values(part.iloc[:, number].to_numpy(dtype=object))
+            rows = rows + closing
+            yield ("" if start == 0 else ",\n") + ",\n".join(rows.tolist())
+        yield "\n" + pad * level + "]"
+
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
+def _json_values(values: np.ndarray) -> np.ndarray:
+    """Each value's JSON text, as ``json.dumps`` writes it (object array)."""
+    import numpy as np
+    from pandas.api.types import infer_dtype
+
+    from ..model.text import factorize
+
+    kind = infer_dtype(values, skipna=True)
+    if kind in ("string", "empty"):  # text repeats: each distinct text encoded once
+        codes, distinct = factorize(values)
+        texts = np.array([*map(json.dumps, distinct), "null"], dtype=object)
+        return texts[codes]  # -1 (missing) is the last: null
+    if kind in ("integer", "floating", "mixed-integer-float", "boolean"):
+        # numbers, booleans and None hold no comma: one C-encoded array, split
+        return np.array(_COMPACT.encode(values.tolist())[1:-1].split(","), dtype=object)
+    return np.array([json.dumps(v, default=str) for v in values], dtype=object)

@@ -57,6 +57,7 @@ import pandas as pd
 from ..errors import Location, Problem, ProblemLog, Severity, SourceError
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model.numbers import IBM_TINY, SAFE_DIGITS, WRITABLE_MAX, storage_problem
+from ..model.text import factorize
 from ..spec.model import SourceSpec, Spec
 from .csvfile import check_header, load_csv, read_csv, read_csv_fast
 from .datasetfile import SUFFIXES as DATASET_SUFFIXES
@@ -157,6 +158,25 @@ def _has(text: pd.Series, char_class: re.Pattern) -> np.ndarray:
     if not len(text) or not char_class.search("".join(text)):
         return np.zeros(len(text), dtype=bool)
     return text.str.contains(char_class, regex=True).to_numpy(dtype=bool)
+
+
+def _cells_and_text(column: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """The cells as text (``astype(str)``) and that text stripped of blanks; a column of
+    objects repeats its values, so each distinct one is converted once."""
+    array = column.to_numpy(dtype=object) if column.dtype == object else None
+    codes, distinct = factorize(array) if array is not None else (None, ())
+    if array is None or not len(distinct):
+        cells = column.astype(str)
+        return cells, cells.str.strip()
+    as_text = pd.Series(distinct, dtype=object).astype(str)
+    cells = as_text.to_numpy(dtype=object)[codes]
+    text = as_text.str.strip().to_numpy(dtype=object)[codes]
+    missing = codes < 0  # None, NaN: each written as astype(str) writes it
+    if missing.any():
+        own = pd.Series(array[missing], dtype=object).astype(str)
+        cells[missing] = own.to_numpy(dtype=object)
+        text[missing] = own.str.strip().to_numpy(dtype=object)
+    return pd.Series(cells, index=column.index), pd.Series(text, index=column.index)
 
 
 def _lengths(text: pd.Series) -> np.ndarray:
@@ -338,10 +358,9 @@ def _read_one(spec: Spec, source: SourceSpec, problems: ProblemLog) -> SourceTab
     skipped: dict[str, np.ndarray] = {}
     for name, col in source.columns.items():
         header = col.header
-        cells = raw.frame[header].astype(str)
+        cells, text = _cells_and_text(raw.frame[header])
         skip = raw.reported.get(header, np.zeros(len(cells), dtype=bool)).copy()
         skip |= _control_characters(cells, rows, where, header, problems)
-        text = cells.str.strip()
         values: pd.Series = text.where(text != "", None)
         absent = values.isna().to_numpy() & ~skip
         if col.type in ("integer", "number"):
