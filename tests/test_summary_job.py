@@ -129,3 +129,15 @@ def test_a_file_that_cannot_be_synced_fails_the_staged_output(tmp_path, monkeypa
     assert "Input/output error" in excinfo.value.problems[0].message
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []  # the staging folder is gone too
+
+
+def test_the_worker_is_sent_only_what_the_summary_reads(adam):
+    """ADRS (a record per subject and assessment) goes to the worker with the few
+    variables the summary reads; the summary is the same, byte for byte."""
+    from cdisc.output.summary import READS, summary_inputs
+
+    sent = summary_inputs(adam)
+    assert list(sent["ADRS"].columns) == [c for c in adam["ADRS"].columns if c in READS["ADRS"]]
+    assert len(sent["ADRS"].columns) < len(adam["ADRS"].columns)
+    assert sent["ADSL"] is adam["ADSL"] and sent["ADTTE"] is adam["ADTTE"]
+    assert render_summary(sent, title="PEComa") == render_summary(adam, title="PEComa")

@@ -116,7 +116,7 @@ class _Builder:
     def complete_dates(self, source: DateSource, what: str) -> pd.DataFrame | None:
         """USUBJID and SAS date of the records of ``source`` with a usable date."""
         sel = self.reader.select(source.dataset, source.where, [source.date], source.json_path,
-                                 what)
+                                 what, narrow=True)
         if sel is None:
             return None
         days, _ = self.reader.dates(sel, source.dataset, source.date, source.impute)
@@ -278,7 +278,8 @@ class _Builder:
         for f in self.s.flags:
             what = f"adam.adsl.flags.{f.name}"
             sel = self.reader.select(f.dataset, f.where, [f.date] if f.date else [],
-                                     f.json_path, what, optional=f == SAFFL_ANY_DOSE)
+                                     f.json_path, what, optional=f == SAFFL_ANY_DOSE,
+                                     narrow=True)
             if sel is None:
                 continue
             subjects = sel[SUBJECT]

@@ -113,7 +113,7 @@ def _start(param: TteParameter, reader: Reader, adsl: pd.DataFrame) -> pd.DataFr
     """STARTDT and STARTDTF per subject of the parameter's population."""
     s = param.start
     what = f"parameter {param.paramcd} start"
-    sel = reader.select(s.dataset, s.where, [s.date], s.json_path, what)
+    sel = reader.select(s.dataset, s.where, [s.date], s.json_path, what, narrow=True)
     if sel is None:
         return None
     days, flags = reader.dates(sel, s.dataset, s.date, s.impute)
@@ -152,7 +152,7 @@ def _source_records(src: TteSource, i: int, param: TteParameter, reader: Reader,
     s = src.source
     what = f"parameter {param.paramcd} {src.kind} source {i + 1}"
     needed = [s.date, *([src.srcseq] if src.srcseq else [])]
-    sel = reader.select(s.dataset, s.where, needed, s.json_path, what)
+    sel = reader.select(s.dataset, s.where, needed, s.json_path, what, narrow=True)
     if sel is None:
         return None
     days, flags = reader.dates(sel, s.dataset, s.date, s.impute)

@@ -252,6 +252,7 @@ class Reader:
         self.problems = problems
         self.code = code  # prefix of problem codes, e.g. "ADSL"
         self._cache: dict[str, pd.DataFrame | None] = {}
+        self._subjects: dict[str, np.ndarray] = {}  # text(USUBJID) of a dataset read narrow
 
     def dataset(self, name: str) -> pd.DataFrame | None:
         if name not in self._cache:
@@ -266,12 +267,20 @@ class Reader:
         return self._cache[name]
 
     def select(self, dataset: str, where: Mapping[str, Any] | None, variables: Iterable[str],
-               json_path: tuple, what: str, optional: bool = False) -> pd.DataFrame | None:
+               json_path: tuple, what: str, optional: bool = False,
+               narrow: bool = False) -> pd.DataFrame | None:
         """The records of ``dataset`` matching ``where``; None (and a problem) when the
         dataset or a variable it needs is missing. A default rule the spec did not ask for
-        is ``optional``: then None without a problem."""
-        frame = self.dataset(dataset)
+        is ``optional``: then None without a problem. ``narrow``: only the variables
+        named (with their --DTF/--TMF flags), the record number and the subject -- not a
+        copy of every variable of a large dataset for one date."""
+        variables = list(variables)
         needed = ["USUBJID", *variables, *condition_columns(where)]
+        if narrow:
+            found = self._narrow(dataset, where, needed, variables)
+            if found is not None:
+                return found
+        frame = self.dataset(dataset)
         if optional and (frame is None or any(v not in frame.columns for v in needed)):
             return None
         if frame is None:
@@ -286,7 +295,37 @@ class Reader:
                               self.locate(json_path, dataset=dataset, field=var))
         if absent:
             return None
-        return frame[evaluate(where, frame).to_numpy()]
+        mask = evaluate(where, frame).to_numpy()
+        if narrow:
+            flags = [flag_variable(v) for v in variables]
+            kept = [c for c in dict.fromkeys([*needed, *filter(None, flags), RECORD, SUBJECT])
+                    if c in frame.columns]
+            return frame.loc[mask, kept]
+        return frame[mask]
+
+    def _narrow(self, dataset: str, where: Mapping[str, Any] | None, needed: list[str],
+                variables: list[str]) -> pd.DataFrame | None:
+        """:meth:`select` ``narrow`` straight from the dataset when its own variables hold
+        all it needs (no SUPP-- qualifier): no copy of the whole dataset is made or kept
+        (one per dataset would hold every SDTM dataset twice while ADSL looks for dates).
+        None when that does not apply."""
+        base = self.frames.get(dataset)
+        if base is None or dataset.startswith("AD") or dataset in self._cache or any(
+                v not in base.columns for v in needed):
+            return None
+        if where:
+            tested = base[list(dict.fromkeys(condition_columns(where)))].reset_index(drop=True)
+            rows = np.flatnonzero(evaluate(where, tested).to_numpy())
+        else:
+            rows = np.arange(len(base))
+        flags = [flag_variable(v) for v in variables]
+        kept = [c for c in dict.fromkeys([*needed, *filter(None, flags)]) if c in base.columns]
+        out = pd.DataFrame({c: base[c].to_numpy()[rows] for c in kept}, index=rows)
+        out[RECORD] = rows + 1
+        if dataset not in self._subjects:
+            self._subjects[dataset] = text(base["USUBJID"]).to_numpy(dtype=object)
+        out[SUBJECT] = self._subjects[dataset][rows]
+        return out
 
     def dates(self, frame: pd.DataFrame, dataset: str, variable: str, impute: str = "none",
               highest: str = "M") -> tuple[pd.Series, pd.Series]:

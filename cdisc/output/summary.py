@@ -171,6 +171,19 @@ class SummaryOptions:
 
 DEFAULT_OPTIONS = SummaryOptions()
 
+#: the variables of a dataset the summary reads, where it reads a few of many: what a
+#: worker drawing the summary is sent (ADRS has a record per subject and assessment)
+READS: dict[str, tuple[str, ...]] = {
+    "ADRS": ("USUBJID", "PARAMCD", "PARAM", "AVALC", "ADT", "ANL01FL"),
+}
+
+
+def summary_inputs(adam: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """``adam`` with only the variables the summary reads (:data:`READS`): the same
+    summary, from a fraction of the data."""
+    return {name: frame[[c for c in frame.columns if c in READS[name]]] if name in READS
+            else frame for name, frame in adam.items()}
+
 
 # ------------------------------------------------------------------------ small helpers
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from .summary import DEFAULT_OPTIONS, SummaryOptions, render_summary
+from .summary import DEFAULT_OPTIONS, SummaryOptions, render_summary, summary_inputs
 
 #: how long the run waits for the worker's summary before drawing it itself
 WAIT_SECONDS = 600.0
@@ -123,7 +123,7 @@ class SummaryJob:
                *, title: str = "") -> None:
         """The ADaM frames to summarise (by name). They are pickled now, so changes made to
         the frames afterwards do not reach the worker."""
-        self._job = ({name: frame for name, frame in adam.items()}, options, title)
+        self._job = (summary_inputs(adam), options, title)
         if self._connection is None:
             return
         data = pickle.dumps(self._job, protocol=pickle.HIGHEST_PROTOCOL)
