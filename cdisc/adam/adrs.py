@@ -410,10 +410,10 @@ def _finish(frame: pd.DataFrame, subjects: pd.DataFrame, options: RecistOptions)
             frame[col] = frame["USUBJID"].map(subjects[col])
     # ASEQ: admiralonco's order (PARAMCD, ADT, VISITNUM, RSSEQ); a missing date last.
     frame = frame.sort_values(["STUDYID", "USUBJID", "PARAMCD", "ADT", "AVISITN", "SRCSEQ"],
-                              kind="stable", na_position="last").reset_index(drop=True)
+                              kind="stable", na_position="last", ignore_index=True)
     frame["ASEQ"] = (frame.groupby("USUBJID").cumcount() + 1).astype(float)
     order = [v for v in standards.dataset(NAME).names if v in frame.columns]
-    frame = frame[order].copy()
+    frame = frame[order]  # a new frame: the columns are copied once
     for col in order:
         if standards.dataset(NAME).variable(col).is_numeric:
             frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)

@@ -188,12 +188,18 @@ def _select_evaluator(df: pd.DataFrame, prefix: str, evaluator: str) -> pd.DataF
         if acpt not in df.columns:
             raise DerivationError.single("RECIST012", f"evaluator 'ACCEPTED' needs {acpt}",
                                          dataset=prefix, field=acpt)
-        return df[_up(df[acpt]).eq("Y").to_numpy()]
+        return _rows(df, _up(df[acpt]).eq("Y").to_numpy())
     mask = np.zeros(len(df), dtype=bool)
     for col in (ev, evid):
         if col in df.columns:
             mask |= _up(df[col]).eq(want).to_numpy()
-    return df[mask]
+    return _rows(df, mask)
+
+
+def _rows(df: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    """``df[mask]``, and ``df`` itself when every row is kept: one reader's TR (millions
+    of records in a large study) is not copied for nothing."""
+    return df if mask.all() else df[mask]
 
 
 def _check_single_reader(df: pd.DataFrame, prefix: str, evaluator: str) -> None:
@@ -449,7 +455,8 @@ def timepoint_responses(
     t = t.merge(base, left_on="USUBJID", right_index=True, how="left")
 
     # Assessments: post-baseline visits with TR records, or a TU NEW lesion.
-    post = t[t["VISITNUM"] > t["BASEVISITNUM"].fillna(-np.inf)]
+    post = t.loc[t["VISITNUM"] > t["BASEVISITNUM"].fillna(-np.inf),
+                 ["USUBJID", "VISITNUM", "VISIT", "ADT", "ADT_IMPUTED"]]  # what is read
     visit_dates = (
         post.sort_values("ADT")
         .groupby(["USUBJID", "VISITNUM"])
