@@ -754,3 +754,26 @@ def test_chunked_writing_gives_the_bytes_of_one_piece(tmp_path, monkeypatch, ndj
     assert excinfo.value.problems[0].location.record == 902
     assert path.read_bytes() == whole  # the earlier file is kept
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chunked.json"]  # no temporary
+
+
+def test_text_columns_are_verified_per_distinct_value_and_their_codes_checked(tmp_path,
+                                                                             monkeypatch):
+    """Text is checked once per distinct value; that the records' codes take each one to
+    its own value is checked too, so a hash that merges two values (pandas' factorize
+    takes "M\\x00" for "M") is caught, not written."""
+    frame = pd.DataFrame({"SEX": ["M", "M\x00", "F", "M"]})
+    path = tmp_path / "dm.json"
+    write_dataset_json(dataset_of(frame), path, created=CREATED)
+    assert json.loads(path.read_bytes())["rows"] == [["M"], ["M\x00"], ["F"], ["M"]]
+
+    def merging(values):
+        codes, distinct = pd.factorize(np.asarray(values, dtype=object))
+        return codes, np.asarray(distinct, dtype=object)
+
+    monkeypatch.setattr(dataset_json, "factorize", merging)
+    with pytest.raises(OutputError) as excinfo:
+        write_dataset_json(dataset_of(frame), tmp_path / "merged.json", created=CREATED)
+    problem = excinfo.value.problems[0]
+    assert (problem.code, problem.location.field, problem.location.record) == (
+        "DSJ_VERIFY", "SEX", 2)
+    assert not (tmp_path / "merged.json").exists()

@@ -337,6 +337,16 @@ def test_fast_verification_reports_a_changed_value(tmp_path: Path, monkeypatch) 
     assert found == [("XPT_VERIFY_VALUE", "USUBJID", 2), ("XPT_VERIFY_VALUE", "AVAL", 3)]
     assert "decoder reads back 'RSSSSSSSSSSS'" in info.value.problems[0].message
     assert path.read_bytes() == b"previous" and len(list(tmp_path.iterdir())) == 1
+    # USUBJID above repeats its value (coded: checked against its distinct values' bytes);
+    # all distinct, each record's value is converted and compared
+    df = pd.DataFrame({"USUBJID": [f"S{i}" * 4 for i in range(4)], "AVAL": [1.0] * 4})
+    plan = xpt.prepare_xpt(df, name="X", label="X", column_labels=labels_of(df),
+                           created=CREATED)
+    assert plan.columns[0].table is None
+    with pytest.raises(OutputError) as info:
+        write_xpt(df, path, name="X", label="X", column_labels=labels_of(df), created=CREATED)
+    assert [(p.code, p.location.record) for p in info.value.problems][0] == (
+        "XPT_VERIFY_VALUE", 2)
 
 
 def test_fast_verification_checks_the_count_against_what_was_encoded(tmp_path: Path,
@@ -529,3 +539,18 @@ def test_namestr_struct_matches_ts140() -> None:
     fields = struct.unpack(">hhhh8s40s8shhh2s8shhi52s", record)
     assert fields[:4] == (1, 0, 8, 3) and fields[4] == b"AVAL    "
     assert fields[6:10] == (b"        ", 8, 2, 1) and fields[14] == 24
+
+
+def test_a_hash_that_merges_values_does_not_hide_them(tmp_path: Path, monkeypatch) -> None:
+    """The checks and the coded bytes work per distinct value; if the hash took two values
+    for one (pandas' factorize takes "M\\x00" for "M"), each record is its own value."""
+    def merging(values):
+        codes, distinct = pd.factorize(np.asarray(values, dtype=object))
+        return codes, np.asarray(distinct, dtype=object)
+
+    monkeypatch.setattr(xpt, "factorize", merging)
+    df = pd.DataFrame({"A": ["M", "M\x00", "M", "F"]})
+    problems = check_transport(df, name="X", label="L", column_labels={"A": "a"})
+    assert [(p.code, p.location.record) for p in problems] == [("XPT_VALUE_CONTROL", 2)]
+    df = pd.DataFrame({"A": ["M", "M ", "M", "F"] * 3})  # no NUL: coded as usual, same bytes
+    assert assert_same_bytes(df, tmp_path) == ours(df, tmp_path)

@@ -247,6 +247,11 @@ class _Encoded:
     column: Column
     values: np.ndarray  # object: str / int / float / None, ready for json
     problems: list[Problem] = field(default_factory=list)
+    #: a text column: its distinct values and each distinct value's text as encoded
+    #: (``values`` is the second taken by each record's code, and the first so taken is
+    #: the frame's column -- checked when encoding)
+    distinct: np.ndarray | None = None
+    encoded_distinct: np.ndarray | None = None
 
 
 def _records(mask: np.ndarray, series: pd.Series, code: str, message: str,
@@ -375,22 +380,24 @@ def _encode_text(variable: VariableMeta, series: pd.Series, oid: str, display: s
         return Column(oid, variable.name, variable.label, data_type, None, length, display,
                       key_sequence)
 
-    array = series.to_numpy(dtype=object, copy=True)
+    array = series.to_numpy(dtype=object)
     if infer_dtype(array, skipna=True) not in ("string", "empty"):
         obj = series.astype(object)
         bad = ~obj.map(lambda v: isinstance(v, str) or v is None
                        or (isinstance(v, float) and np.isnan(v))).to_numpy(dtype=bool)
         return _Encoded(column("string", None), np.array([], dtype=object), _records(
             bad, obj, ENCODE, "a Char variable holds a value that is not text", where))
-    absent = pd.isna(array)
-    array[absent] = ""
-    # a column repeats its values: the blanks are stripped from each distinct text once
+    # a column repeats its values: the blanks are stripped from each distinct text once;
+    # a missing value (None, NaN, pd.NA: code -1) is null, the last entry
     codes, distinct = factorize(array)
+    present = codes >= 0
+    # the codes take each record to its own value: the verification relies on it
+    exact = bool((distinct[codes[present]] == array[present]).all())
     texts = pd.Series(distinct, dtype=object).str.rstrip(" ")
-    values = texts.to_numpy(dtype=object)[codes]
-    values[absent] = None
+    encoded = np.append(texts.to_numpy(dtype=object), None)
     if blank_missing:
-        values[(texts == "").to_numpy(dtype=bool)[codes]] = None
+        encoded[np.flatnonzero((texts == "").to_numpy(dtype=bool))] = None
+    values = encoded[codes]
     length = max(1, int(variable.length or 1))
     data_type = "string"
     if variable.name.upper().endswith("DTC"):
@@ -399,7 +406,10 @@ def _encode_text(variable: VariableMeta, series: pd.Series, oid: str, display: s
             data_type = "datetime" if filled.str.contains("T", regex=False).any() else "date"
     if data_type != "string":
         length = None  # as Define-XML: no length for dates
-    return _Encoded(column(data_type, length), values)
+    if not exact:
+        return _Encoded(column(data_type, length), values)  # verified record by record
+    return _Encoded(column(data_type, length), values, distinct=distinct,
+                    encoded_distinct=encoded[:-1])
 
 
 def _encoded_columns(dataset: Dataset, *, blank_missing: bool = False
@@ -1092,6 +1102,9 @@ class _Check:
         frame, problems = self.dataset.frame, []
         numeric = {v.name for v in self.dataset.meta.variables if v.is_numeric}
         for column, encoded in zip(self.meta.columns, self.encoded, strict=True):
+            if encoded.distinct is not None and encoded.encoded_distinct is not None and (
+                    not self._text_differs(column, encoded)):
+                continue  # every distinct text decodes to itself; the records take them by code
             decoded, column_problems = _decode_column(column, encoded.values, self.name,
                                                       self.meta.name, "")
             if decoded is None:
@@ -1107,6 +1120,21 @@ class _Check:
                                            dataset=self.dataset.name, reader=self.reader,
                                            code=VERIFY)
         return problems
+
+    def _text_differs(self, column: Column, encoded: _Encoded) -> bool:
+        """Whether a text column's distinct values, encoded and decoded as a reader decodes
+        them, differ from the frame's; each record holds its value's text (by its code),
+        so equal distinct values make the column equal. A difference is then found and
+        located record by record."""
+        assert encoded.distinct is not None and encoded.encoded_distinct is not None
+        decoded, problems = _decode_column(column, encoded.encoded_distinct, self.name,
+                                           self.meta.name, "")
+        if decoded is None or problems:
+            return True
+        want = pd.Series(encoded.distinct, dtype=object)
+        return bool(column_differences(want, pd.Series(decoded, dtype=object),
+                                       name=column.name, dataset=self.dataset.name,
+                                       reader=self.reader, code=VERIFY))
 
     def rows(self, start: int, stop: int, text: str) -> None:
         """Rows ``start:stop`` as ``text`` holds them: counted, and parsed where sampled."""

@@ -197,6 +197,7 @@ class _Column:
     #: last one blank, and each record's position in them
     table: np.ndarray | None = None
     positions: np.ndarray | None = None
+    distinct: np.ndarray | None = None  # the distinct values the table was made from
 
     def __len__(self) -> int:
         return len(self.data)
@@ -502,6 +503,13 @@ def _character(s: pd.Series, *, dataset: str, field: str,
     offending ones are mapped back to their records."""
     values = s.to_numpy(dtype=object)  # the frame's own array when the column is object
     codes, distinct = factorize(values)  # missing values (None, NaN, pd.NA): -1
+    present = codes >= 0
+    if not (distinct[codes[present]] == values[present]).all():
+        # a hash that took two values for one (pandas' own factorize does so past a NUL):
+        # every record is then checked, coded and verified as its own value
+        distinct = values[present]
+        codes = np.full(len(values), -1, dtype=np.intp)
+        codes[present] = np.arange(len(distinct))
     distinct = np.asarray(distinct, dtype=object)
     width = 0
     found: dict[str, list[np.ndarray]] = {"ascii": [], "control": [], "long": []}
@@ -546,8 +554,8 @@ def _character(s: pd.Series, *, dataset: str, field: str,
     missing = np.packbits(absent) if absent.any() else None  # one bit per record
     width = max(1, width)
     table, positions = (None, None) if problems else _coded(codes, distinct, width, budget)
-    return _Column(field, "char", values, width, missing, table=table,
-                   positions=positions), problems
+    return _Column(field, "char", values, width, missing, table=table, positions=positions,
+                   distinct=distinct if table is not None else None), problems
 
 
 def _coded(codes: np.ndarray, distinct: np.ndarray, width: int,
@@ -1065,6 +1073,11 @@ def _verify_decoded(path: Path, plan: XptPlan, records: int,
 
         bad: dict[int, list[np.ndarray]] = {}
         got: dict[int, list[object]] = {}
+        # a coded column: each distinct value's bytes made once, from the frame's values
+        # (not from the encoder's table), and each record compared with those of its value
+        wanted = {index: _padded(np.append(column.distinct, ""), column.width)
+                  for index, column in enumerate(plan.columns)
+                  if column.distinct is not None and column.positions is not None}
         rows = enc.rows_per_chunk(plan.record_length)
         for start, block in dec.iter_records(fh, layout, expected, rows):
             stop = start + len(block)
@@ -1073,6 +1086,11 @@ def _verify_decoded(path: Path, plan: XptPlan, records: int,
                 raw = block[:, field.position:field.position + field.length]
                 if column.kind == "num":
                     mismatch = _numbers_differ(raw, column, start, stop)
+                elif index in wanted:
+                    assert column.positions is not None
+                    expected = wanted[index][column.positions[start:stop]]
+                    mismatch = ((expected[:, :field.length] != raw).any(axis=1)
+                                | (expected[:, field.length] != 0x20))
                 else:
                     mismatch = _text_differs(raw, *column.text_and_missing(start, stop),
                                              field.length)
@@ -1100,13 +1118,20 @@ def _text_differs(raw: np.ndarray, text: np.ndarray, missing: np.ndarray | None,
     """Records whose stored bytes are not the value blank-padded to ``width`` (blanks where
     ``missing``); one byte more is converted so that a value longer than the field shows up.
     """
+    wanted = _padded(text, width, missing)
+    return (wanted[:, :width] != raw).any(axis=1) | (wanted[:, width] != 0x20)
+
+
+def _padded(text: np.ndarray, width: int, missing: np.ndarray | None = None) -> np.ndarray:
+    """Each value's bytes blank-padded to ``width`` + 1 (blanks where ``missing``), as a
+    (values, width + 1) uint8 matrix."""
     wanted = np.asarray(text, dtype=f"S{width + 1}").view(np.uint8).reshape(-1, width + 1)
     if missing is not None:
         wanted[missing] = 0
     # NUL padding -> blanks (text has no byte below a blank); a row of blanks, not a scalar:
     # numpy's uint8 maximum with a scalar is ten times slower
     np.maximum(wanted, np.full(width + 1, 0x20, dtype=np.uint8), out=wanted)
-    return (wanted[:, :width] != raw).any(axis=1) | (wanted[:, width] != 0x20)
+    return wanted
 
 
 def _decoded(raw: np.ndarray, kind: Kind) -> list[object]:
