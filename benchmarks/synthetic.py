@@ -12,7 +12,10 @@ of issue 15 (per subject about 10 dosing records, 8 adverse events, 5 lesions x
 the best overall response), one disposition with survival); a source of
 another kind gets one record per subject. Dates run from consent through
 treatment, assessments and follow-up to death or last contact, all before the
-spec's data cut-off. Everything is drawn with numpy from one seed, on whole
+spec's data cut-off. The study is consistent -- adverse events end before the
+last contact with the outcome their end date says, the investigator's best
+response is the one the assessments give -- so it converts and validates with
+no finding, as a clean study does (``tests/test_benchmark_study.py``). Everything is drawn with numpy from one seed, on whole
 columns, so 100,000 subjects take seconds.
 
     python benchmarks/synthetic.py 1000 /tmp/study    # writes /tmp/study/<spec>.yaml + data/
@@ -214,7 +217,11 @@ class Generator:
             "race": np.full(n, "", dtype=object),
             "country": np.full(n, "GBR", dtype=object),
             "prior_chemo_end_date": np.full(n, "", dtype=object),
-            "assessable_for_response": self.choice(source, "assessable_for_response", n, ["Yes"]),
+            "assessable_for_response": np.full(n, self.pick(
+                source, "assessable_for_response", ("yes", "y"), "Yes"), dtype=object),
+            # every assessment is stable disease (see responses): so is the best response
+            "best_response": np.full(n, self.pick(source, "best_response", ("stable disease",),
+                                                  "Stable disease"), dtype=object),
             "treatment": self.choice(source, "treatment", n, ["Sirolimus"]),
         }, n)
 
@@ -243,7 +250,15 @@ class Generator:
         subject, _ = self.per_subject(count)
         span = np.maximum(self.treatment_end - self.first_dose, 1)[subject]
         onset = self.first_dose[subject] + (self.rng.random(subject.size) * span).astype(int)
-        resolution = onset + self.rng.integers(1, 60, subject.size)
+        # resolved before the subject's last contact (or death), with the outcome that
+        # says so; one event in seven is still ongoing: no end date, not resolved
+        resolution = np.minimum(onset + self.rng.integers(1, 60, subject.size),
+                                self.last_contact[subject])
+        ongoing = self.rng.random(subject.size) < 1 / 7
+        outcome = np.where(
+            ongoing, self.pick(source, "outcome", ("not recovered/not resolved",),
+                               "Not recovered/not resolved"),
+            self.pick(source, "outcome", ("recovered/resolved",), "Recovered/resolved"))
         serious = self.choice(source, "serious", subject.size, ["No"])
         yes = self.pick(source, "serious", ("yes", "y"), "Yes")
         terms = np.array(["Mucositis oral", "Anemia", "Fatigue", "Rash maculo-papular",
@@ -254,17 +269,28 @@ class Generator:
             "ae_term": terms[self.rng.integers(0, len(terms), subject.size)],
             "grade": self.rng.integers(1, 5, subject.size).astype(str),
             "onset_date": self.dates(onset, self.fmt(source, "onset_date")),
-            "resolution_date": self.dates(resolution, self.fmt(source, "resolution_date")),
+            "resolution_date": np.where(ongoing, "", self.dates(
+                resolution, self.fmt(source, "resolution_date"))).astype(object),
+            "outcome": outcome.astype(object),
             "serious": serious,
             "hospitalised": np.where(serious == yes, yes, "").astype(object),
             "related": self.rng.choice(["Related", "Not related"], subject.size).astype(object),
         }, subject.size)
 
+    @property
+    def last_contact(self) -> np.ndarray:
+        """Each subject's last contact (the death date of those who died): after the end
+        of treatment, before the data cut-off."""
+        if not hasattr(self, "_last_contact"):
+            end = getattr(self, "treatment_end", self.first_dose + 300)
+            self._last_contact = np.minimum(end + self.rng.integers(10, 500, self.n),
+                                            (self.facts.cutoff - EPOCH).astype(int))
+        return self._last_contact
+
     def disposition(self, source: str) -> pd.DataFrame:
         n = self.n
         end = getattr(self, "treatment_end", self.first_dose + 300)
-        last = np.minimum(end + self.rng.integers(10, 500, n),
-                          (self.facts.cutoff - EPOCH).astype(int))
+        last = self.last_contact
         dead = self.rng.random(n) < 0.4
         reasons = self.choice(source, "end_of_treatment_reason", n, ["Progressive disease"])
         return self.fill(source, {
