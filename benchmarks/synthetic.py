@@ -15,8 +15,9 @@ treatment, assessments and follow-up to death or last contact, all before the
 spec's data cut-off. The study is consistent -- adverse events end before the
 last contact with the outcome their end date says, the investigator's best
 response is the one the assessments give -- so it converts and validates with
-no finding, as a clean study does (``tests/test_benchmark_study.py``). Everything is drawn with numpy from one seed, on whole
-columns, so 100,000 subjects take seconds.
+no finding, as a clean study does (``tests/test_benchmark_study.py``).
+Everything is drawn with numpy from one seed, on whole columns, so 100,000
+subjects take seconds.
 
     python benchmarks/synthetic.py 1000 /tmp/study    # writes /tmp/study/<spec>.yaml + data/
 """
