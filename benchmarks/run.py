@@ -435,6 +435,57 @@ def command_rows(spec: Path, out: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def example_row() -> dict[str, Any]:
+    """``cdisc convert`` of the embedded example, the fastest of three runs."""
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="cdisc-bench-example-") as tmp:
+        for number in range(3):
+            runs.append(run_command(["convert", "--out", str(Path(tmp) / f"out{number}"),
+                                     "-q"]))
+    seconds, peak, _ = min(runs)
+    print(f"embedded example: cdisc convert {seconds:.2f} s (fastest of 3), peak RSS "
+          f"{peak:.0f} MB", flush=True)
+    return {"stage": "example convert (cmd)", "seconds": seconds, "peak_rss_mb": peak}
+
+
+def print_study_targets(results: dict[str, Any]) -> dict[str, Any]:
+    """The study targets of issue 15 this run can say something about."""
+    def command(size: int, stage: str) -> dict[str, Any] | None:
+        rows = results["studies"].get(str(size)) or []
+        return next((r for r in rows if r["stage"] == stage), None)
+
+    targets: dict[str, Any] = {}
+    print("\ntargets (issue 15):")
+
+    def say(key: str, text: str, value: float, met: bool) -> None:
+        targets[key] = value
+        print(f"  {text}  {'MET' if met else 'NOT MET'}")
+
+    example = results["example"]["seconds"]
+    say("example_seconds", f"embedded example converts in under 3 s: {example:.2f} s", example,
+        example < 3)
+    small, large = command(10_000, "convert (cmd)"), command(LARGE, "convert (cmd)")
+    if small:
+        say("convert_10k_seconds", f"convert at 10,000 subjects under 15 s: "
+            f"{small['seconds']:.1f} s", small["seconds"], small["seconds"] < 15)
+        check = command(10_000, "validate (cmd)")
+        if check:
+            speed = check["records"] / check["seconds"]
+            say("validate_10k_records_per_second", "validate at least 100,000 records/s on "
+                f"the 10,000-subject output: {speed:,.0f}", speed, speed >= 100_000)
+    if large:
+        say("convert_100k_seconds", f"convert at 100,000 subjects under 150 s: "
+            f"{large['seconds']:.0f} s", large["seconds"], large["seconds"] < 150)
+        peak = large["peak_rss_mb"] / 1000
+        say("convert_100k_peak_gb", f"... with peak RSS under 6 GB: {peak:.2f} GB", peak,
+            peak < 6)
+        if small:
+            growth = large["seconds"] / small["seconds"]
+            say("growth_10k_to_100k", f"time from 10k to 100k grows at most 11x: "
+                f"{growth:.1f}x", growth, growth <= 11)
+    return targets
+
+
 def rate(value: float | None, seconds: float | None, unit: float = 1.0) -> str:
     if not value or not seconds:
         return ""
@@ -550,10 +601,14 @@ def main() -> None:
         [LARGE] if args.large else [])
     print(machine(), flush=True)
     results: dict[str, Any] = {"machine": machine(), "studies": {}, "encoder": None}
+    if sizes:
+        results["example"] = example_row()
     for subjects in sizes:
         rows = study_rows(subjects)
         results["studies"][str(subjects)] = rows
         print_study(subjects, rows)
+    if sizes:
+        results["study_targets"] = print_study_targets(results)
     if args.encoder_rows:
         with tempfile.TemporaryDirectory(prefix="cdisc-bench-xpt-") as tmp:
             rows = run_child(["--child-encoder", tmp, "--encoder-rows", str(args.encoder_rows),
