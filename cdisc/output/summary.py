@@ -54,7 +54,7 @@ import pandas as pd
 from pandas.api.types import infer_dtype
 
 from ..errors import DerivationError, Location, Problem
-from ..formats.atomic import json_bytes, write_atomic
+from ..formats.atomic import json_parts, write_atomic
 from ..model.text import factorize
 
 #: error codes of the summary
@@ -912,7 +912,9 @@ def render_summary(adam: Mapping[str, pd.DataFrame],
         images["swimmer"] = "swimmer.png"
         result["swimmer_plot"] = {"file": "swimmer.png", "subjects_shown": shown,
                                   "subjects": len(analysis.swimmer), "selection": which}
-    files["summary.json"] = json_bytes(result)
+    # in ~1 MB pieces joined once: json.dumps(indent=2) would hold every small piece of
+    # the text at once (the swimmer rows of 100,000 subjects: about a gigabyte)
+    files["summary.json"] = b"".join(json_parts(result))
     files["summary.md"] = render_markdown(result).encode("utf-8")
     embedded = ({key: files[name] for key, name in images.items()}
                 if options.embed_images else None)
