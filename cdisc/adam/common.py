@@ -297,10 +297,7 @@ class Reader:
             return None
         mask = evaluate(where, frame).to_numpy()
         if narrow:
-            flags = [flag_variable(v) for v in variables]
-            kept = [c for c in dict.fromkeys([*needed, *filter(None, flags), RECORD, SUBJECT])
-                    if c in frame.columns]
-            return frame.loc[mask, kept]
+            return frame.loc[mask, _narrow_columns(frame, needed, variables)]
         return frame[mask]
 
     def _narrow(self, dataset: str, where: Mapping[str, Any] | None, needed: list[str],
@@ -318,9 +315,8 @@ class Reader:
             rows = np.flatnonzero(evaluate(where, tested).to_numpy())
         else:
             rows = np.arange(len(base))
-        flags = [flag_variable(v) for v in variables]
-        kept = [c for c in dict.fromkeys([*needed, *filter(None, flags)]) if c in base.columns]
-        out = pd.DataFrame({c: base[c].to_numpy()[rows] for c in kept}, index=rows)
+        out = pd.DataFrame({c: base[c].to_numpy()[rows]
+                            for c in _narrow_columns(base, needed, variables)}, index=rows)
         out[RECORD] = rows + 1
         if dataset not in self._subjects:
             self._subjects[dataset] = text(base["USUBJID"]).to_numpy(dtype=object)
@@ -343,6 +339,14 @@ class Reader:
         if companion and companion in frame.columns:  # an ADaM date keeps its own flag
             flags = flags.where(flags.notna(), text(frame[companion]).where(days.notna()))
         return days, flags
+
+
+def _narrow_columns(frame: pd.DataFrame, needed: list[str], variables: list[str]
+                    ) -> list[str]:
+    """What a narrow selection keeps of ``frame``: the variables needed, the --DTF/--TMF
+    flags of the dates among them, the record number and the subject (when there)."""
+    flags = filter(None, (flag_variable(v) for v in variables))
+    return [c for c in dict.fromkeys([*needed, *flags, RECORD, SUBJECT]) if c in frame.columns]
 
 
 def provenance(dataset: str, variable: str, algorithm: str, arguments: Mapping[str, Any],

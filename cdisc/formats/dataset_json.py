@@ -70,7 +70,7 @@ from ..errors import CdiscError, Location, OutputError, Problem
 from ..model import Dataset, DatasetMeta, VariableMeta
 from ..model.numbers import EXACT_INTEGERS
 from ..model.oids import item_group_oid, item_oid, metadata_version_oid, study_oid
-from ..model.text import byte_lengths, factorize
+from ..model.text import byte_lengths, codes_hold, factorize
 from .atomic import write_atomic_parts
 from .compare import column_differences
 
@@ -390,9 +390,6 @@ def _encode_text(variable: VariableMeta, series: pd.Series, oid: str, display: s
     # a column repeats its values: the blanks are stripped from each distinct text once;
     # a missing value (None, NaN, pd.NA: code -1) is null, the last entry
     codes, distinct = factorize(array)
-    present = codes >= 0
-    # the codes take each record to its own value: the verification relies on it
-    exact = bool((distinct[codes[present]] == array[present]).all())
     texts = pd.Series(distinct, dtype=object).str.rstrip(" ")
     encoded = np.append(texts.to_numpy(dtype=object), None)
     if blank_missing:
@@ -406,8 +403,8 @@ def _encode_text(variable: VariableMeta, series: pd.Series, oid: str, display: s
             data_type = "datetime" if filled.str.contains("T", regex=False).any() else "date"
     if data_type != "string":
         length = None  # as Define-XML: no length for dates
-    if not exact:
-        return _Encoded(column(data_type, length), values)  # verified record by record
+    if not codes_hold(array, codes, distinct):  # the verification per distinct value
+        return _Encoded(column(data_type, length), values)  # relies on it: record by record
     return _Encoded(column(data_type, length), values, distinct=distinct,
                     encoded_distinct=encoded[:-1])
 
@@ -902,9 +899,8 @@ def _holds_frame(raw: Any, data: memoryview, frame: pd.DataFrame, name: str, *,
     if at < 0:
         return False
     end = at + len(marker)
-    head = bytes(data[:end])
     try:
-        document = json.loads(head if ndjson else head + b"]}")
+        document = _head_document(bytes(data[:end]).decode("utf-8"), ndjson)
         meta = _parse_metadata(document, source)
     except (json.JSONDecodeError, UnicodeDecodeError, CdiscError):
         return False
@@ -932,6 +928,12 @@ def _holds_frame(raw: Any, data: memoryview, frame: pd.DataFrame, name: str, *,
 
 #: where this writer's rows begin in a .json file
 _ROWS_START = b'"rows":[\n'
+
+
+def _head_document(head: str, ndjson: bool) -> Any:
+    """The document of the text before this writer's rows (an NDJSON file's first line,
+    or a .json file up to ``"rows":[``), closed as a file without rows."""
+    return json.loads(head if ndjson else head + "]}")
 
 
 # --- sniffing ----------------------------------------------------------------------------
@@ -1043,7 +1045,9 @@ def write_dataset_json(dataset: Dataset, path: str | Path, *, created: datetime,
     path = Path(path)
     encoded, layout = _prepare(dataset, created=created, ndjson=ndjson, header=header)
     check = _Check(dataset, encoded, layout, name=path.name, full=verify == "full")
-    problems = check.metadata() or check.columns()
+    meta, problems = check.metadata()
+    if meta is not None and not problems:
+        problems = check.columns(meta)
     if problems:
         raise OutputError(problems)
 
@@ -1075,17 +1079,17 @@ class _Check:
         return [Problem(VERIFY, f"the encoded file does not read back: {p.message}",
                         p.location) for p in problems]
 
-    def metadata(self) -> list[Problem]:
-        """The head and tail parse back to the dataset's name, record count and variables."""
+    def metadata(self) -> tuple[DatasetJsonMeta | None, list[Problem]]:
+        """The metadata the head parses back to (None when it does not), and how it
+        differs from the dataset's name, record count and variables."""
         dataset, frame = self.dataset, self.dataset.frame
-        text = self.layout.head if self.layout.separator == "\n" else (
-            self.layout.head.removesuffix("\n") + "]}")
         try:
-            meta = _parse_metadata(json.loads(text), self.name)
+            meta = _parse_metadata(_head_document(self.layout.head, self.layout.separator
+                                                  == "\n"), self.name)
         except json.JSONDecodeError as exc:
-            return self._unreadable(_not_json(exc, self.name).problems)
+            return None, self._unreadable(_not_json(exc, self.name).problems)
         except CdiscError as exc:
-            return self._unreadable(exc.problems)
+            return None, self._unreadable(exc.problems)
         problems: list[Problem] = []
         if meta.records != len(frame) or meta.name != dataset.name:
             problems.append(Problem(VERIFY, f"the encoded file says {meta.name} with "
@@ -1094,47 +1098,37 @@ class _Check:
         if names != [str(c) for c in frame.columns]:
             problems.append(Problem(VERIFY, f"{self.reader} holds variables {names}, not "
                                     f"{list(frame.columns)}", Location(dataset=dataset.name)))
-        self.meta = meta
-        return problems
+        return meta, problems
 
-    def columns(self) -> list[Problem]:
-        """Each encoded column decoded as a reader decodes it is the frame's column."""
+    def columns(self, meta: DatasetJsonMeta) -> list[Problem]:
+        """Each encoded column decoded as a reader decodes it is the frame's column. A text
+        column is compared once per distinct value (each record holds its value's text by
+        its code, checked when encoding); a difference there is found and located record
+        by record."""
         frame, problems = self.dataset.frame, []
         numeric = {v.name for v in self.dataset.meta.variables if v.is_numeric}
-        for column, encoded in zip(self.meta.columns, self.encoded, strict=True):
+        for column, encoded in zip(meta.columns, self.encoded, strict=True):
             if encoded.distinct is not None and encoded.encoded_distinct is not None and (
-                    not self._text_differs(column, encoded)):
-                continue  # every distinct text decodes to itself; the records take them by code
-            decoded, column_problems = _decode_column(column, encoded.values, self.name,
-                                                      self.meta.name, "")
-            if decoded is None:
-                problems += self._unreadable(column_problems)
+                    not self._differences(meta, column, encoded.encoded_distinct,
+                                          pd.Series(encoded.distinct, dtype=object))):
                 continue
             # compared as the metadata says: a Num column of Python ints as numbers, a Char
             # column that is all NaN (a float column to pandas) as text
             want = (pd.to_numeric(frame[column.name]) if column.name in numeric
                     else frame[column.name].astype(object))
-            have = pd.Series(decoded, index=want.index,
-                             dtype="float64" if column.is_numeric else object)
-            problems += column_differences(want, have, name=column.name,
-                                           dataset=self.dataset.name, reader=self.reader,
-                                           code=VERIFY)
+            problems += self._differences(meta, column, encoded.values, want)
         return problems
 
-    def _text_differs(self, column: Column, encoded: _Encoded) -> bool:
-        """Whether a text column's distinct values, encoded and decoded as a reader decodes
-        them, differ from the frame's; each record holds its value's text (by its code),
-        so equal distinct values make the column equal. A difference is then found and
-        located record by record."""
-        assert encoded.distinct is not None and encoded.encoded_distinct is not None
-        decoded, problems = _decode_column(column, encoded.encoded_distinct, self.name,
-                                           self.meta.name, "")
-        if decoded is None or problems:
-            return True
-        want = pd.Series(encoded.distinct, dtype=object)
-        return bool(column_differences(want, pd.Series(decoded, dtype=object),
-                                       name=column.name, dataset=self.dataset.name,
-                                       reader=self.reader, code=VERIFY))
+    def _differences(self, meta: DatasetJsonMeta, column: Column, values: np.ndarray,
+                     want: pd.Series) -> list[Problem]:
+        """How ``values``, decoded as a reader decodes them, differ from ``want``."""
+        decoded, problems = _decode_column(column, values, self.name, meta.name, "")
+        if decoded is None:
+            return self._unreadable(problems)
+        have = pd.Series(decoded, index=want.index,
+                         dtype="float64" if column.is_numeric else object)
+        return column_differences(want, have, name=column.name, dataset=self.dataset.name,
+                                  reader=self.reader, code=VERIFY)
 
     def rows(self, start: int, stop: int, text: str) -> None:
         """Rows ``start:stop`` as ``text`` holds them: counted, and parsed where sampled."""

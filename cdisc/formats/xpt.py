@@ -103,7 +103,15 @@ from pandas.api.types import infer_dtype
 
 from ..errors import Location, OutputError, Problem, Severity
 from ..model.numbers import EXACT_INTEGERS, IBM_TINY, WRITABLE_MAX
-from ..model.text import CONTROL, MAX_CHAR, MAX_LABEL, MAX_NAME, NON_ASCII, factorize
+from ..model.text import (
+    CONTROL,
+    MAX_CHAR,
+    MAX_LABEL,
+    MAX_NAME,
+    NON_ASCII,
+    codes_hold,
+    factorize,
+)
 from . import xpt_decode as dec
 from . import xpt_encode as enc
 from .atomic import deferred, made_durable
@@ -503,14 +511,13 @@ def _character(s: pd.Series, *, dataset: str, field: str,
     offending ones are mapped back to their records."""
     values = s.to_numpy(dtype=object)  # the frame's own array when the column is object
     codes, distinct = factorize(values)  # missing values (None, NaN, pd.NA): -1
-    present = codes >= 0
-    if not (distinct[codes[present]] == values[present]).all():
+    if not codes_hold(values, codes, distinct):
         # a hash that took two values for one (pandas' own factorize does so past a NUL):
         # every record is then checked, coded and verified as its own value
+        present = codes >= 0
         distinct = values[present]
         codes = np.full(len(values), -1, dtype=np.intp)
         codes[present] = np.arange(len(distinct))
-    distinct = np.asarray(distinct, dtype=object)
     width = 0
     found: dict[str, list[np.ndarray]] = {"ascii": [], "control": [], "long": []}
     for start in range(0, len(distinct), _SLICE):

@@ -64,6 +64,22 @@ def factorize(values: Any, *, sort: bool = False) -> tuple[np.ndarray, np.ndarra
     return codes, distinct
 
 
+def codes_hold(values: np.ndarray, codes: np.ndarray, distinct: np.ndarray) -> bool:
+    """Whether ``codes`` take every present record of ``values`` to a value equal to its
+    own (one object comparison per record). A stage that checks or writes a column once
+    per distinct value relies on it, and falls back to record by record when it fails
+    (a hash that took two values for one).
+
+    >>> values = np.array(["M", "M\\x00", None], dtype=object)
+    >>> codes_hold(values, *factorize(values))
+    True
+    >>> codes_hold(values, np.array([0, 0, -1]), np.array(["M"], dtype=object))
+    False
+    """
+    present = codes >= 0
+    return bool((distinct[codes[present]] == values[present]).all())
+
+
 def _as_text(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values.notna(), "").astype(str)
 
