@@ -191,9 +191,28 @@ def test_best_overall_response_by_lists_equals_by_frames(points, confirm, max_ne
 @FAST
 @given(st.lists(st.tuples(words, st.one_of(st.none(), st.integers(), st.floats(
     allow_nan=False, allow_infinity=False))), max_size=20), st.sampled_from([",\n", "\n"]))
-def test_rows_in_one_encoder_call_equal_rows_one_by_one(rows, separator):
-    assert dataset_json._rows_text(rows, separator) == separator.join(
-        map(dataset_json._ENCODER.encode, rows))
+def test_rows_from_token_tables_equal_rows_encoded_one_by_one(rows, separator):
+    """The rows a chunk's records take from each column's table of distinct values (and,
+    for a column without codes, from a table of its records) are the rows the JSON
+    encoder writes one by one."""
+    encode = dataset_json._ENCODER.encode
+    want = b"".join((encode(row) + separator).encode() for row in rows)
+    end = (b"]" + separator.encode())
+    affixes = [(b"[", b","), (b"", end)]
+    columns = [np.array([row[i] for row in rows], dtype=object) for i in range(2)]
+    by_record = [(dataset_json._token_table(c, *a), None)
+                 for c, a in zip(columns, affixes, strict=True)]
+    assert dataset_json._rows_bytes(by_record, len(rows)) == want
+    coded = []
+    for column, affix in zip(columns, affixes, strict=True):
+        first = {}  # each distinct JSON text's first value, in order
+        for value in column:
+            first.setdefault(encode(value), value)
+        position = {text: i for i, text in enumerate(first)}
+        codes = np.array([position[encode(v)] for v in column], dtype=np.intp)
+        coded.append((dataset_json._token_table(np.array(list(first.values()), dtype=object),
+                                                *affix), codes))
+    assert dataset_json._rows_bytes(coded, len(rows)) == want
 
 
 @FAST

@@ -422,12 +422,12 @@ def test_writer_refuses_what_it_cannot_write_and_keeps_the_old_file(tmp_path):
 @pytest.mark.parametrize("ndjson", [False, True])
 def test_writer_verifies_the_bytes_it_wrote(tmp_path, monkeypatch, ndjson):
     dataset = dataset_of(pd.DataFrame({"N": [1.0, 2.0]}))
-    real = dataset_json._rows_text
+    real = dataset_json._rows_bytes
 
-    def corrupt(rows, separator):  # a serialiser that gets one row wrong
-        return real(rows, separator).replace("[2]", "[3]")
+    def corrupt(parts, rows):  # a serialiser that gets one row wrong
+        return real(parts, rows).replace(b"[2]", b"[3]")
 
-    monkeypatch.setattr(dataset_json, "_rows_text", corrupt)
+    monkeypatch.setattr(dataset_json, "_rows_bytes", corrupt)
     path = tmp_path / ("xx.ndjson" if ndjson else "xx.json")
     with pytest.raises(OutputError) as excinfo:
         write_dataset_json(dataset, path, created=CREATED, ndjson=ndjson)
@@ -441,12 +441,13 @@ def test_fast_verification_parses_a_sample_of_the_rows_full_all_of_them(tmp_path
     dataset = dataset_of(pd.DataFrame({"N": np.arange(3000, dtype=float)}))
     sampled = np.linspace(0, 2999, dataset_json.SAMPLED_ROWS).astype(int)
     unsampled = next(i for i in range(3000) if i not in set(sampled.tolist()))
-    real = dataset_json._rows_text
+    real = dataset_json._rows_bytes
 
-    def corrupt(rows, separator):  # one row the sample does not parse
-        return real(rows, separator).replace(f"\n[{unsampled}]", f"\n[{unsampled + 0.5}]")
+    def corrupt(parts, rows):  # one row the sample does not parse
+        return real(parts, rows).replace(f"\n[{unsampled}]".encode(),
+                                         f"\n[{unsampled + 0.5}]".encode())
 
-    monkeypatch.setattr(dataset_json, "_rows_text", corrupt)
+    monkeypatch.setattr(dataset_json, "_rows_bytes", corrupt)
     write_dataset_json(dataset, tmp_path / "fast.json", created=CREATED)  # not seen
     with pytest.raises(OutputError) as excinfo:
         write_dataset_json(dataset, tmp_path / "full.json", created=CREATED, verify="full")
@@ -455,18 +456,35 @@ def test_fast_verification_parses_a_sample_of_the_rows_full_all_of_them(tmp_path
 
 
 @pytest.mark.parametrize("change", [
-    lambda text: text.replace("\n[7]", "\n[7],\n[7]"),  # a row too many
-    lambda text: text.replace(",\n[7]", ""),  # a row too few
+    lambda text: text.replace(b"\n[7]", b"\n[7],\n[7]"),  # a row too many
+    lambda text: text.replace(b",\n[7]", b""),  # a row too few
 ])
 def test_fast_verification_counts_every_row(tmp_path, monkeypatch, change):
     dataset = dataset_of(pd.DataFrame({"N": np.arange(3000, dtype=float)}))
-    real = dataset_json._rows_text
-    monkeypatch.setattr(dataset_json, "_rows_text",
-                        lambda rows, separator: change(real(rows, separator)))
+    real = dataset_json._rows_bytes
+    monkeypatch.setattr(dataset_json, "_rows_bytes",
+                        lambda parts, rows: change(real(parts, rows)))
     with pytest.raises(OutputError) as excinfo:
         write_dataset_json(dataset, tmp_path / "xx.json", created=CREATED)
     assert codes(excinfo) == {"DSJ_VERIFY"}
     assert "where rows 1-3000 were encoded, not 3000" in excinfo.value.problems[0].message
+
+
+def test_fast_verification_finds_a_row_without_its_separator(tmp_path, monkeypatch):
+    """A row the sample does not parse, left without the comma after it: the file would
+    not be JSON, and the writer says which record."""
+    dataset = dataset_of(pd.DataFrame({"N": np.arange(3000, dtype=float)}))
+    assert 7 not in dataset_json._Check(dataset, [], dataset_json._Layout("", ",\n", "", 3000),
+                                        name="xx.json", full=False).sampled
+    real = dataset_json._rows_bytes
+    monkeypatch.setattr(dataset_json, "_rows_bytes",
+                        lambda parts, rows: real(parts, rows).replace(b"[7],\n", b"[7] \n"))
+    with pytest.raises(OutputError) as excinfo:
+        write_dataset_json(dataset, tmp_path / "xx.json", created=CREATED)
+    problem = excinfo.value.problems[0]
+    assert problem.code == "DSJ_VERIFY" and problem.location.record == 8
+    assert "does not separate record 8" in problem.message
+    assert not (tmp_path / "xx.json").exists()
 
 
 def test_writer_verifies_each_column_as_a_reader_decodes_it(tmp_path, monkeypatch):
@@ -743,12 +761,15 @@ def test_chunked_writing_gives_the_bytes_of_one_piece(tmp_path, monkeypatch, ndj
         assert write_dataset_json(dataset, path, created=CREATED, ndjson=ndjson,
                                   verify=verify) == len(whole)
         assert path.read_bytes() == whole
-    real = dataset_json._rows_text
+    monkeypatch.setattr(dataset_json, "ROW_BYTES", 40)  # assembled a few rows at a time
+    assert write_dataset_json(dataset, path, created=CREATED, ndjson=ndjson) == len(whole)
+    assert path.read_bytes() == whole
+    real = dataset_json._rows_bytes
 
-    def corrupt(rows, separator):  # row 901 (record 902), in the 15th chunk
-        return real(rows, separator).replace('[901,"t5"]', '[901,"t6"]')
+    def corrupt(parts, rows):  # row 901 (record 902), in the 15th chunk
+        return real(parts, rows).replace(b'[901,"t5"]', b'[901,"t6"]')
 
-    monkeypatch.setattr(dataset_json, "_rows_text", corrupt)
+    monkeypatch.setattr(dataset_json, "_rows_bytes", corrupt)
     with pytest.raises(OutputError) as excinfo:
         write_dataset_json(dataset, path, created=CREATED, ndjson=ndjson, verify="full")
     assert excinfo.value.problems[0].location.record == 902

@@ -252,6 +252,11 @@ class _Encoded:
     #: the frame's column -- checked when encoding)
     distinct: np.ndarray | None = None
     encoded_distinct: np.ndarray | None = None
+    #: when the column repeats its values: each record's position in ``tokens`` (-1 for
+    #: null) and the JSON-ready values so taken -- ``values`` is ``tokens`` taken by
+    #: ``codes``; the rows are written from them (None: record by record from ``values``)
+    codes: np.ndarray | None = None
+    tokens: np.ndarray | None = None
 
 
 def _records(mask: np.ndarray, series: pd.Series, code: str, message: str,
@@ -359,15 +364,19 @@ def _encode_numeric(variable: VariableMeta, series: pd.Series, oid: str, display
     if infinite.any():
         return _Encoded(column("double"), np.array([], dtype=object), _records(
             infinite, series, ENCODE, "an infinite number cannot be written in JSON", where))
+    # each distinct number is converted once (NaN: code -1, null)
+    codes, present = pd.factorize(values, use_na_sentinel=True)
     kind = sas_temporal_kind(display)
     if kind is not None:
-        text = _temporal_strings(values, kind)
+        text = _temporal_strings(present, kind)
         if text is not None:
-            return _Encoded(column(kind, "integer"), text)
-    present = values[~np.isnan(values)]
+            return _Encoded(column(kind, "integer"), np.append(text, None)[codes],
+                            codes=codes, tokens=text)
     whole = bool(((np.floor(present) == present) & (np.abs(present) <= EXACT_INTEGERS)).all())
+    tokens = _json_numbers(present)
     # an all-missing column is integer too, as define.xml describes it
-    return _Encoded(column("integer" if whole else "double"), _json_numbers(values))
+    return _Encoded(column("integer" if whole else "double"), np.append(tokens, None)[codes],
+                    codes=codes, tokens=tokens)
 
 
 def _encode_text(variable: VariableMeta, series: pd.Series, oid: str, display: str | None,
@@ -406,7 +415,7 @@ def _encode_text(variable: VariableMeta, series: pd.Series, oid: str, display: s
     if not codes_hold(array, codes, distinct):  # the verification per distinct value
         return _Encoded(column(data_type, length), values)  # relies on it: record by record
     return _Encoded(column(data_type, length), values, distinct=distinct,
-                    encoded_distinct=encoded[:-1])
+                    encoded_distinct=encoded[:-1], codes=codes, tokens=encoded[:-1])
 
 
 def _encoded_columns(dataset: Dataset, *, blank_missing: bool = False
@@ -488,8 +497,9 @@ def _encode(dataset: Dataset, *, created: datetime, ndjson: bool,
             header: Header | None) -> tuple[bytes, list[_Encoded]]:
     """:func:`encode`'s bytes and the encoded columns they hold (values as JSON holds them)."""
     encoded, layout = _prepare(dataset, created=created, ndjson=ndjson, header=header)
-    parts = [layout.head, *(text for _, _, text in _row_chunks(encoded, layout)), layout.tail]
-    return "".join(parts).encode("utf-8"), encoded
+    parts = [layout.head.encode("utf-8"), *(text for _, _, text in _row_chunks(encoded, layout)),
+             layout.tail.encode("utf-8")]
+    return b"".join(parts), encoded
 
 
 #: rows encoded, checked and written at a time by :func:`write_dataset_json`: memory
@@ -529,31 +539,69 @@ def _prepare(dataset: Dataset, *, created: datetime, ndjson: bool,
                             + '],"rows":[\n', ",\n", "]}\n", rows)
 
 
+#: at most this many bytes of padded row text are assembled at a time (a chunk with
+#: wide columns is assembled in parts): memory stays near it whatever the widths
+ROW_BYTES = 32 << 20
+
+
 def _row_chunks(encoded: list[_Encoded], layout: _Layout
-                ) -> Iterator[tuple[int, int, str]]:
-    """``(first row, end row, text)`` of each chunk of :data:`CHUNK_ROWS` rows; the text of
-    every chunk but the first starts with the separator that follows the row before it."""
-    columns = [e.values for e in encoded]
+                ) -> Iterator[tuple[int, int, bytes]]:
+    """``(first row, end row, UTF-8 text)`` of each chunk of :data:`CHUNK_ROWS` rows: every
+    row is followed by the separator but the last row of all.
+
+    A column's distinct values are encoded once, each into a zero-padded row of a
+    byte table with the punctuation around it ("[" before the first column, "," after
+    each but the last, "]" and the separator after the last); a chunk's records take
+    their values' rows of each table side by side, and dropping the zero bytes leaves
+    the text. JSON text never holds a zero byte (a NUL is written \\u0000, no UTF-8
+    sequence holds one), so the padding is all that is dropped. A column whose codes
+    do not hold its values is encoded record by record.
+    """
+    if not encoded:
+        return
+    separator = layout.separator.encode("utf-8")
+    last = len(encoded) - 1
+    affixes = [(b"[" if i == 0 else b"", b"]" + separator if i == last else b",")
+               for i in range(len(encoded))]
+    tables = [None if e.codes is None else _token_table(np.append(e.tokens, None), *affix)
+              for e, affix in zip(encoded, affixes, strict=True)]
     for start in range(0, layout.rows, CHUNK_ROWS):
         stop = min(layout.rows, start + CHUNK_ROWS)
-        rows = list(zip(*(c[start:stop] for c in columns), strict=True))
-        text = _rows_text(rows, layout.separator)
-        yield start, stop, (layout.separator + text if start else text)
+        parts = []
+        for e, table, affix in zip(encoded, tables, affixes, strict=True):
+            if table is None:  # one table row per record of the chunk
+                parts.append((_token_table(e.values[start:stop], *affix), None))
+            else:
+                parts.append((table, e.codes[start:stop]))
+        text = _rows_bytes(parts, stop - start)
+        yield start, stop, (text[:-len(separator)] if stop == layout.rows else text)
 
 
-def _rows_text(rows: list[tuple[Any, ...]], separator: str) -> str:
-    """Each row as a JSON array, the arrays joined by ``separator``.
+def _token_table(values: np.ndarray, prefix: bytes, suffix: bytes) -> np.ndarray:
+    """Each JSON-ready value as ``prefix`` + its UTF-8 JSON text + ``suffix``, one per
+    row of a uint8 table padded with zero bytes."""
+    texts = [prefix + text.encode("utf-8") + suffix for text in map(_ENCODER.encode, values)]
+    lengths = np.fromiter(map(len, texts), dtype=np.intp, count=len(texts))
+    table = np.zeros((len(texts), int(lengths.max(initial=0))), dtype=np.uint8)
+    flat = np.frombuffer(b"".join(texts), dtype=np.uint8)
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    table[np.repeat(np.arange(len(texts)), lengths), np.arange(len(flat)) - starts] = flat
+    return table
 
-    The rows are encoded in one call of the C encoder and split where one row ends
-    and the next begins ("],["); a text holding "],[" itself makes that ambiguous,
-    and then each row is encoded on its own (the same bytes, more slowly).
-    """
-    if not rows:
-        return ""
-    whole = _ENCODER.encode(rows)
-    if whole.count("],[") == len(rows) - 1:  # the boundaries and nothing else
-        return whole[1:-1].replace("],[", "]" + separator + "[")
-    return separator.join(map(_ENCODER.encode, rows))
+
+def _rows_bytes(parts: list[tuple[np.ndarray, np.ndarray | None]], rows: int) -> bytes:
+    """The text of ``rows`` records: for each column its token table and each record's
+    row of it (None: the table holds the records in order)."""
+    width = sum(table.shape[1] for table, _ in parts)
+    step = max(1, ROW_BYTES // max(1, width))
+    out = []
+    for first in range(0, rows, step):
+        end = min(rows, first + step)
+        block = np.concatenate(
+            [table[first:end] if codes is None else table.take(codes[first:end], axis=0)
+             for table, codes in parts], axis=1)
+        out.append(block[block != 0].tobytes())
+    return b"".join(out)
 
 
 # --- decoding ----------------------------------------------------------------------------
@@ -918,8 +966,7 @@ def _holds_frame(raw: Any, data: memoryview, frame: pd.DataFrame, name: str, *,
     if [e.column.to_json() for e in encoded] != document["columns"]:
         return False
     at = end
-    for _start, _stop, text in _row_chunks(encoded, layout):
-        chunk = text.encode("utf-8")
+    for _start, _stop, chunk in _row_chunks(encoded, layout):
         if data[at:at + len(chunk)] != chunk:
             return False
         at += len(chunk)
@@ -1055,7 +1102,7 @@ def write_dataset_json(dataset: Dataset, path: str | Path, *, created: datetime,
         yield layout.head.encode("utf-8")
         for start, stop, text in _row_chunks(encoded, layout):
             check.rows(start, stop, text)  # raises before the chunk is written
-            yield text.encode("utf-8")
+            yield text
         yield layout.tail.encode("utf-8")
 
     return write_atomic_parts(path, parts())
@@ -1071,9 +1118,8 @@ class _Check:
         self.name, self.full = name, full
         self.reader = f"the encoded {name}"
         total = layout.rows
-        self.sampled = set() if full or not total else {
-            0, total - 1, *np.linspace(0, total - 1, min(total, SAMPLED_ROWS)).astype(int)
-            .tolist()}
+        self.sampled = np.zeros(0, dtype=np.int64) if full or not total else np.unique(
+            np.linspace(0, total - 1, min(total, SAMPLED_ROWS)).astype(np.int64))
 
     def _unreadable(self, problems: Iterable[Problem]) -> list[Problem]:
         return [Problem(VERIFY, f"the encoded file does not read back: {p.message}",
@@ -1130,26 +1176,49 @@ class _Check:
         return column_differences(want, have, name=column.name, dataset=self.dataset.name,
                                   reader=self.reader, code=VERIFY)
 
-    def rows(self, start: int, stop: int, text: str) -> None:
-        """Rows ``start:stop`` as ``text`` holds them: counted, and parsed where sampled."""
-        separator = self.layout.separator
-        lines = (text[len(separator):] if start else text).split(separator)
+    def rows(self, start: int, stop: int, text: bytes) -> None:
+        """Rows ``start:stop`` as ``text`` holds them: counted, and parsed where sampled.
+
+        Each separator ends a line and JSON text holds no raw line break, so the rows
+        are where the line breaks say (each checked to follow the rest of the
+        separator); no copy of the rows is made to count them."""
+        separator = self.layout.separator.encode("utf-8")
+        codes = np.frombuffer(text, dtype=np.uint8)
+        breaks = np.flatnonzero(codes == ord("\n"))
+        ends = breaks - (len(separator) - 1)  # where each row's separator begins
+        final = stop == self.layout.rows
+        lines = len(breaks) + final  # the last row of all has no separator after it
         where = Location(dataset=self.dataset.name)
-        if len(lines) != stop - start:
-            raise OutputError([Problem(VERIFY, f"{self.reader} holds {len(lines)} records "
-                                       f"where rows {start + 1}-{stop} were encoded, not "
+        if lines != stop - start or (final and text.endswith(b"\n")):
+            raise OutputError([Problem(VERIFY, f"{self.reader} holds {lines} records where "
+                                       f"rows {start + 1}-{stop} were encoded, not "
                                        f"{stop - start}", where)])
-        numbers = range(start, stop) if self.full else sorted(
-            i for i in self.sampled if start <= i < stop)
-        if not numbers:
+        unseparated = np.zeros(len(breaks), dtype=bool)
+        for i, byte in enumerate(separator[:-1]):
+            unseparated |= codes[np.maximum(ends + i, 0)] != byte
+        if unseparated.any():
+            row = start + int(np.argmax(unseparated)) + 1
+            raise OutputError([Problem(VERIFY, f"{self.reader} does not separate record {row} "
+                                       f"from the next with {separator!r}",
+                                       Location(dataset=self.dataset.name, record=row))])
+        if self.full:
+            numbers = np.arange(start, stop)
+        else:
+            numbers = self.sampled[np.searchsorted(self.sampled, start):
+                                   np.searchsorted(self.sampled, stop)]
+        if not len(numbers):
             return
+        begins = np.append(0, breaks + 1)[numbers - start]
+        finish = np.append(ends, len(codes))[numbers - start]
+        lines = [text[b:e] for b, e in zip(begins.tolist(), finish.tolist(), strict=True)]
         try:
             if self.full:
-                parsed = json.loads("[" + ",".join(lines) + "]")
+                parsed = json.loads(b"[" + b",".join(lines) + b"]")
             else:
-                parsed = [json.loads(lines[i - start]) for i in numbers]
+                parsed = [json.loads(line) for line in lines]
         except json.JSONDecodeError as exc:
             raise OutputError(self._unreadable(_not_json(exc, self.name).problems)) from None
+        numbers = numbers.tolist()
         columns = [e.values for e in self.encoded]
         expected = (tuple(column[i] for column in columns) for i in numbers)
         try:
