@@ -33,7 +33,7 @@ from cdisc.formats.dataset_json import (
 )
 from cdisc.formats.folder import read_dataset_folder
 from cdisc.formats.xpt import read_xpt, write_xpt
-from cdisc.model import Dataset, DatasetMeta, VariableMeta, oids
+from cdisc.model import Dataset, DatasetMeta, VariableMeta, oids, text
 from cdisc.output.writers import WRITERS, formats_for, write_datasets
 
 from helpers import SHARED
@@ -738,6 +738,28 @@ def test_writers_registered_by_format(tmp_path):
     assert WRITERS["json"].metadata_ref is None  # the registered writer is not changed
 
 
+def test_both_formats_code_each_text_column_once(tmp_path, monkeypatch):
+    """write_datasets codes a text column once for XPT and Dataset-JSON; outside it (or
+    for another array) the codes are made again."""
+    calls = []
+    real = text.factorize
+    monkeypatch.setattr(text, "factorize", lambda values: calls.append(len(values))
+                        or real(values))
+    frame = pd.DataFrame({"STUDYID": ["S1"] * 3, "USUBJID": ["S1-1", "S1-2", "S1-1"],
+                          "AGE": [50.0, 61.0, 50.0]})
+    dataset = dataset_of(frame, name="DM", label="Demographics")
+    write_datasets([dataset], tmp_path, created=CREATED, formats=formats_for("both"))
+    assert calls == [3, 3]  # STUDYID and USUBJID, once each
+    assert read_xpt(tmp_path / "dm.xpt")[0]["USUBJID"].tolist() == ["S1-1", "S1-2", "S1-1"]
+    assert json.loads((tmp_path / "dm.json").read_bytes())["rows"][1] == ["S1", "S1-2", 61]
+    with text.codes_shared():
+        first = text.text_codes(frame["USUBJID"].to_numpy(dtype=object))
+        assert text.text_codes(frame["USUBJID"].to_numpy(dtype=object)) is first
+        assert not first.codes.flags.writeable  # shared: nobody may change them
+        assert text.text_codes(frame["USUBJID"].to_numpy(dtype=object).copy()) is not first
+    assert text.text_codes(frame["USUBJID"].to_numpy(dtype=object)) is not first
+
+
 def test_json_writer_leaves_the_xpt_bytes_alone(tmp_path):
     frame = pd.DataFrame({"STUDYID": ["S1"], "AGE": [50.0]})
     dataset = dataset_of(frame, name="DM", label="Demographics")
@@ -791,7 +813,7 @@ def test_text_columns_are_verified_per_distinct_value_and_their_codes_checked(tm
         codes, distinct = pd.factorize(np.asarray(values, dtype=object))
         return codes, np.asarray(distinct, dtype=object)
 
-    monkeypatch.setattr(dataset_json, "factorize", merging)
+    monkeypatch.setattr(text, "factorize", merging)  # what text_codes codes with
     with pytest.raises(OutputError) as excinfo:
         write_dataset_json(dataset_of(frame), tmp_path / "merged.json", created=CREATED)
     problem = excinfo.value.problems[0]

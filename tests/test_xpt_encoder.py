@@ -29,6 +29,7 @@ from cdisc.formats import xpt
 from cdisc.formats import xpt_decode as dec
 from cdisc.formats import xpt_encode as enc
 from cdisc.formats.xpt import SPECIAL_MISSING, check_transport, read_xpt, write_xpt
+from cdisc.model import text
 
 PILOT = Path(__file__).resolve().parents[2] / "shared" / "reference" / "cdiscpilot01"
 CREATED = datetime(2021, 3, 4, 5, 6, 7)
@@ -548,7 +549,7 @@ def test_a_hash_that_merges_values_does_not_hide_them(tmp_path: Path, monkeypatc
         codes, distinct = pd.factorize(np.asarray(values, dtype=object))
         return codes, np.asarray(distinct, dtype=object)
 
-    monkeypatch.setattr(xpt, "factorize", merging)
+    monkeypatch.setattr(text, "factorize", merging)  # what text_codes codes with
     df = pd.DataFrame({"A": ["M", "M\x00", "M", "F"]})
     problems = check_transport(df, name="X", label="L", column_labels={"A": "a"})
     assert [(p.code, p.location.record) for p in problems] == [("XPT_VALUE_CONTROL", 2)]

@@ -30,7 +30,8 @@ def _is_numeric(values: pd.Series) -> bool:
 def _filled(values: pd.Series) -> np.ndarray:
     """The values, a missing one as "" (numpy, not pandas: a column of ten records costs
     microseconds, not pandas' fixed cost per call)."""
-    array = values.to_numpy(dtype=object, copy=True)
+    # np.array copies: pandas' to_numpy(copy=True) can hand back a read-only array as it is
+    array = np.array(values.to_numpy(dtype=object), dtype=object)
     array[pd.isna(array)] = ""
     return array
 

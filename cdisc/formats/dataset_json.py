@@ -70,7 +70,7 @@ from ..errors import CdiscError, Location, OutputError, Problem
 from ..model import Dataset, DatasetMeta, VariableMeta
 from ..model.numbers import EXACT_INTEGERS
 from ..model.oids import item_group_oid, item_oid, metadata_version_oid, study_oid
-from ..model.text import byte_lengths, codes_hold, factorize
+from ..model.text import byte_lengths, factorize, text_codes
 from .atomic import write_atomic_parts
 from .compare import column_differences
 
@@ -398,7 +398,7 @@ def _encode_text(variable: VariableMeta, series: pd.Series, oid: str, display: s
             bad, obj, ENCODE, "a Char variable holds a value that is not text", where))
     # a column repeats its values: the blanks are stripped from each distinct text once;
     # a missing value (None, NaN, pd.NA: code -1) is null, the last entry
-    codes, distinct = factorize(array)
+    codes, distinct, holds = text_codes(array)
     texts = pd.Series(distinct, dtype=object).str.rstrip(" ")
     encoded = np.append(texts.to_numpy(dtype=object), None)
     if blank_missing:
@@ -412,7 +412,7 @@ def _encode_text(variable: VariableMeta, series: pd.Series, oid: str, display: s
             data_type = "datetime" if filled.str.contains("T", regex=False).any() else "date"
     if data_type != "string":
         length = None  # as Define-XML: no length for dates
-    if not codes_hold(array, codes, distinct):  # the verification per distinct value
+    if not holds:  # the verification per distinct value
         return _Encoded(column(data_type, length), values)  # relies on it: record by record
     return _Encoded(column(data_type, length), values, distinct=distinct,
                     encoded_distinct=encoded[:-1], codes=codes, tokens=encoded[:-1])

@@ -109,8 +109,7 @@ from ..model.text import (
     MAX_LABEL,
     MAX_NAME,
     NON_ASCII,
-    codes_hold,
-    factorize,
+    text_codes,
 )
 from . import xpt_decode as dec
 from . import xpt_encode as enc
@@ -510,8 +509,8 @@ def _character(s: pd.Series, *, dataset: str, field: str,
     A column repeats its values, so each distinct text is checked once and the
     offending ones are mapped back to their records."""
     values = s.to_numpy(dtype=object)  # the frame's own array when the column is object
-    codes, distinct = factorize(values)  # missing values (None, NaN, pd.NA): -1
-    if not codes_hold(values, codes, distinct):
+    codes, distinct, holds = text_codes(values)  # missing values (None, NaN, pd.NA): -1
+    if not holds:
         # a hash that took two values for one (pandas' own factorize does so past a NUL):
         # every record is then checked, coded and verified as its own value
         present = codes >= 0

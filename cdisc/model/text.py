@@ -13,7 +13,10 @@ trailing tabs and newlines.
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -78,6 +81,55 @@ def codes_hold(values: np.ndarray, codes: np.ndarray, distinct: np.ndarray) -> b
     """
     present = codes >= 0
     return bool((distinct[codes[present]] == values[present]).all())
+
+
+class TextCodes(NamedTuple):
+    """A column's :func:`factorize` and whether its codes hold (:func:`codes_hold`)."""
+
+    codes: np.ndarray
+    distinct: np.ndarray
+    holds: bool
+
+
+#: the columns coded inside :func:`codes_shared` (None outside it)
+_SHARED: ContextVar[dict[tuple[Any, ...], tuple[np.ndarray, TextCodes]] | None] = ContextVar(
+    "shared text codes", default=None)
+
+
+@contextlib.contextmanager
+def codes_shared() -> Iterator[None]:
+    """Inside the block, :func:`text_codes` of an array already coded in it is the
+    codes made then: the stages that write one dataset in two formats code each column
+    once. The arrays must not change inside the block (the codes are read-only, and a
+    column is known by its memory: where it starts, its shape and strides)."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def text_codes(values: np.ndarray) -> TextCodes:
+    """:func:`factorize` of an object array and whether :func:`codes_hold` -- made once
+    per array inside :func:`codes_shared`.
+
+    >>> text_codes(np.array(["M", "F", None, "M"], dtype=object)).codes.tolist()
+    [0, 1, -1, 0]
+    """
+    shared = _SHARED.get()
+    key = None
+    if shared is not None and isinstance(values, np.ndarray) and values.dtype == object:
+        key = (values.__array_interface__["data"][0], values.shape, values.strides)
+        known = shared.get(key)
+        if known is not None:  # the same memory: the same array or a view of it
+            return known[1]
+    codes, distinct = factorize(values)
+    codes.flags.writeable = False
+    distinct.flags.writeable = False
+    coded = TextCodes(codes, distinct, codes_hold(values, codes, distinct))
+    if key is not None:
+        shared[key] = (values, coded)  # the array kept: its memory cannot be reused meanwhile
+    return coded
 
 
 def _as_text(values: pd.Series) -> pd.Series:

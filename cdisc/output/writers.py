@@ -25,6 +25,7 @@ from .. import __version__
 from ..errors import OutputError
 from ..formats import dataset_json, xpt
 from ..model import Dataset
+from ..model.text import codes_shared
 from .folder import safe_child
 
 #: the sourceSystem of the Dataset-JSON files we write
@@ -129,8 +130,9 @@ def write_datasets(datasets: Iterable[Dataset], folder: Path, *, created: dateti
         writers = [w.with_metadata_ref(metadata_ref) if isinstance(w, DatasetJsonWriter)
                    else w for w in writers]
     for dataset in sorted(datasets, key=lambda d: d.name):
-        for writer in writers:
-            path = safe_child(folder, f"{dataset.name.lower()}{writer.suffix}")
-            writer.write(dataset, path, created=created)
-            written.append(path)
+        with codes_shared():  # each text column is coded once for all the formats
+            for writer in writers:
+                path = safe_child(folder, f"{dataset.name.lower()}{writer.suffix}")
+                writer.write(dataset, path, created=created)
+                written.append(path)
     return written
