@@ -164,6 +164,16 @@ def test_the_same_datasets_give_the_same_bytes(example, written, sdtm_xml):
     assert again == sdtm_xml
 
 
+def test_a_column_is_made_distinct_as_python_compares_text():
+    """pandas' drop_duplicates takes "M\\x00" for "M" (it hashes text up to a NUL): the
+    define would then give SEX the length of "M"."""
+    from cdisc.output import define
+
+    distinct = define._unique(pd.Series(["M", "M\x00", "M", None, "F"], name="SEX"))
+    assert distinct.tolist() == ["M", "M\x00", "F"]
+    assert define._char_type(pd.Series(["M", "M\x00"]), iso=False).length == 2
+
+
 def _where(item) -> tuple[str, ...]:
     return tuple(f"{c.variable}={'+'.join(c.values)}" for w in item.where for c in w.checks)
 

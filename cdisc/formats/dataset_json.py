@@ -244,19 +244,49 @@ def _study_value(frame: pd.DataFrame) -> str | None:
 # --- encoding ----------------------------------------------------------------------------
 @dataclass
 class _Encoded:
+    """A column encoded: its metadata, and its values as JSON holds them (str / int /
+    float / None), kept as each record's code into the column's distinct values --
+    a column repeats its values, and its records' objects would cost 8 bytes a cell."""
+
     column: Column
-    values: np.ndarray  # object: str / int / float / None, ready for json
     problems: list[Problem] = field(default_factory=list)
     #: a text column: its distinct values and each distinct value's text as encoded
-    #: (``values`` is the second taken by each record's code, and the first so taken is
-    #: the frame's column -- checked when encoding)
+    #: (the records take the second by their codes, and the first so taken is the
+    #: frame's column -- checked when encoding)
     distinct: np.ndarray | None = None
     encoded_distinct: np.ndarray | None = None
-    #: when the column repeats its values: each record's position in ``tokens`` (-1 for
-    #: null) and the JSON-ready values so taken -- ``values`` is ``tokens`` taken by
-    #: ``codes``; the rows are written from them (None: record by record from ``values``)
+    #: each record's position in ``tokens`` (-1: null), in the smallest integer type
     codes: np.ndarray | None = None
+    #: the JSON-ready value of each code
     tokens: np.ndarray | None = None
+    #: the values record by record, for a column without codes (a text column whose
+    #: codes do not hold its values: :func:`cdisc.model.text.codes_hold`)
+    records: np.ndarray | None = None
+
+    @property
+    def rows(self) -> int:
+        return len(self.codes) if self.codes is not None else (
+            len(self.records) if self.records is not None else 0)
+
+    def values_at(self, positions: slice | np.ndarray) -> np.ndarray:
+        """The JSON-ready values of the records at ``positions`` (object array)."""
+        if self.codes is None:
+            return self.records[positions] if self.records is not None else np.empty(
+                0, dtype=object)
+        return np.append(self.tokens, None)[self.codes[positions]]  # code -1: None
+
+    @property
+    def values(self) -> np.ndarray:
+        """:meth:`values_at` every record (made on each call: let it go once used)."""
+        return self.values_at(slice(None))
+
+
+def _compact(codes: np.ndarray, distinct: int) -> np.ndarray:
+    """``codes`` (-1 and 0 ... ``distinct`` - 1) in the smallest signed integer type."""
+    for kind in (np.int8, np.int16, np.int32):
+        if distinct <= np.iinfo(kind).max:
+            return codes.astype(kind)
+    return codes.astype(np.int64, copy=False)
 
 
 def _records(mask: np.ndarray, series: pd.Series, code: str, message: str,
@@ -356,27 +386,25 @@ def _encode_numeric(variable: VariableMeta, series: pd.Series, oid: str, display
             pd.api.types.is_numeric_dtype(series.dtype)
             or infer_dtype(series, skipna=True) in ("integer", "floating", "mixed-integer-float",
                                                     "empty", "decimal")):
-        return _Encoded(column("double"), np.array([], dtype=object), [Problem(
-            ENCODE, "a Num variable holds values that are not numbers",
-            Location(**where))])
+        return _Encoded(column("double"), [Problem(
+            ENCODE, "a Num variable holds values that are not numbers", Location(**where))])
     values = pd.to_numeric(series).to_numpy(dtype="float64", na_value=np.nan)
     infinite = np.isinf(values)
     if infinite.any():
-        return _Encoded(column("double"), np.array([], dtype=object), _records(
+        return _Encoded(column("double"), _records(
             infinite, series, ENCODE, "an infinite number cannot be written in JSON", where))
     # each distinct number is converted once (NaN: code -1, null)
     codes, present = pd.factorize(values, use_na_sentinel=True)
+    codes = _compact(codes, len(present))
     kind = sas_temporal_kind(display)
     if kind is not None:
         text = _temporal_strings(present, kind)
         if text is not None:
-            return _Encoded(column(kind, "integer"), np.append(text, None)[codes],
-                            codes=codes, tokens=text)
+            return _Encoded(column(kind, "integer"), codes=codes, tokens=text)
     whole = bool(((np.floor(present) == present) & (np.abs(present) <= EXACT_INTEGERS)).all())
-    tokens = _json_numbers(present)
     # an all-missing column is integer too, as define.xml describes it
-    return _Encoded(column("integer" if whole else "double"), np.append(tokens, None)[codes],
-                    codes=codes, tokens=tokens)
+    return _Encoded(column("integer" if whole else "double"), codes=codes,
+                    tokens=_json_numbers(present))
 
 
 def _encode_text(variable: VariableMeta, series: pd.Series, oid: str, display: str | None,
@@ -394,7 +422,7 @@ def _encode_text(variable: VariableMeta, series: pd.Series, oid: str, display: s
         obj = series.astype(object)
         bad = ~obj.map(lambda v: isinstance(v, str) or v is None
                        or (isinstance(v, float) and np.isnan(v))).to_numpy(dtype=bool)
-        return _Encoded(column("string", None), np.array([], dtype=object), _records(
+        return _Encoded(column("string", None), _records(
             bad, obj, ENCODE, "a Char variable holds a value that is not text", where))
     # a column repeats its values: the blanks are stripped from each distinct text once;
     # a missing value (None, NaN, pd.NA: code -1) is null, the last entry
@@ -403,7 +431,6 @@ def _encode_text(variable: VariableMeta, series: pd.Series, oid: str, display: s
     encoded = np.append(texts.to_numpy(dtype=object), None)
     if blank_missing:
         encoded[np.flatnonzero((texts == "").to_numpy(dtype=bool))] = None
-    values = encoded[codes]
     length = max(1, int(variable.length or 1))
     data_type = "string"
     if variable.name.upper().endswith("DTC"):
@@ -412,10 +439,10 @@ def _encode_text(variable: VariableMeta, series: pd.Series, oid: str, display: s
             data_type = "datetime" if filled.str.contains("T", regex=False).any() else "date"
     if data_type != "string":
         length = None  # as Define-XML: no length for dates
-    if not holds:  # the verification per distinct value
-        return _Encoded(column(data_type, length), values)  # relies on it: record by record
-    return _Encoded(column(data_type, length), values, distinct=distinct,
-                    encoded_distinct=encoded[:-1], codes=codes, tokens=encoded[:-1])
+    if not holds:  # the verification per distinct value relies on it: record by record
+        return _Encoded(column(data_type, length), records=encoded[codes])
+    return _Encoded(column(data_type, length), distinct=distinct, encoded_distinct=encoded[:-1],
+                    codes=_compact(codes, len(distinct)), tokens=encoded[:-1])
 
 
 def _encoded_columns(dataset: Dataset, *, blank_missing: bool = False
@@ -528,7 +555,7 @@ def _prepare(dataset: Dataset, *, created: datetime, ndjson: bool,
         raise OutputError(problems)
     metadata = _metadata(dataset, (e.column for e in encoded), created=created,
                          header=header or Header())
-    rows = len(encoded[0].values) if encoded else 0
+    rows = encoded[0].rows if encoded else 0
     dump = _ENCODER.encode
     if ndjson:
         return encoded, _Layout(dump(metadata) + "\n", "\n", "\n" if rows else "", rows)
@@ -570,7 +597,7 @@ def _row_chunks(encoded: list[_Encoded], layout: _Layout
         parts = []
         for e, table, affix in zip(encoded, tables, affixes, strict=True):
             if table is None:  # one table row per record of the chunk
-                parts.append((_token_table(e.values[start:stop], *affix), None))
+                parts.append((_token_table(e.values_at(slice(start, stop)), *affix), None))
             else:
                 parts.append((table, e.codes[start:stop]))
         text = _rows_bytes(parts, stop - start)
@@ -1218,9 +1245,9 @@ class _Check:
                 parsed = [json.loads(line) for line in lines]
         except json.JSONDecodeError as exc:
             raise OutputError(self._unreadable(_not_json(exc, self.name).problems)) from None
+        columns = [e.values_at(numbers) for e in self.encoded]  # the rows parsed, in order
         numbers = numbers.tolist()
-        columns = [e.values for e in self.encoded]
-        expected = (tuple(column[i] for column in columns) for i in numbers)
+        expected = zip(*columns, strict=True) if columns else ((),) * len(numbers)
         try:
             same = len(parsed) == len(numbers) and not any(map(ne, map(_as_tuple, parsed),
                                                                expected))
@@ -1237,8 +1264,8 @@ def _as_tuple(row: Any) -> Any:
 
 def _first_row_differing(rows: list[Any], numbers: Sequence[int], columns: list[np.ndarray],
                          reader: str, dataset: str) -> Problem:
-    for i, got in zip(numbers, rows, strict=False):
-        want = [column[i] for column in columns]
+    for j, (i, got) in enumerate(zip(numbers, rows, strict=False)):
+        want = [column[j] for column in columns]
         if _as_tuple(got) != tuple(want):
             return Problem(VERIFY, f"{reader} holds row {got!r}, encoded as {want!r}",
                            Location(dataset=dataset, record=i + 1))

@@ -41,6 +41,7 @@ import contextlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -67,7 +68,7 @@ from ..model.oids import (
     value_list_oid,
     where_clause_oid,
 )
-from ..model.text import byte_lengths
+from ..model.text import byte_lengths, factorize, text_codes
 from ..spec.schema import spec_algorithms
 from ..text import decimals, number_text
 
@@ -198,12 +199,34 @@ def _present(series: pd.Series) -> pd.Series:
     return series[~is_missing(series)]
 
 
+#: the frame whose columns' distinct values :func:`_unique` keeps while one dataset is
+#: described (None outside :meth:`_DatasetWriter.build`), and those distinct values
+_COLUMNS: ContextVar[tuple[pd.DataFrame, dict[str, pd.Series]] | None] = ContextVar(
+    "define columns", default=None)
+
+
 def _unique(series: pd.Series) -> pd.Series:
-    """The distinct values of a column (types, lengths and terms depend on nothing else)."""
+    """The distinct values of a column (types, lengths and terms depend on nothing else).
+
+    Text is told apart as Python compares it (:func:`cdisc.model.text.factorize`: "M"
+    and "M\\x00" are two values); a column of the dataset being described is made
+    distinct once, however many of its properties are asked for."""
+    known = _COLUMNS.get()
+    name = series.name
+    own = (known is not None and isinstance(name, str) and name in known[0].columns
+           and known[0][name] is series)  # the frame's own column (pandas caches it)
+    if own and name in known[1]:
+        return known[1][name]
     try:
-        return series.drop_duplicates()
+        if series.dtype == object:
+            distinct = pd.Series(factorize(series)[1], dtype=object, name=name)
+        else:
+            distinct = series.drop_duplicates()
     except TypeError:  # unhashable cells: keep them all
         return series
+    if own:
+        known[1][name] = distinct
+    return distinct
 
 
 def _has_values(series: pd.Series) -> bool:
@@ -898,12 +921,34 @@ class _DatasetWriter:
             and "QVAL" in self.frame
         self.parent = self.name[4:] if self.is_supp and self.name.startswith("SUPP") else None
         self._texts: dict[str, pd.Series] = {}
+        self._rows: dict[str, dict[str, np.ndarray]] = {}
 
     def text_of(self, column: str) -> pd.Series:
-        """A column as text (None where missing), same index as the frame; computed once."""
+        """A column as text (NaN where missing), same index as the frame; computed once,
+        from each distinct value's text when the column is text."""
         if column not in self._texts:
-            self._texts[column] = _text_values(self.frame[column]).reindex(self.frame.index)
+            series = self.frame[column]
+            coded = text_codes(series.to_numpy(dtype=object)) if series.dtype == object else None
+            if coded is not None and coded.holds:
+                texts = _text_values(pd.Series(coded.distinct, dtype=object))
+                by_code = np.append(texts.reindex(range(len(coded.distinct)))
+                                    .to_numpy(dtype=object), np.nan)
+                self._texts[column] = pd.Series(by_code[coded.codes], index=self.frame.index,
+                                                dtype=object, name=column)
+            else:
+                self._texts[column] = _text_values(series).reindex(self.frame.index)
         return self._texts[column]
+
+    def rows_of(self, column: str, value: str) -> np.ndarray:
+        """The positions, in order, of the records whose ``column`` has the text ``value``
+        (:meth:`text_of`); the column is grouped once for all its values."""
+        if column not in self._rows:
+            codes, distinct = factorize(self.text_of(column))
+            order = np.argsort(codes, kind="stable")
+            bounds = np.searchsorted(codes[order], np.arange(len(distinct) + 1))
+            self._rows[column] = {text: order[bounds[i]:bounds[i + 1]]
+                                  for i, text in enumerate(distinct.tolist())}
+        return self._rows[column].get(value, np.zeros(0, dtype=np.intp))
 
     # the variables described per value, and the variable that selects the value
     def value_level(self) -> tuple[str | None, list[str]]:
@@ -1178,8 +1223,7 @@ class _DatasetWriter:
         order = 0
         key_oid = item_oid(self.name, key)
         for value, blocks in key_values.items():
-            mask = self.text_of(key) == value
-            subset = self.frame.loc[mask.fillna(False), name]
+            subset = self.frame[name].iloc[self.rows_of(key, value)]
             if not _has_values(subset):
                 continue
             provs = self._value_provs(name, value, blocks)
@@ -1232,7 +1276,7 @@ class _DatasetWriter:
     def _qlabel(self, qnam: str, provs: Sequence[Provenance]) -> str | None:
         labels = [str(p.arguments["label"]) for p in provs if p.arguments.get("label")]
         if "QLABEL" in self.frame:
-            rows = self.frame[self.text_of("QNAM").fillna("") == qnam]
+            rows = self.frame.iloc[self.rows_of("QNAM", qnam)]
             data = sorted(set(_text_values(_unique(rows["QLABEL"]))))
             if data:
                 return data[0]
@@ -1308,7 +1352,13 @@ def build_define(datasets: Iterable[Dataset], *, standard: str, study: StudyLike
     b = _Builder(standard, study, spec, comments, leaf_suffix)
     ig_name, ig_version = (("SDTMIG", study.sdtmig_version) if standard == SDTM
                            else ("ADaMIG", study.adamig_version))
-    groups = [_DatasetWriter(b, ds).build() for ds in items]
+    groups = []
+    for ds in items:
+        columns = _COLUMNS.set((ds.frame, {}))
+        try:
+            groups.append(_DatasetWriter(b, ds).build())
+        finally:
+            _COLUMNS.reset(columns)
     b.split_codelists()
     codelists = [e for e in (_codelist_element(b.codelists[oid], b)
                              for oid in sorted(b.codelists)) if e is not None]
