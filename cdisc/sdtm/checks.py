@@ -13,7 +13,7 @@ from ..errors import Severity
 from ..model import text as text_rules
 from ..sources.reader import ROW, SOURCE
 from ..spec.model import Spec
-from .distinct import per_distinct
+from .distinct import DistinctValues, per_distinct
 from .registry import MappingContext
 from .suppqual import SUPP_PREFIX
 
@@ -28,19 +28,23 @@ def check_one_dm_record(built: dict[str, pd.DataFrame], ctx: MappingContext) -> 
         "MAP011", "subject has more than one demographics record", dm, duplicate, "USUBJID")
 
 
-def check_text(frame: pd.DataFrame, name: str, ctx: MappingContext) -> None:
+def check_text(frame: pd.DataFrame, name: str, ctx: MappingContext,
+               distinct: DistinctValues | None = None) -> None:
     """Character values must be printable ASCII (FDA Technical Conformance Guide, XPT v5).
 
     Collected text was checked for control characters where it was read; this
     catches what mapping made (a spec value, a lookup) and non-ASCII text, at the
     source row, before anything is written. The rule is :mod:`cdisc.model.text`.
+    ``distinct`` gives the frame's distinct values, if another check has them.
     """
+    distinct = distinct or DistinctValues(frame)
     for column in frame.columns:
         if column in (SOURCE, ROW) or frame[column].dtype != object:
             continue
         values = frame[column]
-        if not text_rules.not_printable_ascii(values).any():
-            continue  # one pass over the column in the common case
+        found = distinct(column)
+        if not text_rules.not_printable_ascii(values if found is None else found).any():
+            continue  # each distinct value looked at once in the common case
         bad_ascii = text_rules.non_ascii(values)
         bad_control = text_rules.control_characters(values)
         variable = column.removeprefix(SUPP_PREFIX)

@@ -61,3 +61,28 @@ def per_distinct(values: pd.Series,
     result = compute(distinct)
     array = result.to_numpy() if isinstance(result, pd.Series) else np.asarray(result)
     return array[codes]
+
+
+class DistinctValues:
+    """The distinct present values of each text column of one frame, made once per column
+    for the checks that run on the frame one after another (a check that finds nothing
+    in them -- the usual case -- never looks at the records).
+
+    >>> frame = pd.DataFrame({"A": ["x", "y", "x", None]})
+    >>> DistinctValues(frame)("A").tolist()
+    ['x', 'y']
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self._known: dict[str, pd.Series | None] = {}
+
+    def __call__(self, column: str) -> pd.Series | None:
+        """The column's distinct present values; None when it holds something but text.
+        The column must not have changed since the frame was given."""
+        if column not in self._known:
+            found = distinct_text(self.frame[column])
+            self._known[column] = None if found is None else found[0][
+                found[0].notna().to_numpy()].reset_index(drop=True)
+        return self._known[column]
+

@@ -43,6 +43,7 @@ from ..spec.conditions import condition_columns
 from ..spec.model import Spec
 from .blocks import build_block
 from .checks import check_cutoff, check_one_dm_record, check_orphans, check_text
+from .distinct import DistinctValues
 from .primitives import as_text, evaluate
 from .reconcile import Reconciliation, reconcile
 from .registry import MappingContext, get_algorithm
@@ -209,8 +210,10 @@ def build_sdtm(spec: Spec, sources: dict[str, SourceTable], problems: ProblemLog
     lineage: dict[str, pd.DataFrame] = {}
     for name, domain in spec.domains.items():
         meta = metas[name]
-        check_text(built[name], name, ctx)
-        frame, piece_labels = split_long(built[name], domain, ctx, meta)
+        distinct = DistinctValues(built[name])  # both checks look at each value once
+        check_text(built[name], name, ctx, distinct)
+        frame, piece_labels = split_long(built[name], domain, ctx, meta, distinct)
+        del distinct
         supp = build_suppqual(frame, domain, spec, piece_labels)
         # The reconciliation below needs only the lineage of the mapped records, and the
         # frame is let go once its conformed copy exists: two copies of a domain at a time.

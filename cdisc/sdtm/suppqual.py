@@ -38,6 +38,7 @@ from .. import standards
 from ..model.text import MAX_CHAR, MAX_LABEL, MAX_NAME
 from ..sources.reader import ROW, SOURCE
 from ..spec.model import DomainSpec, Spec
+from .distinct import DistinctValues
 from .primitives import as_text
 from .registry import MappingContext
 
@@ -126,11 +127,14 @@ def piece_label(label: str, i: int, taken: set[str]) -> str:
 
 
 def split_long(frame: pd.DataFrame, domain: DomainSpec, ctx: MappingContext,
-                meta: standards.Dataset) -> tuple[pd.DataFrame, dict[str, tuple[str, str]]]:
+               meta: standards.Dataset, distinct: DistinctValues | None = None,
+               ) -> tuple[pd.DataFrame, dict[str, tuple[str, str]]]:
     """Text over 200 bytes: SUPPQUAL pieces where allowed (SDTMIG 4.5.3), else an error.
 
     Returns the frame and, for each SUPP piece created, its (QLABEL, QORIG).
+    ``distinct`` gives the frame's distinct values, if another check has them.
     """
+    distinct = distinct or DistinctValues(frame)
     piece_labels: dict[str, tuple[str, str]] = {}
     mappings = {var: m for b in domain.records for var, m in b.map.items()}
     supp = {q: m for b in domain.records for q, m in b.supp.items()}
@@ -139,6 +143,9 @@ def split_long(frame: pd.DataFrame, domain: DomainSpec, ctx: MappingContext,
     for column in list(frame.columns):
         if column in (SOURCE, ROW) or pd.api.types.is_numeric_dtype(frame[column]):
             continue
+        found = distinct(column) if frame[column].dtype == object else None
+        if found is not None and not (_lengths(found) > MAX_CHAR).any():
+            continue  # each distinct value measured once in the common case
         long = pd.Series(_lengths(frame[column]) > MAX_CHAR, index=frame.index)
         if not long.any():
             continue

@@ -48,6 +48,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -160,14 +161,37 @@ def _has(text: pd.Series, char_class: re.Pattern) -> np.ndarray:
     return text.str.contains(char_class, regex=True).to_numpy(dtype=bool)
 
 
-def _cells_and_text(column: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """The cells as text (``astype(str)``) and that text stripped of blanks; a column of
-    objects repeats its values, so each distinct one is converted once."""
+@dataclass(frozen=True)
+class _Cells:
+    """A column's cells as text (``astype(str)``), that text stripped of blanks, and,
+    when the column was coded, each distinct cell's text (a present cell is
+    ``distinct[codes]``): a check of the text is made once per distinct cell."""
+
+    cells: pd.Series
+    text: pd.Series
+    codes: np.ndarray | None = None
+    distinct: pd.Series | None = None
+
+    def each(self, check: Callable[[pd.Series], np.ndarray]) -> np.ndarray:
+        """``check`` (True/False per cell text) of every cell, on the distinct ones."""
+        if self.codes is None or self.distinct is None:
+            return check(self.cells)
+        decided = check(self.distinct)
+        missing = self.codes < 0  # None, NaN: their text (e.g. "nan") checked as it is
+        out = np.append(decided, False)[self.codes]
+        if missing.any():
+            out[missing] = check(self.cells[missing])
+        return out
+
+
+def _cells_and_text(column: pd.Series) -> _Cells:
+    """:class:`_Cells` of a column; a column of objects repeats its values, so each
+    distinct one is converted once."""
     array = column.to_numpy(dtype=object) if column.dtype == object else None
     codes, distinct = factorize(array) if array is not None else (None, ())
     if array is None or not len(distinct):
         cells = column.astype(str)
-        return cells, cells.str.strip()
+        return _Cells(cells, cells.str.strip())
     as_text = pd.Series(distinct, dtype=object).astype(str)
     cells = as_text.to_numpy(dtype=object)[codes]
     text = as_text.str.strip().to_numpy(dtype=object)[codes]
@@ -176,18 +200,32 @@ def _cells_and_text(column: pd.Series) -> tuple[pd.Series, pd.Series]:
         own = pd.Series(array[missing], dtype=object).astype(str)
         cells[missing] = own.to_numpy(dtype=object)
         text[missing] = own.str.strip().to_numpy(dtype=object)
-    return pd.Series(cells, index=column.index), pd.Series(text, index=column.index)
+    return _Cells(pd.Series(cells, index=column.index), pd.Series(text, index=column.index),
+                  codes, as_text)
 
 
 def _lengths(text: pd.Series) -> np.ndarray:
     return np.fromiter(map(len, text), dtype=np.int64, count=len(text))
 
 
+def _cell_lengths(column: pd.Series) -> np.ndarray:
+    """Characters of each cell's text (``astype(str)``), each distinct cell measured once."""
+    if column.dtype != object:
+        return _lengths(column.astype(str))
+    array = column.to_numpy(dtype=object)
+    codes, distinct = factorize(array)
+    lengths = np.append(_lengths(pd.Series(distinct, dtype=object).astype(str)), 0)[codes]
+    missing = codes < 0  # None, NaN: measured as astype(str) writes them
+    if missing.any():
+        lengths[missing] = _lengths(pd.Series(array[missing], dtype=object).astype(str))
+    return lengths
+
+
 def _too_long(raw: _Raw, spec: SourceSpec, limits: Limits, problems: ProblemLog) -> bool:
     """SRC018 for every declared cell longer than ``cell_chars``; True if there was one."""
     found = False
     for name in (column.header for column in spec.columns.values()):
-        lengths = _lengths(raw.frame[name].astype(str))
+        lengths = _cell_lengths(raw.frame[name])
         for pos in np.flatnonzero(lengths > limits.cell_chars):
             found = True
             problems.extend([limit_problem(
@@ -197,11 +235,12 @@ def _too_long(raw: _Raw, spec: SourceSpec, limits: Limits, problems: ProblemLog)
     return found
 
 
-def _control_characters(text: pd.Series, rows: np.ndarray, where: dict, name: str,
+def _control_characters(cells: _Cells, rows: np.ndarray, where: dict, name: str,
                         problems: ProblemLog) -> np.ndarray:
     """SRC011 for cells holding a control character; the mask of those cells."""
     pattern = _CONTROL if where["sheet"] is None else _CONTROL_XLSX
-    hit = _has(text, pattern)
+    text = cells.cells
+    hit = cells.each(lambda values: _has(values, pattern))
     for pos in np.flatnonzero(hit):
         value = text.iat[pos]
         found = pattern.search(value)
@@ -358,9 +397,10 @@ def _read_one(spec: Spec, source: SourceSpec, problems: ProblemLog) -> SourceTab
     skipped: dict[str, np.ndarray] = {}
     for name, col in source.columns.items():
         header = col.header
-        cells, text = _cells_and_text(raw.frame[header])
-        skip = raw.reported.get(header, np.zeros(len(cells), dtype=bool)).copy()
-        skip |= _control_characters(cells, rows, where, header, problems)
+        coded = _cells_and_text(raw.frame[header])
+        text = coded.text
+        skip = raw.reported.get(header, np.zeros(len(text), dtype=bool)).copy()
+        skip |= _control_characters(coded, rows, where, header, problems)
         values: pd.Series = text.where(text != "", None)
         absent = values.isna().to_numpy() & ~skip
         if col.type in ("integer", "number"):
