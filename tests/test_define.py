@@ -174,6 +174,17 @@ def test_a_column_is_made_distinct_as_python_compares_text():
     assert define._char_type(pd.Series(["M", "M\x00"]), iso=False).length == 2
 
 
+def test_a_column_has_values_wherever_its_first_value_is():
+    from cdisc.output import define
+
+    late = [None] * 2000 + ["x"]  # beyond the records looked at first
+    assert define._has_values(pd.Series(late))
+    assert define._has_values(pd.Series(["  ", None, "y"]))  # a blank first value
+    assert define._has_values(pd.Series([None, 1], dtype=object))
+    assert not define._has_values(pd.Series(["  ", None, ""] * 700))
+    assert not define._has_values(pd.Series([None] * 3000, dtype=object))
+
+
 def _where(item) -> tuple[str, ...]:
     return tuple(f"{c.variable}={'+'.join(c.values)}" for w in item.where for c in w.checks)
 

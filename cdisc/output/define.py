@@ -230,7 +230,16 @@ def _unique(series: pd.Series) -> pd.Series:
 
 
 def _has_values(series: pd.Series) -> bool:
+    if series.dtype == object:  # the first records usually settle it
+        head = series.to_numpy(dtype=object)[:_HEAD]
+        there = head[~pd.isna(head)]
+        if len(there) and (not isinstance(there[0], str) or there[0].rstrip(" ")):
+            return True
     return bool(len(_present(_unique(series))))
+
+
+#: records :func:`_has_values` looks at before it makes the column distinct
+_HEAD = 1024
 
 
 def _text_values(series: pd.Series) -> pd.Series:
@@ -296,12 +305,16 @@ def _iso_type(values: pd.Series) -> str | None:
     return None
 
 
-def _char_type(values: pd.Series, iso: bool, numeric_text: bool = False) -> _Type:
-    """text with its length, an ISO 8601 type (no length), or a number held as text."""
+def _char_type(values: pd.Series, iso: bool, numeric_text: bool = False,
+               length: int | None = None) -> _Type:
+    """text with its length (``length`` when given: the values are then not measured),
+    an ISO 8601 type (no length), or a number held as text."""
     if iso:
         kind = _iso_type(values)
         if kind is not None:
             return _Type(kind)
+    if length is not None and not numeric_text:
+        return _Type("text", length)
     text = _text_values(_unique(values)).drop_duplicates()
     if numeric_text and len(text):
         numbers = pd.to_numeric(text, errors="coerce")
@@ -1021,13 +1034,14 @@ class _DatasetWriter:
 
     # --- one variable ------------------------------------------------------------
 
-    def _type(self, name: str, values: pd.Series, numeric: bool, value_level: bool) -> _Type:
+    def _type(self, name: str, values: pd.Series, numeric: bool, value_level: bool,
+              length: int | None = None) -> _Type:
         if numeric:
             return _numeric_type(values)
         iso = name.endswith(("DTC", "DUR")) or (
             self.std is not None and self.std.has(name)
             and self.std.variable(name).iso8601 is not None)
-        return _char_type(values, iso, numeric_text=value_level)
+        return _char_type(values, iso, numeric_text=value_level, length=length)
 
     def _origins(self, provs: Sequence[Provenance]) -> list[_Origin]:
         found = {o for p in provs for o in self.b.origins(p)}
@@ -1081,9 +1095,9 @@ class _DatasetWriter:
                  display_format: str | None = None, comment: str | None = None,
                  codelist: bool = True, iso_name: str | None = None,
                  by_value: bool = False) -> tuple[etree._Element, list[_Origin]]:
-        kind = self._type(iso_name or name, values, numeric, value_level)
-        if kind.datatype == "text" and meta_length is not None and not value_level:
-            kind = replace(kind, length=meta_length)  # as the dataset file stores it
+        # text has the length the dataset file stores it with
+        stored = meta_length if not value_level else None
+        kind = self._type(iso_name or name, values, numeric, value_level, length=stored)
         if display_format and numeric and _DATE_FORMATS.match(display_format):
             kind = replace(kind, datatype="integer", digits=None)
         origins = [] if by_value else self._origins(provs)
