@@ -216,6 +216,7 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
     the sources are read.
     """
     from .adam import derive_adam
+    from .model.text import codes_shared
     from .output.summary import write_files
     from .output.summary_job import SummaryJob
 
@@ -251,7 +252,8 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
     hints = {**{name: "SDTM" for name in result.tables}, **{name: "ADaM" for name in adam}}
     frames = {**result.datasets, **{name: table.frame for name, table in adam.items()}}
     out = Path(out_dir)
-    with staged_output(out, protected) as staging:
+    # each text column is coded once for its two files, define.xml and validation
+    with staged_output(out, protected) as staging, codes_shared():
         stages.start("write")
         try:
             files = _write_standard(result.tables, staging / "sdtm", "SDTM", spec, formats,

@@ -175,3 +175,35 @@ def test_text_differing_after_a_nul_is_checked_on_its_own() -> None:
     found = validate_datasets({"DM": dm}, standard_hint={"DM": "SDTM"}).findings
     on_sex = sorted((f.code, f.location.record) for f in found if f.location.field == "SEX")
     assert on_sex == [("CV0005", 2), ("CV0103", 2)]
+
+
+def test_validation_takes_the_codes_a_run_made_and_distrusts_codes_that_do_not_hold(
+        monkeypatch) -> None:
+    """In a run (codes_shared) the validator takes a column's codes made by the writers
+    instead of coding it again; codes that take a record to another value (a merging
+    hash) are not trusted: the column is read record by record and "M\\x00" is found."""
+    from cdisc.model import text
+    from cdisc.validate import validate_datasets
+
+    dm = pd.DataFrame({"STUDYID": ["S", "S"], "DOMAIN": ["DM", "DM"],
+                       "USUBJID": ["S-1", "S-2"], "SUBJID": ["1", "2"],
+                       "SEX": ["M", "M\x00"]})
+    calls = []
+    real = text.factorize
+    monkeypatch.setattr(text, "factorize", lambda values, **kw: calls.append(1)
+                        or real(values, **kw))
+    with text.codes_shared():
+        for column in dm.columns:
+            text.text_codes(dm[column].to_numpy(dtype=object))  # as the writers do
+        coded = len(calls)
+        found = validate_datasets({"DM": dm}, standard_hint={"DM": "SDTM"}).findings
+    assert coded == 5 and len(calls) == coded  # not one column coded again
+
+    def merging(values, **kw):
+        codes, distinct = pd.factorize(np.asarray(values, dtype=object))
+        return codes, np.asarray(distinct, dtype=object)
+
+    monkeypatch.setattr(text, "factorize", merging)
+    found = validate_datasets({"DM": dm}, standard_hint={"DM": "SDTM"}).findings
+    on_sex = sorted((f.code, f.location.record) for f in found if f.location.field == "SEX")
+    assert ("CV0005", 2) in on_sex

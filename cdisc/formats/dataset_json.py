@@ -70,7 +70,7 @@ from ..errors import CdiscError, Location, OutputError, Problem
 from ..model import Dataset, DatasetMeta, VariableMeta
 from ..model.numbers import EXACT_INTEGERS
 from ..model.oids import item_group_oid, item_oid, metadata_version_oid, study_oid
-from ..model.text import byte_lengths, factorize, text_codes
+from ..model.text import byte_lengths, code_type, factorize, text_codes
 from .atomic import write_atomic_parts
 from .compare import column_differences
 
@@ -281,14 +281,6 @@ class _Encoded:
         return self.values_at(slice(None))
 
 
-def _compact(codes: np.ndarray, distinct: int) -> np.ndarray:
-    """``codes`` (-1 and 0 ... ``distinct`` - 1) in the smallest signed integer type."""
-    for kind in (np.int8, np.int16, np.int32):
-        if distinct <= np.iinfo(kind).max:
-            return codes.astype(kind)
-    return codes.astype(np.int64, copy=False)
-
-
 def _records(mask: np.ndarray, series: pd.Series, code: str, message: str,
              where: dict[str, Any]) -> list[Problem]:
     rows = np.flatnonzero(mask)
@@ -395,7 +387,7 @@ def _encode_numeric(variable: VariableMeta, series: pd.Series, oid: str, display
             infinite, series, ENCODE, "an infinite number cannot be written in JSON", where))
     # each distinct number is converted once (NaN: code -1, null)
     codes, present = pd.factorize(values, use_na_sentinel=True)
-    codes = _compact(codes, len(present))
+    codes = codes.astype(code_type(len(present)), copy=False)
     kind = sas_temporal_kind(display)
     if kind is not None:
         text = _temporal_strings(present, kind)
@@ -442,7 +434,7 @@ def _encode_text(variable: VariableMeta, series: pd.Series, oid: str, display: s
     if not holds:  # the verification per distinct value relies on it: record by record
         return _Encoded(column(data_type, length), records=encoded[codes])
     return _Encoded(column(data_type, length), distinct=distinct, encoded_distinct=encoded[:-1],
-                    codes=_compact(codes, len(distinct)), tokens=encoded[:-1])
+                    codes=codes, tokens=encoded[:-1])
 
 
 def _encoded_columns(dataset: Dataset, *, blank_missing: bool = False

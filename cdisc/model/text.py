@@ -99,9 +99,13 @@ _SHARED: ContextVar[dict[tuple[Any, ...], tuple[np.ndarray, TextCodes]] | None] 
 @contextlib.contextmanager
 def codes_shared() -> Iterator[None]:
     """Inside the block, :func:`text_codes` of an array already coded in it is the
-    codes made then: the stages that write one dataset in two formats code each column
-    once. The arrays must not change inside the block (the codes are read-only, and a
-    column is known by its memory: where it starts, its shape and strides)."""
+    codes made then: the stages that write, describe and validate the datasets code
+    each column once. The arrays must not change inside the block (the codes are
+    read-only, and a column is known by its memory: where it starts, its shape and
+    strides). A block inside another shares the outer one's codes."""
+    if _SHARED.get() is not None:
+        yield
+        return
     token = _SHARED.set({})
     try:
         yield
@@ -109,12 +113,23 @@ def codes_shared() -> Iterator[None]:
         _SHARED.reset(token)
 
 
-def text_codes(values: np.ndarray) -> TextCodes:
-    """:func:`factorize` of an object array and whether :func:`codes_hold` -- made once
-    per array inside :func:`codes_shared`.
+def code_type(count: int) -> type[np.signedinteger[Any]]:
+    """The narrowest signed integer for codes -1 ... ``count`` - 1 (codes kept for every
+    column of a run cost a byte or two a record, not eight)."""
+    for kind in (np.int8, np.int16, np.int32):
+        if count <= np.iinfo(kind).max:
+            return kind
+    return np.int64
 
-    >>> text_codes(np.array(["M", "F", None, "M"], dtype=object)).codes.tolist()
-    [0, 1, -1, 0]
+
+def text_codes(values: np.ndarray) -> TextCodes:
+    """:func:`factorize` of an object array, its codes in the narrowest integer type
+    (:func:`code_type`), and whether :func:`codes_hold` -- made once per array inside
+    :func:`codes_shared`.
+
+    >>> coded = text_codes(np.array(["M", "F", None, "M"], dtype=object))
+    >>> coded.codes.tolist(), coded.codes.dtype.name
+    ([0, 1, -1, 0], 'int8')
     """
     shared = _SHARED.get()
     key = None
@@ -124,9 +139,11 @@ def text_codes(values: np.ndarray) -> TextCodes:
         if known is not None:  # the same memory: the same array or a view of it
             return known[1]
     codes, distinct = factorize(values)
+    holds = codes_hold(values, codes, distinct)
+    codes = codes.astype(code_type(len(distinct)), copy=False)
     codes.flags.writeable = False
     distinct.flags.writeable = False
-    coded = TextCodes(codes, distinct, codes_hold(values, codes, distinct))
+    coded = TextCodes(codes, distinct, holds)
     if key is not None:
         shared[key] = (values, coded)  # the array kept: its memory cannot be reused meanwhile
     return coded

@@ -25,7 +25,7 @@ from pandas.api.types import infer_dtype
 
 from ..errors import Location, Problem
 from ..model import is_missing
-from ..model.text import byte_lengths, factorize, not_printable_ascii
+from ..model.text import byte_lengths, code_type, factorize, not_printable_ascii, text_codes
 from ..text import number_text
 from .registry import get_rule
 
@@ -71,24 +71,16 @@ class Distinct:
         return self.per_row(self.values, None)
 
 
-def _code_type(count: int) -> type[np.signedinteger[Any]]:
-    """The narrowest signed integer for codes -1..count-1 (a run keeps codes per column)."""
-    for kind in (np.int8, np.int16, np.int32):
-        if count <= np.iinfo(kind).max:
-            return kind
-    return np.int64
-
-
 def _distinct(codes: np.ndarray, texts: Sequence[str | None]) -> Distinct:
     """``Distinct`` of a column factorised as ``codes`` into ``texts`` (which may hold
     None and repeat a value: normalising can merge "A" and "A ")."""
     texts = np.asarray(texts, dtype=object) if len(texts) else np.empty(0, dtype=object)
     remap, values = factorize(texts)  # None -> -1
-    kind = _code_type(len(values))
+    kind = code_type(len(values))
     if len(values) != len(texts) or (remap != np.arange(len(remap))).any():
         return Distinct(np.append(remap, -1).astype(kind)[codes],
                         np.asarray(values, dtype=object))
-    return Distinct(codes.astype(kind), np.asarray(values, dtype=object))
+    return Distinct(codes.astype(kind, copy=False), np.asarray(values, dtype=object))
 
 
 def _normalised(s: pd.Series) -> tuple[pd.Series, Distinct | None, str]:
@@ -102,9 +94,10 @@ def _normalised(s: pd.Series) -> tuple[pd.Series, Distinct | None, str]:
         values, source = found.rows(), "number"
     else:
         obj = s.to_numpy(dtype=object)
-        if infer_dtype(obj, skipna=True) in ("string", "empty"):  # one C pass; the usual case
-            codes, uniques = factorize(obj)  # None, NaN, NA -> -1
-            found = _distinct(codes, [v.rstrip(" ") or None for v in uniques])
+        coded = (text_codes(obj) if infer_dtype(obj, skipna=True) in ("string", "empty")
+                 else None)  # one C pass; the usual case (the writers' codes, in a run)
+        if coded is not None and coded.holds:  # None, NaN, NA: code -1
+            found = _distinct(coded.codes, [v.rstrip(" ") or None for v in coded.distinct])
             values, source = found.rows(), "string"
         else:
             # A mixed column (text among numbers, in a hand-made frame): per element, once.
@@ -320,7 +313,7 @@ def _distinct_of(values: pd.Series) -> Distinct | None:
     if infer_dtype(obj, skipna=True) not in ("string", "empty"):
         return None
     codes, uniques = factorize(obj)
-    return Distinct(codes.astype(_code_type(len(uniques))), np.asarray(uniques, dtype=object))
+    return Distinct(codes.astype(code_type(len(uniques))), np.asarray(uniques, dtype=object))
 
 
 def is_in(values: pd.Series | Distinct, members: Collection[Any]) -> np.ndarray:
