@@ -215,8 +215,23 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
     (:func:`cdisc.output.folder.check_output_target`); that is checked before
     the sources are read.
     """
-    from .adam import derive_adam
     from .model.text import codes_shared
+
+    # each text column is coded once, where SDTM puts it in order, for its two files,
+    # define.xml and validation (the datasets do not change after they are built)
+    with codes_shared():
+        return _convert(spec_path, source_dir=source_dir, out_dir=out_dir, limits=limits,
+                        allow_outside_sources=allow_outside_sources, formats=formats,
+                        ct_version=ct_version, package_dir=package_dir,
+                        package_formats=package_formats, verify=verify, progress=progress)
+
+
+def _convert(spec_path: str | Path | None, *, source_dir: str | Path | None,
+             out_dir: str | Path, limits: Limits, allow_outside_sources: bool,
+             formats: tuple[str, ...], ct_version: str | None,
+             package_dir: str | Path | None, package_formats: tuple[str, ...], verify: str,
+             progress: ProgressCallback | None) -> ConversionResult:
+    from .adam import derive_adam
     from .output.summary import write_files
     from .output.summary_job import SummaryJob
 
@@ -252,8 +267,7 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
     hints = {**{name: "SDTM" for name in result.tables}, **{name: "ADaM" for name in adam}}
     frames = {**result.datasets, **{name: table.frame for name, table in adam.items()}}
     out = Path(out_dir)
-    # each text column is coded once for its two files, define.xml and validation
-    with staged_output(out, protected) as staging, codes_shared():
+    with staged_output(out, protected) as staging:
         stages.start("write")
         try:
             files = _write_standard(result.tables, staging / "sdtm", "SDTM", spec, formats,

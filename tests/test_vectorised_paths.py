@@ -158,3 +158,35 @@ def test_per_distinct_takes_the_result_back_to_every_row_and_leaves_mixed_column
                                                                        None]
     # 1 and 1.0 are one value to a hash table but not as text: computed on the rows instead
     assert per_distinct(pd.Series([1, 1.0, "1"], dtype=object), lambda s: s) is None
+
+
+def test_sdtm_hands_each_text_column_on_with_its_codes():
+    """In a run, SDTM builds a text column in order from its distinct values and keeps the
+    codes for the writers, define.xml and validation; the column is read-only, so a
+    change to it fails instead of leaving its codes wrong. The result and its metadata
+    are those of the column taken record by record."""
+    from cdisc.model import resolve_metadata
+    from cdisc.sdtm.engine import _coded_in_order
+
+    values = pd.Series(["b  ", None, "a", "b  ", np.nan, "ccc"], dtype=object)
+    order = np.array([5, 4, 3, 2, 1, 0])
+    want = [None if pd.isna(v) else v for v in values.to_numpy()[order]]
+    with text_rules.codes_shared():
+        column = _coded_in_order(values, order)
+        assert column.tolist() == want
+        known = text_rules.known_codes(column)
+        assert known is not None and known.holds
+        assert known.distinct[known.codes[known.codes >= 0]].tolist() == [
+            v for v in want if v is not None]
+        assert text_rules.text_codes(column) is known  # nobody codes it again
+        try:
+            column[0] = "x"
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("a column handed on with its codes must be read-only")
+        frame = pd.DataFrame({"AETERM": column}, copy=False)
+        assert text_rules.known_codes(frame["AETERM"].to_numpy(dtype=object)) is known
+        assert resolve_metadata("AE", frame, None).variables[0].length == 3  # "ccc"; "b  " is 1
+    assert text_rules.known_codes(column) is None  # outside the run: nothing kept
+    assert _coded_in_order(pd.Series(["a", 1.5], dtype=object), np.array([1, 0])) is None

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from .text import byte_lengths
+from .text import byte_lengths, known_codes
 
 NUMERIC_LENGTH = 8  # bytes of a stored double
 
@@ -158,6 +158,9 @@ class StandardDataset(Protocol):
 def _length(values: pd.Series, numeric: bool) -> int:
     if numeric:
         return NUMERIC_LENGTH
+    known = known_codes(values.to_numpy(dtype=object)) if values.dtype == object else None
+    if known is not None and known.holds:  # its distinct values measured, once each
+        values = pd.Series(known.distinct, dtype=object)
     return max(1, int(byte_lengths(values).max())) if len(values) else 1
 
 

@@ -131,22 +131,48 @@ def text_codes(values: np.ndarray) -> TextCodes:
     >>> coded.codes.tolist(), coded.codes.dtype.name
     ([0, 1, -1, 0], 'int8')
     """
-    shared = _SHARED.get()
-    key = None
-    if shared is not None and isinstance(values, np.ndarray) and values.dtype == object:
-        key = (values.__array_interface__["data"][0], values.shape, values.strides)
-        known = shared.get(key)
-        if known is not None:  # the same memory: the same array or a view of it
-            return known[1]
+    known = known_codes(values)
+    if known is not None:
+        return known
+    coded = coded_text(values)
+    remember_codes(values, coded)
+    return coded
+
+
+def coded_text(values: np.ndarray) -> TextCodes:
+    """:func:`text_codes` made afresh and kept nowhere (for an array about to be let go)."""
     codes, distinct = factorize(values)
     holds = codes_hold(values, codes, distinct)
     codes = codes.astype(code_type(len(distinct)), copy=False)
     codes.flags.writeable = False
     distinct.flags.writeable = False
-    coded = TextCodes(codes, distinct, holds)
-    if key is not None:
-        shared[key] = (values, coded)  # the array kept: its memory cannot be reused meanwhile
-    return coded
+    return TextCodes(codes, distinct, holds)
+
+
+def _memory(values: np.ndarray) -> tuple[Any, ...]:
+    return values.__array_interface__["data"][0], values.shape, values.strides
+
+
+def known_codes(values: np.ndarray) -> TextCodes | None:
+    """The codes of an object array already coded (or remembered) in this
+    :func:`codes_shared` block; None otherwise."""
+    shared = _SHARED.get()
+    if shared is None or not isinstance(values, np.ndarray) or values.dtype != object:
+        return None
+    known = shared.get(_memory(values))
+    return None if known is None else known[1]  # the same memory: the array or a view
+
+
+def remember_codes(values: np.ndarray, coded: TextCodes) -> None:
+    """Keep ``coded`` as the codes of ``values`` for the rest of the :func:`codes_shared`
+    block (nothing outside one): a stage that builds a column from codes it has hands
+    them on. ``values`` is made read-only, so that a change to it fails instead of
+    leaving its codes wrong."""
+    shared = _SHARED.get()
+    if shared is None or not isinstance(values, np.ndarray) or values.dtype != object:
+        return
+    values.flags.writeable = False
+    shared[_memory(values)] = (values, coded)  # the array kept: its memory is not reused
 
 
 def _as_text(values: pd.Series) -> pd.Series:

@@ -36,7 +36,7 @@ import pandas as pd
 from .. import standards
 from ..errors import ProblemLog
 from ..model import Dataset, Provenance, resolve_metadata
-from ..model.text import factorize
+from ..model.text import TextCodes, coded_text, factorize, remember_codes
 from ..sources.reader import ROW, SOURCE, SourceTable
 from ..spec.algorithms import Arg, template_fields
 from ..spec.conditions import condition_columns
@@ -149,6 +149,11 @@ def _conform(frame: pd.DataFrame, meta: standards.Dataset, ctx: MappingContext,
             columns[var.name] = (np.full(len(order), np.nan) if var.is_numeric
                                  else np.full(len(order), None, dtype=object))
             continue
+        if not var.is_numeric:
+            coded = _coded_in_order(frame[var.name], order)
+            if coded is not None:
+                columns[var.name] = coded
+                continue
         values = frame[var.name].take(order)  # labels kept: a problem names its record
         if var.is_numeric:
             numbers = pd.to_numeric(values, errors="coerce")
@@ -165,6 +170,24 @@ def _conform(frame: pd.DataFrame, meta: standards.Dataset, ctx: MappingContext,
             columns[var.name] = text
     # one block per column, as inserting them would give: no 2-D copy of the domain
     return pd.DataFrame(columns, index=pd.RangeIndex(len(order)), copy=False)
+
+
+def _coded_in_order(values: pd.Series, order: np.ndarray) -> np.ndarray | None:
+    """A text column in ``order``, None for every missing value, taken from its distinct
+    values by code; the codes go with it to the stages that write, describe and
+    validate the dataset (:func:`cdisc.model.text.remember_codes`), which then do not
+    code it again. None for a column that is not all text (or whose codes do not hold)."""
+    array = values.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(array, skipna=True) not in ("string", "empty"):
+        return None
+    coded = coded_text(array)
+    if not coded.holds:
+        return None
+    codes = coded.codes[order]
+    codes.flags.writeable = False
+    column = np.append(coded.distinct, None)[codes]  # code -1: None
+    remember_codes(column, TextCodes(codes, coded.distinct, True))
+    return column
 
 
 def _lineage(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
