@@ -149,6 +149,25 @@ def coded_text(values: np.ndarray) -> TextCodes:
     return TextCodes(codes, distinct, holds)
 
 
+class CodesMemo:
+    """:func:`text_codes` kept for a while, e.g. while one domain is checked, sorted and
+    put in order: each column is coded once however many steps look at it. A column is
+    known by its memory, so one a step replaced is coded afresh; the arrays seen are
+    kept alive with their codes until the memo is let go."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[Any, ...], tuple[np.ndarray, TextCodes]] = {}
+
+    def codes(self, values: np.ndarray) -> TextCodes:
+        key = _memory(values)
+        hit = self._known.get(key)
+        if hit is not None:
+            return hit[1]
+        coded = known_codes(values) or coded_text(values)
+        self._known[key] = (values, coded)
+        return coded
+
+
 def _memory(values: np.ndarray) -> tuple[Any, ...]:
     return values.__array_interface__["data"][0], values.shape, values.strides
 

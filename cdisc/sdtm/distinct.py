@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..model.text import factorize
+from ..model.text import CodesMemo, factorize
 
 
 def distinct_text(values: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
@@ -73,16 +73,19 @@ class DistinctValues:
     ['x', 'y']
     """
 
-    def __init__(self, frame: pd.DataFrame) -> None:
+    def __init__(self, frame: pd.DataFrame, memo: CodesMemo | None = None) -> None:
         self.frame = frame
+        self.memo = memo or CodesMemo()
         self._known: dict[str, pd.Series | None] = {}
 
     def __call__(self, column: str) -> pd.Series | None:
         """The column's distinct present values; None when it holds something but text.
         The column must not have changed since the frame was given."""
         if column not in self._known:
-            found = distinct_text(self.frame[column])
-            self._known[column] = None if found is None else found[0][
-                found[0].notna().to_numpy()].reset_index(drop=True)
+            array = self.frame[column].to_numpy(dtype=object)
+            found = None
+            if pd.api.types.infer_dtype(array, skipna=True) in ("string", "empty"):
+                found = pd.Series(self.memo.codes(array).distinct, dtype=object)
+            self._known[column] = found
         return self._known[column]
 

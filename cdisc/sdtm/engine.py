@@ -36,7 +36,7 @@ import pandas as pd
 from .. import standards
 from ..errors import ProblemLog
 from ..model import Dataset, Provenance, resolve_metadata
-from ..model.text import TextCodes, coded_text, factorize, remember_codes
+from ..model.text import CodesMemo, TextCodes, coded_text, factorize, remember_codes
 from ..sources.reader import ROW, SOURCE, SourceTable
 from ..spec.algorithms import Arg, template_fields
 from ..spec.conditions import condition_columns
@@ -91,15 +91,17 @@ def sort_domain(frame: pd.DataFrame, meta: standards.Dataset) -> pd.DataFrame:
     return out
 
 
-def _sort_order(frame: pd.DataFrame, meta: standards.Dataset) -> np.ndarray:
-    """The positions of ``frame``'s rows in :func:`sort_domain`'s order."""
+def _sort_order(frame: pd.DataFrame, meta: standards.Dataset,
+                memo: CodesMemo | None = None) -> np.ndarray:
+    """The positions of ``frame``'s rows in :func:`sort_domain`'s order (``memo``: the
+    text columns' codes, when other steps code them too)."""
     if not len(frame):
         return np.arange(0)
     keys = [k for k in meta.keys if k in frame]
     rest = sorted(c for c in frame.columns if c not in keys and c not in (SOURCE, ROW))
     # a generator: each column's ranks are folded into a key and let go (a domain of
     # 4 million records would otherwise hold 30 rank arrays at once)
-    ranks = (_text_rank(frame[c]) if not pd.api.types.is_numeric_dtype(frame[c])
+    ranks = (_text_rank(frame[c], memo) if not pd.api.types.is_numeric_dtype(frame[c])
              else pd.factorize(frame[c], sort=True)[0] for c in keys + rest)
     lineage = (pd.factorize(frame[SOURCE].astype("string"), sort=True)[0],
                pd.factorize(frame[ROW], sort=True)[0])
@@ -126,19 +128,26 @@ def _packed(ranks: Iterable[np.ndarray]) -> list[np.ndarray]:
     return packed
 
 
-def _text_rank(values: pd.Series) -> np.ndarray:
+def _text_rank(values: pd.Series, memo: CodesMemo | None = None) -> np.ndarray:
     """Rank of each value's text (numbers as SAS prints them; missing as "")."""
     array = values.to_numpy(dtype=object)
     if pd.api.types.infer_dtype(array, skipna=True) not in ("string", "empty"):
         array = as_text(values).astype("string").fillna("").to_numpy(dtype=object)
-    codes, distinct = factorize(array, sort=True)
+        coded = coded_text(array)
+    else:
+        coded = memo.codes(array) if memo is not None else coded_text(array)
+    if not coded.holds:  # a hash that merged two texts: sorted as Python compares them
+        coded = TextCodes(*factorize(array), True)
+    order = np.argsort(coded.distinct, kind="stable")
+    rank = np.empty(len(order) + 1, dtype=np.int64)  # the last: missing (code -1)
+    rank[order] = np.arange(len(order))
     # missing sorts as "", the least text: with "" when there is one (first once sorted)
-    codes[codes < 0] = 0 if len(distinct) and distinct[0] == "" else -1
-    return codes
+    rank[-1] = 0 if len(order) and coded.distinct[order[0]] == "" else -1
+    return rank[coded.codes]
 
 
 def _conform(frame: pd.DataFrame, meta: standards.Dataset, ctx: MappingContext,
-             order: np.ndarray) -> pd.DataFrame:
+             order: np.ndarray, memo: CodesMemo | None = None) -> pd.DataFrame:
     """The IG's variables of ``frame`` in ``order`` (rows) and IG order (columns), Req/Exp
     present even if empty, IG types; lineage and other columns are left out. Each column
     is taken in order once, rather than the whole frame sorted first and copied again."""
@@ -150,7 +159,7 @@ def _conform(frame: pd.DataFrame, meta: standards.Dataset, ctx: MappingContext,
                                  else np.full(len(order), None, dtype=object))
             continue
         if not var.is_numeric:
-            coded = _coded_in_order(frame[var.name], order)
+            coded = _coded_in_order(frame[var.name], order, memo)
             if coded is not None:
                 columns[var.name] = coded
                 continue
@@ -172,7 +181,8 @@ def _conform(frame: pd.DataFrame, meta: standards.Dataset, ctx: MappingContext,
     return pd.DataFrame(columns, index=pd.RangeIndex(len(order)), copy=False)
 
 
-def _coded_in_order(values: pd.Series, order: np.ndarray) -> np.ndarray | None:
+def _coded_in_order(values: pd.Series, order: np.ndarray,
+                    memo: CodesMemo | None = None) -> np.ndarray | None:
     """A text column in ``order``, None for every missing value, taken from its distinct
     values by code; the codes go with it to the stages that write, describe and
     validate the dataset (:func:`cdisc.model.text.remember_codes`), which then do not
@@ -180,7 +190,7 @@ def _coded_in_order(values: pd.Series, order: np.ndarray) -> np.ndarray | None:
     array = values.to_numpy(dtype=object)
     if pd.api.types.infer_dtype(array, skipna=True) not in ("string", "empty"):
         return None
-    coded = coded_text(array)
+    coded = memo.codes(array) if memo is not None else coded_text(array)
     if not coded.holds:
         return None
     codes = coded.codes[order]
@@ -233,7 +243,9 @@ def build_sdtm(spec: Spec, sources: dict[str, SourceTable], problems: ProblemLog
     lineage: dict[str, pd.DataFrame] = {}
     for name, domain in spec.domains.items():
         meta = metas[name]
-        distinct = DistinctValues(built[name])  # both checks look at each value once
+        # the checks, the sort and the conform code each text column once
+        memo = CodesMemo()
+        distinct = DistinctValues(built[name], memo)
         check_text(built[name], name, ctx, distinct)
         frame, piece_labels = split_long(built[name], domain, ctx, meta, distinct)
         del distinct
@@ -241,9 +253,10 @@ def build_sdtm(spec: Spec, sources: dict[str, SourceTable], problems: ProblemLog
         # The reconciliation below needs only the lineage of the mapped records, and the
         # frame is let go once its conformed copy exists: two copies of a domain at a time.
         built[name] = built[name][[SOURCE, ROW]]
-        order = _sort_order(frame, meta)
-        datasets[name], lineage[name] = _conform(frame, meta, ctx, order), _lineage(frame, order)
-        del frame
+        order = _sort_order(frame, meta, memo)
+        datasets[name] = _conform(frame, meta, ctx, order, memo)
+        lineage[name] = _lineage(frame, order)
+        del frame, memo
         if supp is not None and len(supp):
             supp_name = f"SUPP{name}"
             supp_meta = standards.dataset(supp_name)
