@@ -68,7 +68,7 @@ from ..model.oids import (
     value_list_oid,
     where_clause_oid,
 )
-from ..model.text import byte_lengths, factorize, text_codes
+from ..model.text import byte_lengths, factorize, known_codes, text_codes
 from ..spec.schema import spec_algorithms
 from ..text import decimals, number_text
 
@@ -219,7 +219,9 @@ def _unique(series: pd.Series) -> pd.Series:
         return known[1][name]
     try:
         if series.dtype == object:
-            distinct = pd.Series(factorize(series)[1], dtype=object, name=name)
+            coded = known_codes(series.to_numpy(dtype=object))  # coded earlier in the run
+            distinct = pd.Series(coded.distinct if coded is not None and coded.holds
+                                 else factorize(series)[1], dtype=object, name=name)
         else:
             distinct = series.drop_duplicates()
     except TypeError:  # unhashable cells: keep them all
