@@ -556,7 +556,7 @@ def timepoint_responses(
         default="NE",  # no disease at baseline (no Table row applies)
     )
     tp["EVALUATOR"] = options.evaluator
-    tp["REASON"] = [_tp_reason(r) for r in tp.itertuples(index=False)]
+    tp["REASON"] = [_tp_reason(r) for r in tp[_REASON_READS].itertuples(index=False)]
     # a time point numbered by its date (a site without visits) has no VISITNUM
     dated = t.loc[t["DATED"], "USUBJID"].unique()
     tp["VISITNUM"] = tp["VISITNUM"].where(~tp["USUBJID"].isin(dated))
@@ -565,6 +565,12 @@ def timepoint_responses(
 
 def _pct(x: float) -> str:
     return f"{x:+.2f}%"
+
+
+#: the variables :func:`_tp_reason` reads (a dated column would make a Timestamp a row)
+_REASON_READS = ["OVRLRESP", "TRGRESP", "NTRGRESP", "VISIT", "VISITNUM", "NEWLPROG", "NEW_IDS",
+                 "T_MISSING", "T_MISS", "T_SUM", "NADIR_SUM", "NT_PDIDS", "BASE_SUM",
+                 "PCHG_NADIR", "PCHG_BASE", "NT_MISSING", "EQUIV_IDS", "ADT_IMPUTED"]
 
 
 def _tp_reason(r) -> str:
