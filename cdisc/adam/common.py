@@ -29,7 +29,7 @@ import pandas as pd
 from cdisc.errors import Location, Problem, ProblemLog, Severity
 from cdisc.model import Provenance
 from cdisc.model.missing import is_missing
-from cdisc.model.text import factorize
+from cdisc.model.text import factorize, known_codes
 from cdisc.spec.conditions import condition_columns as condition_columns
 from cdisc.spec.conditions import evaluate_condition
 from cdisc.text import number_text
@@ -73,6 +73,23 @@ def per_distinct(texts: np.ndarray, transform: Callable[[pd.Series], pd.Series])
     """
     codes, distinct = factorize(texts)
     return transform(pd.Series(distinct, dtype=object)).to_numpy(dtype=object)[codes]
+
+
+def per_distinct_text(values: pd.Series, transform: Callable[[pd.Series], pd.Series]
+                      ) -> np.ndarray:
+    """``transform`` of each value's text ("" for a missing one), applied once per
+    distinct value -- from the codes the run made for the column when it has them
+    (an SDTM column: :func:`cdisc.model.text.known_codes`), without a text copy of it.
+
+    >>> per_distinct_text(pd.Series([" a", None, " a"]), lambda d: d.str.strip()).tolist()
+    ['a', '', 'a']
+    """
+    coded = known_codes(values.to_numpy(dtype=object)) if values.dtype == object else None
+    if coded is not None and coded.holds:
+        texts = pd.Series(np.append(coded.distinct, ""), dtype=object).astype(str)
+        return transform(texts).to_numpy(dtype=object)[coded.codes]  # code -1: the ""
+    text = values.astype(object).where(values.notna(), "").astype(str).to_numpy(dtype=object)
+    return per_distinct(text, transform)
 
 
 def objects(values: pd.Series | np.ndarray) -> np.ndarray:

@@ -67,7 +67,7 @@ from cdisc.formats.atomic import JsonRecords
 from cdisc.model.text import factorize
 from cdisc.spec.model import RecistOptions
 
-from .common import per_distinct, stripped
+from .common import per_distinct_text
 
 __all__ = [
     "RecistOptions",
@@ -116,12 +116,14 @@ def _texts(s: pd.Series) -> np.ndarray:
 
 def _up(s: pd.Series) -> pd.Series:
     """Strings stripped and upper-cased; missing -> ''."""
-    return pd.Series(per_distinct(_texts(s), lambda d: d.str.strip().str.upper()),
+    return pd.Series(per_distinct_text(s, lambda d: d.str.strip().str.upper()),
                      index=s.index, dtype=object)
 
 
 def _raw(s: pd.Series) -> pd.Series:
-    return pd.Series(stripped(_texts(s)), index=s.index, dtype=object)
+    """Strings stripped; missing -> ''."""
+    return pd.Series(per_distinct_text(s, lambda d: d.str.strip()), index=s.index,
+                     dtype=object)
 
 
 def _col(df: pd.DataFrame, name: str, fallback: str | None = None) -> pd.Series:
