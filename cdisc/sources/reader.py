@@ -58,7 +58,7 @@ import pandas as pd
 from ..errors import Location, Problem, ProblemLog, Severity, SourceError
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model.numbers import IBM_TINY, SAFE_DIGITS, WRITABLE_MAX, storage_problem
-from ..model.text import factorize
+from ..model.text import CodesMemo
 from ..spec.model import SourceSpec, Spec
 from .csvfile import check_header, load_csv, read_csv, read_csv_fast
 from .datasetfile import SUFFIXES as DATASET_SUFFIXES
@@ -163,12 +163,13 @@ def _has(text: pd.Series, char_class: re.Pattern) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Cells:
-    """A column's cells as text (``astype(str)``), that text stripped of blanks, and,
-    when the column was coded, each distinct cell's text (a present cell is
-    ``distinct[codes]``): a check of the text is made once per distinct cell."""
+    """A column's cells as text (``astype(str)``), that text stripped of blanks with None
+    for an empty one (``values``) and, when the column was coded, each distinct cell's
+    text (a present cell is ``distinct[codes]``): a check of the text is made once per
+    distinct cell."""
 
     cells: pd.Series
-    text: pd.Series
+    values: pd.Series
     codes: np.ndarray | None = None
     distinct: pd.Series | None = None
 
@@ -184,48 +185,62 @@ class _Cells:
         return out
 
 
-def _cells_and_text(column: pd.Series) -> _Cells:
+def _cells_of(column: pd.Series, memo: CodesMemo) -> _Cells:
     """:class:`_Cells` of a column; a column of objects repeats its values, so each
-    distinct one is converted once."""
+    distinct one is converted once (coded through ``memo``, which the source's other
+    checks share)."""
     array = column.to_numpy(dtype=object) if column.dtype == object else None
-    codes, distinct = factorize(array) if array is not None else (None, ())
-    if array is None or not len(distinct):
+    coded = memo.codes(array) if array is not None else None
+    if coded is None or not coded.holds or not len(coded.distinct):
         cells = column.astype(str)
-        return _Cells(cells, cells.str.strip())
-    as_text = pd.Series(distinct, dtype=object).astype(str)
-    cells = as_text.to_numpy(dtype=object)[codes]
-    text = as_text.str.strip().to_numpy(dtype=object)[codes]
+        return _Cells(cells, _present_text(cells))
+    codes = coded.codes
+    as_text = pd.Series(coded.distinct, dtype=object).astype(str)
+    cells = np.append(as_text.to_numpy(dtype=object), None)[codes]
+    values = np.append(_present_text(as_text).to_numpy(dtype=object), None)[codes]
     missing = codes < 0  # None, NaN: each written as astype(str) writes it
     if missing.any():
         own = pd.Series(array[missing], dtype=object).astype(str)
         cells[missing] = own.to_numpy(dtype=object)
-        text[missing] = own.str.strip().to_numpy(dtype=object)
-    return _Cells(pd.Series(cells, index=column.index), pd.Series(text, index=column.index),
+        values[missing] = _present_text(own).to_numpy(dtype=object)
+    index = column.index
+    return _Cells(pd.Series(cells, index=index), pd.Series(values, index=index, dtype=object),
                   codes, as_text)
+
+
+def _present_text(cells: pd.Series) -> pd.Series:
+    """Cells stripped of blanks, None where nothing is left."""
+    text = cells.str.strip()
+    return text.where(text != "", None)
 
 
 def _lengths(text: pd.Series) -> np.ndarray:
     return np.fromiter(map(len, text), dtype=np.int64, count=len(text))
 
 
-def _cell_lengths(column: pd.Series) -> np.ndarray:
+def _cell_lengths(column: pd.Series, memo: CodesMemo) -> np.ndarray:
     """Characters of each cell's text (``astype(str)``), each distinct cell measured once."""
     if column.dtype != object:
         return _lengths(column.astype(str))
     array = column.to_numpy(dtype=object)
-    codes, distinct = factorize(array)
-    lengths = np.append(_lengths(pd.Series(distinct, dtype=object).astype(str)), 0)[codes]
+    coded = memo.codes(array)
+    if not coded.holds:
+        return _lengths(column.astype(str))
+    codes = coded.codes
+    lengths = np.append(_lengths(pd.Series(coded.distinct, dtype=object).astype(str)),
+                        0)[codes]
     missing = codes < 0  # None, NaN: measured as astype(str) writes them
     if missing.any():
         lengths[missing] = _lengths(pd.Series(array[missing], dtype=object).astype(str))
     return lengths
 
 
-def _too_long(raw: _Raw, spec: SourceSpec, limits: Limits, problems: ProblemLog) -> bool:
+def _too_long(raw: _Raw, spec: SourceSpec, limits: Limits, problems: ProblemLog,
+              memo: CodesMemo) -> bool:
     """SRC018 for every declared cell longer than ``cell_chars``; True if there was one."""
     found = False
     for name in (column.header for column in spec.columns.values()):
-        lengths = _cell_lengths(raw.frame[name])
+        lengths = _cell_lengths(raw.frame[name], memo)
         for pos in np.flatnonzero(lengths > limits.cell_chars):
             found = True
             problems.extend([limit_problem(
@@ -382,7 +397,8 @@ def _read_one(spec: Spec, source: SourceSpec, problems: ProblemLog) -> SourceTab
     for name in missing:
         problems.add("SRC004", _missing_column(name, source, raw),
                      Location(**where, row=1, field=headers[name]))
-    if missing or _too_long(raw, source, limits, problems):
+    memo = CodesMemo()  # each column coded once for the length, text and control checks
+    if missing or _too_long(raw, source, limits, problems, memo):
         return None
     declared = set(headers.values())
     undeclared = [h for h in raw.header if h not in declared]
@@ -397,11 +413,10 @@ def _read_one(spec: Spec, source: SourceSpec, problems: ProblemLog) -> SourceTab
     skipped: dict[str, np.ndarray] = {}
     for name, col in source.columns.items():
         header = col.header
-        coded = _cells_and_text(raw.frame[header])
-        text = coded.text
-        skip = raw.reported.get(header, np.zeros(len(text), dtype=bool)).copy()
+        coded = _cells_of(raw.frame[header], memo)
+        skip = raw.reported.get(header, np.zeros(len(coded.values), dtype=bool)).copy()
         skip |= _control_characters(coded, rows, where, header, problems)
-        values: pd.Series = text.where(text != "", None)
+        values: pd.Series = coded.values
         absent = values.isna().to_numpy() & ~skip
         if col.type in ("integer", "number"):
             normal = normalise_numbers(values, source.decimal, source.thousands,
