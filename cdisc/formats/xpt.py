@@ -1084,9 +1084,18 @@ def _verify_decoded(path: Path, plan: XptPlan, records: int,
         wanted = {index: _padded(np.append(column.distinct, ""), column.width)
                   for index, column in enumerate(plan.columns)
                   if column.distinct is not None and column.positions is not None}
+        # a value wider than its column (a byte beyond the width not blank) is never stored
+        # whole: each record holding it differs
+        too_wide = {index: table[:, layout.fields[index].length] != 0x20
+                    for index, table in wanted.items()}
         rows = enc.rows_per_chunk(plan.record_length)
         for start, block in dec.iter_records(fh, layout, expected, rows):
             stop = start + len(block)
+            # the coded columns of a chunk at once: the records with each one's expected
+            # bytes put in are the records read, byte for byte (one comparison, not one
+            # per column); where they are not, each column is compared to find the records
+            coded_same = bool(wanted) and _coded_columns_hold(block, wanted, plan, layout,
+                                                              start, stop)
             for index, (column, field) in enumerate(zip(plan.columns, layout.fields,
                                                         strict=True)):
                 raw = block[:, field.position:field.position + field.length]
@@ -1094,9 +1103,13 @@ def _verify_decoded(path: Path, plan: XptPlan, records: int,
                     mismatch = _numbers_differ(raw, column, start, stop)
                 elif index in wanted:
                     assert column.positions is not None
-                    expected = wanted[index][column.positions[start:stop]]
-                    mismatch = ((expected[:, :field.length] != raw).any(axis=1)
-                                | (expected[:, field.length] != 0x20))
+                    positions = column.positions[start:stop]
+                    if coded_same:
+                        mismatch = too_wide[index][positions]
+                    else:
+                        expected = wanted[index][positions]
+                        mismatch = ((expected[:, :field.length] != raw).any(axis=1)
+                                    | (expected[:, field.length] != 0x20))
                 else:
                     mismatch = _text_differs(raw, *column.text_and_missing(start, stop),
                                              field.length)
@@ -1110,6 +1123,20 @@ def _verify_decoded(path: Path, plan: XptPlan, records: int,
         problems += _value_problems(plan.columns[index], np.concatenate(parts), got[index],
                                     "the decoder", where)
     return problems
+
+
+def _coded_columns_hold(block: np.ndarray, wanted: Mapping[int, np.ndarray], plan: XptPlan,
+                        layout: dec.Layout, start: int, stop: int) -> bool:
+    """Whether records ``start:stop`` (``block``, as read) hold, in every coded text
+    column, the bytes of their values (``wanted``: each column's distinct values'
+    bytes, made from the frame)."""
+    mirror = block.copy()
+    for index, table in wanted.items():
+        field, positions = layout.fields[index], plan.columns[index].positions
+        assert positions is not None
+        mirror[:, field.position:field.position + field.length] = table[
+            positions[start:stop], :field.length]
+    return mirror.tobytes() == block.tobytes()
 
 
 def _numbers_differ(raw: np.ndarray, column: _Column, start: int, stop: int) -> np.ndarray:
