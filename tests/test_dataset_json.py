@@ -507,6 +507,25 @@ def test_writer_verifies_each_column_as_a_reader_decodes_it(tmp_path, monkeypatc
     assert not (tmp_path / "xx.json").exists()
 
 
+@pytest.mark.parametrize("wrong", [2.75, "2.5"])  # another number; text (does not decode)
+def test_numbers_are_verified_once_per_distinct_value_and_located_by_record(
+        tmp_path, monkeypatch, wrong):
+    frame = pd.DataFrame({"N": [1.5, 2.5, 1.5, 2.5, np.nan]})
+    real = dataset_json._json_numbers
+
+    def corrupt(values):  # the second distinct number encoded wrongly
+        out = real(values)
+        out[1] = wrong
+        return out
+
+    monkeypatch.setattr(dataset_json, "_json_numbers", corrupt)
+    with pytest.raises(OutputError) as excinfo:
+        write_dataset_json(dataset_of(frame), tmp_path / "xx.json", created=CREATED)
+    records = [p.location.record for p in excinfo.value.problems if p.location.record]
+    assert records[:2] == [2, 4] and {p.code for p in excinfo.value.problems} == {"DSJ_VERIFY"}
+    assert not (tmp_path / "xx.json").exists()
+
+
 def good_document() -> dict:
     return json.loads(encode(dataset_of(tricky_frame(), formats=TRICKY_FORMATS),
                              created=CREATED))

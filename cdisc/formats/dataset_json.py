@@ -1176,20 +1176,31 @@ class _Check:
             if encoded.distinct is not None and encoded.encoded_distinct is not None and (
                     not self._differences(meta, column, encoded.encoded_distinct,
                                           pd.Series(encoded.distinct, dtype=object))):
-                continue
+                continue  # (text decodes always: a list of str and None)
             # compared as the metadata says: a Num column of Python ints as numbers, a Char
             # column that is all NaN (a float column to pandas) as text
             want = (pd.to_numeric(frame[column.name]) if column.name in numeric
                     else frame[column.name].astype(object))
-            problems += self._differences(meta, column, encoded.values, want)
+            found = None
+            if encoded.distinct is None and encoded.codes is not None:
+                # numbers (or dates): each distinct value decoded once, taken by code; a
+                # value that does not decode is located record by record below
+                found = self._differences(meta, column, np.append(encoded.tokens, None),
+                                          want, codes=encoded.codes)
+            if found is None:
+                found = self._differences(meta, column, encoded.values, want)
+            problems += found
         return problems
 
     def _differences(self, meta: DatasetJsonMeta, column: Column, values: np.ndarray,
-                     want: pd.Series) -> list[Problem]:
-        """How ``values``, decoded as a reader decodes them, differ from ``want``."""
+                     want: pd.Series, codes: np.ndarray | None = None) -> list[Problem] | None:
+        """How ``values``, decoded as a reader decodes them, differ from ``want`` --
+        ``values[codes]`` with ``codes`` (then None where a value does not decode)."""
         decoded, problems = _decode_column(column, values, self.name, meta.name, "")
         if decoded is None:
-            return self._unreadable(problems)
+            return None if codes is not None else self._unreadable(problems)
+        if codes is not None:
+            decoded = decoded[codes]  # code -1: the null appended last
         have = pd.Series(decoded, index=want.index,
                          dtype="float64" if column.is_numeric else object)
         return column_differences(want, have, name=column.name, dataset=self.dataset.name,
