@@ -133,10 +133,9 @@ def _text_rank(values: pd.Series, memo: CodesMemo | None = None) -> np.ndarray:
     array = values.to_numpy(dtype=object)
     if pd.api.types.infer_dtype(array, skipna=True) not in ("string", "empty"):
         array = as_text(values).astype("string").fillna("").to_numpy(dtype=object)
-        coded = coded_text(array)
-    else:
-        coded = memo.codes(array) if memo is not None else coded_text(array)
-    if not coded.holds:  # a hash that merged two texts: sorted as Python compares them
+        memo = None
+    coded = memo.codes(array) if memo is not None else None
+    if coded is None or not coded.holds:  # (a hash that merged two texts: not trusted)
         coded = TextCodes(*factorize(array), True)
     order = np.argsort(coded.distinct, kind="stable")
     rank = np.empty(len(order) + 1, dtype=np.int64)  # the last: missing (code -1)
