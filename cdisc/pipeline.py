@@ -57,6 +57,11 @@ from .validate.define_checks import load_defines
 
 @dataclass
 class ConversionResult:
+    """What :func:`convert` wrote. The SDTM datasets' text columns are read-only: the run
+    handed each on with its codes, which the writers, define.xml and validation used
+    (:func:`cdisc.model.text.remember_codes`); they are the values written, and a
+    change to one (``frame.copy()`` first) would not change the files."""
+
     out_dir: Path
     spec: Spec
     sdtm: SdtmResult

@@ -189,4 +189,5 @@ def test_sdtm_hands_each_text_column_on_with_its_codes():
         assert text_rules.known_codes(frame["AETERM"].to_numpy(dtype=object)) is known
         assert resolve_metadata("AE", frame, None).variables[0].length == 3  # "ccc"; "b  " is 1
     assert text_rules.known_codes(column) is None  # outside the run: nothing kept
+    assert not column.flags.writeable  # the values written, as ConversionResult says
     assert _coded_in_order(pd.Series(["a", 1.5], dtype=object), np.array([1, 0])) is None
