@@ -470,6 +470,18 @@ def test_fast_verification_counts_every_row(tmp_path, monkeypatch, change):
     assert "where rows 1-3000 were encoded, not 3000" in excinfo.value.problems[0].message
 
 
+@pytest.mark.parametrize("full", [False, True])
+def test_a_chunk_with_anything_after_its_last_separator_is_refused(full):
+    dataset = dataset_of(pd.DataFrame({"N": np.arange(4, dtype=float)}))
+    check = dataset_json._Check(dataset, [], dataset_json._Layout("", ",\n", "", 4),
+                                name="xx.json", full=full)
+    with pytest.raises(OutputError) as excinfo:
+        check.rows(0, 2, b'[0],\n[1],\nJUNK')  # two rows, then bytes of no row
+    problem = excinfo.value.problems[0]
+    assert (problem.code, problem.location.record) == ("DSJ_VERIFY", 2)
+    assert "text after record 2" in problem.message
+
+
 def test_fast_verification_finds_a_row_without_its_separator(tmp_path, monkeypatch):
     """A row the sample does not parse, left without the comma after it: the file would
     not be JSON, and the writer says which record."""

@@ -174,6 +174,20 @@ def test_a_column_is_made_distinct_as_python_compares_text():
     assert define._char_type(pd.Series(["M", "M\x00"]), iso=False).length == 2
 
 
+def test_a_key_column_mixing_numbers_and_booleans_keeps_each_records_text():
+    """A hash takes True, 1 and 1.0 for one value; the text of each record is its own."""
+    from types import SimpleNamespace
+
+    from cdisc.model import text
+    from cdisc.output import define
+
+    frame = pd.DataFrame({"K": pd.Series([True, 1, 1.0, 2, 2.0, "x"], dtype=object)})
+    writer = SimpleNamespace(frame=frame, _texts={}, _rows={})
+    with text.codes_shared():
+        got = define._DatasetWriter.text_of(writer, "K").tolist()
+    assert got == ["True", "1", "1.0", "2", "2.0", "x"]
+
+
 def test_a_column_has_values_wherever_its_first_value_is():
     from cdisc.output import define
 

@@ -191,3 +191,19 @@ def test_sdtm_hands_each_text_column_on_with_its_codes():
     assert text_rules.known_codes(column) is None  # outside the run: nothing kept
     assert not column.flags.writeable  # the values written, as ConversionResult says
     assert _coded_in_order(pd.Series(["a", 1.5], dtype=object), np.array([1, 0])) is None
+
+
+def test_source_cells_mixing_numbers_are_read_one_by_one():
+    """A hash takes 1 and 1.0 for one cell; each cell keeps its own text and length."""
+    from cdisc.model.text import CodesMemo
+    from cdisc.sources.reader import _cell_lengths, _cells_of
+
+    column = pd.Series([1, 1.0, " a ", "a", ""], dtype=object)
+    memo = CodesMemo()
+    assert _cell_lengths(column, memo).tolist() == [1, 3, 3, 1, 0]
+    cells = _cells_of(column, memo)
+    assert cells.cells.tolist() == ["1", "1.0", " a ", "a", ""]
+    assert cells.values.tolist() == ["1", "1.0", "a", "a", None]
+    text = pd.Series(["b ", "b ", ""], dtype=object)  # all text: coded once per distinct cell
+    coded = _cells_of(text, memo)
+    assert coded.codes is not None and coded.values.tolist() == ["b", "b", None]

@@ -1223,6 +1223,10 @@ class _Check:
             raise OutputError([Problem(VERIFY, f"{self.reader} holds {lines} records where "
                                        f"rows {start + 1}-{stop} were encoded, not "
                                        f"{stop - start}", where)])
+        if not final and not text.endswith(separator):  # bytes after the last separator
+            raise OutputError([Problem(VERIFY, f"{self.reader} holds text after record "
+                                       f"{stop}, the last of rows {start + 1}-{stop}",
+                                       Location(dataset=self.dataset.name, record=stop))])
         unseparated = np.zeros(len(breaks), dtype=bool)
         for i, byte in enumerate(separator[:-1]):
             unseparated |= codes[np.maximum(ends + i, 0)] != byte

@@ -50,6 +50,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 from lxml import etree
+from pandas.api.types import infer_dtype
 
 from .. import __version__, standards
 from ..errors import OutputError, StandardsError
@@ -943,7 +944,10 @@ class _DatasetWriter:
         from each distinct value's text when the column is text."""
         if column not in self._texts:
             series = self.frame[column]
-            coded = text_codes(series.to_numpy(dtype=object)) if series.dtype == object else None
+            array = series.to_numpy(dtype=object) if series.dtype == object else None
+            # text only: a hash takes True, 1 and 1.0 for one value, and their text differs
+            coded = (text_codes(array) if array is not None
+                     and infer_dtype(array, skipna=True) in ("string", "empty") else None)
             if coded is not None and coded.holds:
                 texts = _text_values(pd.Series(coded.distinct, dtype=object))
                 by_code = np.append(texts.reindex(range(len(coded.distinct)))

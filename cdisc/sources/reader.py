@@ -189,7 +189,7 @@ def _cells_of(column: pd.Series, memo: CodesMemo) -> _Cells:
     """:class:`_Cells` of a column; a column of objects repeats its values, so each
     distinct one is converted once (coded through ``memo``, which the source's other
     checks share)."""
-    array = column.to_numpy(dtype=object) if column.dtype == object else None
+    array = column.to_numpy(dtype=object) if _all_text(column) else None
     coded = memo.codes(array) if array is not None else None
     if coded is None or not coded.holds or not len(coded.distinct):
         cells = column.astype(str)
@@ -208,6 +208,13 @@ def _cells_of(column: pd.Series, memo: CodesMemo) -> _Cells:
                   codes, as_text)
 
 
+def _all_text(column: pd.Series) -> bool:
+    """Whether a column holds text (or nothing) only: the cells coded once per distinct
+    value must be, as a hash takes 1 and 1.0 for one value while their text differs."""
+    return column.dtype == object and pd.api.types.infer_dtype(
+        column.to_numpy(dtype=object), skipna=True) in ("string", "empty")
+
+
 def _present_text(cells: pd.Series) -> pd.Series:
     """Cells stripped of blanks, None where nothing is left."""
     text = cells.str.strip()
@@ -220,7 +227,7 @@ def _lengths(text: pd.Series) -> np.ndarray:
 
 def _cell_lengths(column: pd.Series, memo: CodesMemo) -> np.ndarray:
     """Characters of each cell's text (``astype(str)``), each distinct cell measured once."""
-    if column.dtype != object:
+    if not _all_text(column):
         return _lengths(column.astype(str))
     array = column.to_numpy(dtype=object)
     coded = memo.codes(array)
