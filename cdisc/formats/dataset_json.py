@@ -70,7 +70,7 @@ from ..errors import CdiscError, Location, OutputError, Problem
 from ..model import Dataset, DatasetMeta, VariableMeta
 from ..model.numbers import EXACT_INTEGERS
 from ..model.oids import item_group_oid, item_oid, metadata_version_oid, study_oid
-from ..model.text import byte_lengths, code_type, factorize, text_codes
+from ..model.text import all_text, byte_lengths, code_type, factorize, text_codes
 from .atomic import write_atomic_parts
 from .compare import column_differences
 
@@ -410,7 +410,7 @@ def _encode_text(variable: VariableMeta, series: pd.Series, oid: str, display: s
                       key_sequence)
 
     array = series.to_numpy(dtype=object)
-    if infer_dtype(array, skipna=True) not in ("string", "empty"):
+    if not all_text(array):
         obj = series.astype(object)
         bad = ~obj.map(lambda v: isinstance(v, str) or v is None
                        or (isinstance(v, float) and np.isnan(v))).to_numpy(dtype=bool)

@@ -83,6 +83,17 @@ def codes_hold(values: np.ndarray, codes: np.ndarray, distinct: np.ndarray) -> b
     return bool((distinct[codes[present]] == values[present]).all())
 
 
+def all_text(values: Any) -> bool:
+    """Whether an array or Series holds text (or nothing) only: the columns a hash may
+    code once per distinct value, as it takes ``1``, ``1.0`` and ``True`` for one value
+    while their text differs (one C pass).
+
+    >>> all_text(np.array(["a", None], dtype=object)), all_text(pd.Series(["a", 1.0]))
+    (True, False)
+    """
+    return pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+
+
 class TextCodes(NamedTuple):
     """A column's :func:`factorize` and whether its codes hold (:func:`codes_hold`)."""
 

@@ -50,7 +50,6 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 from lxml import etree
-from pandas.api.types import infer_dtype
 
 from .. import __version__, standards
 from ..errors import OutputError, StandardsError
@@ -69,7 +68,7 @@ from ..model.oids import (
     value_list_oid,
     where_clause_oid,
 )
-from ..model.text import byte_lengths, factorize, known_codes, text_codes
+from ..model.text import all_text, byte_lengths, factorize, known_codes, text_codes
 from ..spec.schema import spec_algorithms
 from ..text import decimals, number_text
 
@@ -946,8 +945,7 @@ class _DatasetWriter:
             series = self.frame[column]
             array = series.to_numpy(dtype=object) if series.dtype == object else None
             # text only: a hash takes True, 1 and 1.0 for one value, and their text differs
-            coded = (text_codes(array) if array is not None
-                     and infer_dtype(array, skipna=True) in ("string", "empty") else None)
+            coded = text_codes(array) if array is not None and all_text(array) else None
             if coded is not None and coded.holds:
                 texts = _text_values(pd.Series(coded.distinct, dtype=object))
                 by_code = np.append(texts.reindex(range(len(coded.distinct)))

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..model.text import CodesMemo, factorize
+from ..model.text import CodesMemo, all_text, factorize
 
 
 def distinct_text(values: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
@@ -39,7 +39,7 @@ def distinct_text(values: pd.Series) -> tuple[pd.Series, np.ndarray] | None:
     rows. The distinct values are an object Series with a fresh 0..n-1 index.
     """
     array = values.to_numpy(dtype=object)
-    if pd.api.types.infer_dtype(array, skipna=True) not in ("string", "empty"):
+    if not all_text(array):
         return None
     codes, distinct = factorize(array)
     missing = codes < 0
@@ -84,7 +84,7 @@ class DistinctValues:
         if column not in self._known:
             array = self.frame[column].to_numpy(dtype=object)
             found = None
-            if pd.api.types.infer_dtype(array, skipna=True) in ("string", "empty"):
+            if all_text(array):
                 found = pd.Series(self.memo.codes(array).distinct, dtype=object)
             self._known[column] = found
         return self._known[column]

@@ -36,7 +36,14 @@ import pandas as pd
 from .. import standards
 from ..errors import ProblemLog
 from ..model import Dataset, Provenance, resolve_metadata
-from ..model.text import CodesMemo, TextCodes, coded_text, factorize, remember_codes
+from ..model.text import (
+    CodesMemo,
+    TextCodes,
+    all_text,
+    coded_text,
+    factorize,
+    remember_codes,
+)
 from ..sources.reader import ROW, SOURCE, SourceTable
 from ..spec.algorithms import Arg, template_fields
 from ..spec.conditions import condition_columns
@@ -131,7 +138,7 @@ def _packed(ranks: Iterable[np.ndarray]) -> list[np.ndarray]:
 def _text_rank(values: pd.Series, memo: CodesMemo | None = None) -> np.ndarray:
     """Rank of each value's text (numbers as SAS prints them; missing as "")."""
     array = values.to_numpy(dtype=object)
-    if pd.api.types.infer_dtype(array, skipna=True) not in ("string", "empty"):
+    if not all_text(array):
         array = as_text(values).astype("string").fillna("").to_numpy(dtype=object)
         memo = None
     coded = memo.codes(array) if memo is not None else None
@@ -187,7 +194,7 @@ def _coded_in_order(values: pd.Series, order: np.ndarray,
     validate the dataset (:func:`cdisc.model.text.remember_codes`), which then do not
     code it again. None for a column that is not all text (or whose codes do not hold)."""
     array = values.to_numpy(dtype=object)
-    if pd.api.types.infer_dtype(array, skipna=True) not in ("string", "empty"):
+    if not all_text(array):
         return None
     coded = memo.codes(array) if memo is not None else coded_text(array)
     if not coded.holds:

@@ -58,7 +58,7 @@ import pandas as pd
 from ..errors import Location, Problem, ProblemLog, Severity, SourceError
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model.numbers import IBM_TINY, SAFE_DIGITS, WRITABLE_MAX, storage_problem
-from ..model.text import CodesMemo
+from ..model.text import CodesMemo, all_text
 from ..spec.model import SourceSpec, Spec
 from .csvfile import check_header, load_csv, read_csv, read_csv_fast
 from .datasetfile import SUFFIXES as DATASET_SUFFIXES
@@ -211,8 +211,7 @@ def _cells_of(column: pd.Series, memo: CodesMemo) -> _Cells:
 def _all_text(column: pd.Series) -> bool:
     """Whether a column holds text (or nothing) only: the cells coded once per distinct
     value must be, as a hash takes 1 and 1.0 for one value while their text differs."""
-    return column.dtype == object and pd.api.types.infer_dtype(
-        column.to_numpy(dtype=object), skipna=True) in ("string", "empty")
+    return column.dtype == object and all_text(column.to_numpy(dtype=object))
 
 
 def _present_text(cells: pd.Series) -> pd.Series:

@@ -21,11 +21,17 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pandas.api.types import infer_dtype
 
 from ..errors import Location, Problem
 from ..model import is_missing
-from ..model.text import byte_lengths, code_type, factorize, not_printable_ascii, text_codes
+from ..model.text import (
+    all_text,
+    byte_lengths,
+    code_type,
+    factorize,
+    not_printable_ascii,
+    text_codes,
+)
 from ..text import number_text
 from .registry import get_rule
 
@@ -94,8 +100,7 @@ def _normalised(s: pd.Series) -> tuple[pd.Series, Distinct | None, str]:
         values, source = found.rows(), "number"
     else:
         obj = s.to_numpy(dtype=object)
-        coded = (text_codes(obj) if infer_dtype(obj, skipna=True) in ("string", "empty")
-                 else None)  # one C pass; the usual case (the writers' codes, in a run)
+        coded = text_codes(obj) if all_text(obj) else None  # the writers' codes, in a run
         if coded is not None and coded.holds:  # None, NaN, NA: code -1
             found = _distinct(coded.codes, [v.rstrip(" ") or None for v in coded.distinct])
             values, source = found.rows(), "string"
@@ -310,7 +315,7 @@ def distinct(values: pd.Series) -> Distinct | None:
 
 def _distinct_of(values: pd.Series) -> Distinct | None:
     obj = values.to_numpy(dtype=object)
-    if infer_dtype(obj, skipna=True) not in ("string", "empty"):
+    if not all_text(obj):
         return None
     codes, uniques = factorize(obj)
     return Distinct(codes.astype(code_type(len(uniques))), np.asarray(uniques, dtype=object))
