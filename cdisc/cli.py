@@ -170,11 +170,16 @@ def _formats(choice: str) -> tuple[str, ...]:
               show_default=True,
               help="How each XPT file is checked after writing: our own decoder against what "
               "was encoded, or also a full read-back with pandas and pyreadstat.")
+@click.option("--workers", type=click.IntRange(min=1), metavar="N",
+              help="Threads that write the dataset files side by side (default: the cores "
+              "available, at most 4). The output is the same for any N; each thread holds "
+              "one file's working memory, so 1 uses the least.")
 @_output_options
 def convert(spec_path: Path | None, source_dir: Path | None, out_dir: Path,
             errors_json: Path | None, limit_values: tuple[str, ...],
             allow_outside_sources: bool, format_choice: str, ct_version: str | None,
-            package_dir: Path | None, package_format: str, verify: str) -> None:
+            package_dir: Path | None, package_format: str, verify: str,
+            workers: int | None) -> None:
     """Convert source records to SDTM and ADaM (XPT v5 and Dataset-JSON) in OUT.
 
     OUT/sdtm and OUT/adam hold the datasets and their define.xml, OUT/summary the
@@ -193,7 +198,7 @@ def convert(spec_path: Path | None, source_dir: Path | None, out_dir: Path,
                              allow_outside_sources=allow_outside_sources,
                              formats=_formats(format_choice), ct_version=ct_version,
                              package_dir=package_dir, package_formats=_formats(package_format),
-                             verify=verify, progress=progress)
+                             verify=verify, workers=workers, progress=progress)
     except CdiscError as exc:
         progress.close()
         _fail(exc, errors_json or _default_errors_json(out_dir, exc), limits)

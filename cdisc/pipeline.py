@@ -35,6 +35,7 @@ from .errors import (
 )
 from .limits import DEFAULT_LIMITS, Limits
 from .model import Dataset
+from .model.text import codes_shared
 from .output.folder import (
     check_output_target,
     recover_abandoned,
@@ -43,7 +44,7 @@ from .output.folder import (
 )
 from .output.package import Package, build_package, check_package_target
 from .output.reports import reconciliation_lines, run_report, write_json
-from .output.writers import write_datasets
+from .output.writers import dataset_jobs
 from .progress import ProgressCallback, Stages
 from .resources import example_spec_path
 from .sdtm.engine import SdtmResult, build_sdtm
@@ -53,6 +54,7 @@ from .spec import Spec, load_spec
 from .spec.model import StudyInfo
 from .validate import ValidationResult, validate_datasets, write_reports
 from .validate.define_checks import load_defines
+from .workers import Job, run_jobs, use_workers
 
 
 @dataclass
@@ -154,6 +156,17 @@ DEFAULT_FORMATS = ("xpt", "json")
 def _write_standard(tables: dict[str, Dataset], folder: Path, standard: str, spec: Spec | StudyInfo,
                     formats: tuple[str, ...], verify: str = "fast") -> list[Path]:
     """Every non-empty dataset in every format into ``folder``, and its define.xml."""
+    with codes_shared():
+        return [path for paths in run_jobs(_standard_jobs(tables, folder, standard, spec,
+                                                          formats, verify))
+                for path in paths]
+
+
+def _standard_jobs(tables: dict[str, Dataset], folder: Path, standard: str,
+                   spec: Spec | StudyInfo, formats: tuple[str, ...], verify: str = "fast"
+                   ) -> list[Job[list[Path]]]:
+    """:func:`_write_standard` as jobs (:mod:`cdisc.workers`): one per dataset file, and
+    define.xml (which reads every dataset's columns, so weighs as much as they do)."""
     from .output.define import write_define
 
     written = [t for t in tables.values() if len(t)]
@@ -162,11 +175,16 @@ def _write_standard(tables: dict[str, Dataset], folder: Path, standard: str, spe
     folder.mkdir()
     # datasets with no records are reported as OUT003: a submission leaves out empty ones
     study = spec.study if isinstance(spec, Spec) else spec
-    files = write_datasets(written, folder, created=study.created, formats=formats,
-                           metadata_ref="define.xml", verify=verify)
+    files = dataset_jobs(written, folder, created=study.created, formats=formats,
+                         metadata_ref="define.xml", verify=verify)
     leaf = ".xpt" if "xpt" in formats else f".{formats[0]}"
-    return files + write_define(folder, written, standard=standard, study=study,
-                                leaf_suffix=leaf, spec=spec if isinstance(spec, Spec) else None)
+
+    def define() -> list[Path]:
+        return write_define(folder, written, standard=standard, study=study, leaf_suffix=leaf,
+                            spec=spec if isinstance(spec, Spec) else None)
+
+    jobs = [Job(lambda job=job: [job.run()], job.weight) for job in files]
+    return [*jobs, Job(define, weight=sum(job.weight for job in files) // len(formats))]
 
 
 def _check_ct(ct_version: str | None, spec: Spec) -> None:
@@ -204,6 +222,7 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
             package_dir: str | Path | None = None,
             package_formats: tuple[str, ...] = ("xpt",),
             verify: str = "fast",
+            workers: int | None = None,
             progress: ProgressCallback | None = None) -> ConversionResult:
     """Convert a study (default: the embedded PEComa example) into ``out_dir``.
 
@@ -211,7 +230,9 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
     m5/datasets/<study>/..., define.xml, the cSDRG/ADRG skeletons), written after
     ``out_dir`` is complete and before it is swapped in; its technical rejection
     checks are in ``ConversionResult.package.checks``. ``progress`` is called with
-    ``(stage, "start")`` and ``(stage, "end")`` (:mod:`cdisc.progress`).
+    ``(stage, "start")`` and ``(stage, "end")`` (:mod:`cdisc.progress`). ``workers``:
+    threads that write the dataset files side by side (:mod:`cdisc.workers`; default:
+    the cores available); the output does not depend on it.
 
     SDTM from the sources, ADaM from the SDTM datasets (the spec's ``adam:``
     section), validation of both, the survival and response summary.
@@ -220,11 +241,9 @@ def convert(spec_path: str | Path | None = None, *, source_dir: str | Path | Non
     (:func:`cdisc.output.folder.check_output_target`); that is checked before
     the sources are read.
     """
-    from .model.text import codes_shared
-
     # each text column is coded once, where SDTM puts it in order, for its two files,
     # define.xml and validation (the datasets do not change after they are built)
-    with codes_shared():
+    with codes_shared(), use_workers(workers):
         return _convert(spec_path, source_dir=source_dir, out_dir=out_dir, limits=limits,
                         allow_outside_sources=allow_outside_sources, formats=formats,
                         ct_version=ct_version, package_dir=package_dir,
@@ -275,9 +294,11 @@ def _convert(spec_path: str | Path | None, *, source_dir: str | Path | None,
     with staged_output(out, protected) as staging:
         stages.start("write")
         try:
-            files = _write_standard(result.tables, staging / "sdtm", "SDTM", spec, formats,
-                                    verify)
-            files += _write_standard(adam, staging / "adam", "ADaM", spec, formats, verify)
+            # SDTM and ADaM files and both define.xml side by side (cdisc.workers)
+            jobs = [*_standard_jobs(result.tables, staging / "sdtm", "SDTM", spec, formats,
+                                    verify),
+                    *_standard_jobs(adam, staging / "adam", "ADaM", spec, formats, verify)]
+            files = [path for paths in run_jobs(jobs) for path in paths]
         except OutputError as exc:
             # name the file the user asked for, not the temporary folder that is gone
             raise OutputError([_moved(p, staging, out.resolve()) for p in exc.problems]) from None

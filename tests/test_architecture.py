@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cdisc"
 
 #: modules and packages under cdisc/ that any layer may import
 FOUNDATION = {"model", "errors", "limits", "text", "text_safety", "resources", "standards",
-              "formats", "__init__"}
+              "formats", "workers", "__init__"}
 
 #: what each layer may import besides the foundation (and itself)
 ALLOWED = {
@@ -41,6 +41,7 @@ FOUNDATION_ALLOWED = {
     "resources": set(),
     "standards": {"errors", "resources"},
     "formats": {"model", "errors"},
+    "workers": set(),
     "__init__": set(),
 }
 

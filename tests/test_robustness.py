@@ -461,14 +461,16 @@ KILL_AFTER_SECOND_DATASET = textwrap.dedent("""
             os.kill(os.getpid(), signal.SIGKILL)
     cdisc.formats.xpt.write_xpt = write_then_die
     import cli
-    sys.argv = ["cdisc", "convert", "--spec", sys.argv[1], "--out", sys.argv[2]]
+    sys.argv = ["cdisc", "convert", "--spec", sys.argv[1], "--out", sys.argv[2],
+                "--workers", sys.argv[3]]
     cli.main()
 """)
 
 
 @pytest.mark.e2e
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
-def test_run_killed_midway_leaves_the_previous_output_byte_identical(tmp_path):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_run_killed_midway_leaves_the_previous_output_byte_identical(tmp_path, workers):
     spec = write_study(tmp_path, MINI_SPEC, MINI_FILES)
     out = tmp_path / "out"
     assert invoke(spec, out).exit_code == 0
@@ -477,13 +479,18 @@ def test_run_killed_midway_leaves_the_previous_output_byte_identical(tmp_path):
     (tmp_path / "aes.csv").write_text(AES + "2,Rash,22-MAR-2012\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(REPO), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run([sys.executable, "-c", KILL_AFTER_SECOND_DATASET, str(spec), str(out)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", KILL_AFTER_SECOND_DATASET, str(spec), str(out),
+                           workers], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert digest(out) == before
-    # the run did die midway: its staging folder holds the two datasets it had written
+    # the run did die midway: its staging folder holds the datasets it had written (one
+    # thread: the first two in order; two threads: the other may have finished one more)
     (staging,) = tmp_path.glob(".out.new-*")
-    assert len(list((staging / "sdtm").glob("*.xpt"))) == 2
+    if workers == "1":
+        assert len(list((staging / "sdtm").glob("*.xpt"))) == 2
+    else:
+        assert 2 <= len(list(staging.rglob("*.xpt"))) <= 3
     # and the next run still works
     assert invoke(spec, out).exit_code == 0 and digest(out) != before
 

@@ -17,6 +17,7 @@ one class with ``format``, ``suffix`` and ``write`` registered in
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -26,6 +27,7 @@ from ..errors import OutputError
 from ..formats import dataset_json, xpt
 from ..model import Dataset
 from ..model.text import codes_shared
+from ..workers import Job, own_frame, run_jobs
 from .folder import safe_child
 
 #: the sourceSystem of the Dataset-JSON files we write
@@ -120,7 +122,17 @@ def write_datasets(datasets: Iterable[Dataset], folder: Path, *, created: dateti
                    metadata_ref: str | None = None, verify: str = "fast") -> list[Path]:
     """Each dataset in each format into ``folder`` (``dm.xpt``, ``dm.json``, ...); the
     paths written. ``metadata_ref`` goes into the Dataset-JSON files (``metaDataRef``)."""
-    written = []
+    jobs = dataset_jobs(datasets, folder, created=created, formats=formats,
+                        metadata_ref=metadata_ref, verify=verify)
+    with codes_shared():  # each text column is coded once for all the formats
+        return run_jobs(jobs)
+
+
+def dataset_jobs(datasets: Iterable[Dataset], folder: Path, *, created: datetime,
+                 formats: Iterable[str] = ("xpt",), metadata_ref: str | None = None,
+                 verify: str = "fast") -> list[Job[Path]]:
+    """:func:`write_datasets` as one job per file (:mod:`cdisc.workers`), for a stage that
+    runs them beside other work; run them inside :func:`cdisc.model.text.codes_shared`."""
     writers = [writer_for(name) for name in formats]
     if verify != "fast":
         writers = [XptWriter(verify) if isinstance(w, XptWriter)
@@ -129,10 +141,18 @@ def write_datasets(datasets: Iterable[Dataset], folder: Path, *, created: dateti
     if metadata_ref is not None:
         writers = [w.with_metadata_ref(metadata_ref) if isinstance(w, DatasetJsonWriter)
                    else w for w in writers]
-    for dataset in sorted(datasets, key=lambda d: d.name):
-        with codes_shared():  # each text column is coded once for all the formats
-            for writer in writers:
-                path = safe_child(folder, f"{dataset.name.lower()}{writer.suffix}")
-                writer.write(dataset, path, created=created)
-                written.append(path)
-    return written
+    return [_write_job(writer, dataset, folder, created)
+            for dataset in sorted(datasets, key=lambda d: d.name) for writer in writers]
+
+
+def _write_job(writer: DatasetWriter, dataset: Dataset, folder: Path, created: datetime
+               ) -> Job[Path]:
+    """Writing one file: a job of its own (:mod:`cdisc.workers`), weighed by its cells."""
+    path = safe_child(folder, f"{dataset.name.lower()}{writer.suffix}")
+    own = replace(dataset, frame=own_frame(dataset.frame))
+
+    def write() -> Path:
+        writer.write(own, path, created=created)
+        return path
+
+    return Job(write, weight=max(1, len(dataset.frame) * len(dataset.frame.columns)))
