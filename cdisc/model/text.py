@@ -86,12 +86,28 @@ def codes_hold(values: np.ndarray, codes: np.ndarray, distinct: np.ndarray) -> b
 def all_text(values: Any) -> bool:
     """Whether an array or Series holds text (or nothing) only: the columns a hash may
     code once per distinct value, as it takes ``1``, ``1.0`` and ``True`` for one value
-    while their text differs (one C pass).
+    while their text differs (one C pass; once per column coded inside
+    :func:`codes_shared`, where a column does not change).
 
     >>> all_text(np.array(["a", None], dtype=object)), all_text(pd.Series(["a", 1.0]))
     (True, False)
     """
-    return pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+    shared = _SHARED.get()
+    array = values.to_numpy() if isinstance(values, pd.Series) and values.dtype == object \
+        else values
+    key = None
+    if shared is not None and isinstance(array, np.ndarray) and array.dtype == object:
+        key = _memory(array)
+        if key in shared.codes:
+            hit = shared.text.get(key)
+            if hit is not None:
+                return hit
+        else:
+            key = None  # a column not coded in the block may still change
+    found = pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+    if key is not None:
+        shared.text[key] = found
+    return found
 
 
 class TextCodes(NamedTuple):
@@ -102,9 +118,18 @@ class TextCodes(NamedTuple):
     holds: bool
 
 
+class _Shared:
+    """What a :func:`codes_shared` block knows of its columns, by their memory: their codes
+    (the array kept alive with them, so that its memory is not reused) and, once asked,
+    whether they are :func:`all_text`."""
+
+    def __init__(self) -> None:
+        self.codes: dict[tuple[Any, ...], tuple[np.ndarray, TextCodes]] = {}
+        self.text: dict[tuple[Any, ...], bool] = {}
+
+
 #: the columns coded inside :func:`codes_shared` (None outside it)
-_SHARED: ContextVar[dict[tuple[Any, ...], tuple[np.ndarray, TextCodes]] | None] = ContextVar(
-    "shared text codes", default=None)
+_SHARED: ContextVar[_Shared | None] = ContextVar("shared text codes", default=None)
 
 
 @contextlib.contextmanager
@@ -117,7 +142,7 @@ def codes_shared() -> Iterator[None]:
     if _SHARED.get() is not None:
         yield
         return
-    token = _SHARED.set({})
+    token = _SHARED.set(_Shared())
     try:
         yield
     finally:
@@ -189,7 +214,7 @@ def known_codes(values: np.ndarray) -> TextCodes | None:
     shared = _SHARED.get()
     if shared is None or not isinstance(values, np.ndarray) or values.dtype != object:
         return None
-    known = shared.get(_memory(values))
+    known = shared.codes.get(_memory(values))
     return None if known is None else known[1]  # the same memory: the array or a view
 
 
@@ -202,7 +227,7 @@ def remember_codes(values: np.ndarray, coded: TextCodes) -> None:
     if shared is None or not isinstance(values, np.ndarray) or values.dtype != object:
         return
     values.flags.writeable = False
-    shared[_memory(values)] = (values, coded)  # the array kept: its memory is not reused
+    shared.codes[_memory(values)] = (values, coded)  # the array kept: its memory is not reused
 
 
 def _as_text(values: pd.Series) -> pd.Series:
