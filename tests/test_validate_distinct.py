@@ -207,3 +207,32 @@ def test_validation_takes_the_codes_a_run_made_and_distrusts_codes_that_do_not_h
     found = validate_datasets({"DM": dm}, standard_hint={"DM": "SDTM"}).findings
     on_sex = sorted((f.code, f.location.record) for f in found if f.location.field == "SEX")
     assert ("CV0005", 2) in on_sex
+
+
+def test_text_of_a_converted_column_is_the_column_itself_and_otherwise_a_copy() -> None:
+    """A column coded in the run (read-only from then on) whose text is itself is handed
+    out as it is; trailing blanks, "" or NaN make text() a normalised copy, as before, and
+    so does a column outside a run."""
+    from cdisc.model import text as text_rules
+
+    frame = pd.DataFrame({"SAME": np.array(["A", None, "B", "A"], dtype=object),
+                          "BLANKS": np.array(["A ", None, "B", "A"], dtype=object),
+                          "EMPTY": np.array(["A", "", "B", "A"], dtype=object),
+                          "NAN": np.array(["A", np.nan, "B", "A"], dtype=object)})
+    with text_rules.codes_shared():
+        for name in frame.columns:
+            array = frame[name].to_numpy()
+            text_rules.remember_codes(array, text_rules.coded_text(array))
+        with run_cache():
+            same = text(frame, "SAME")
+            assert same.to_numpy() is frame["SAME"].to_numpy()
+            assert same.tolist() == ["A", None, "B", "A"]
+            for name in ("BLANKS", "EMPTY", "NAN"):
+                got = text(frame, name)
+                assert not np.shares_memory(got.to_numpy(), frame[name].to_numpy())
+                assert got.tolist() == ["A", None, "B", "A"], name
+    writable = pd.DataFrame({"SAME": ["A", None, "B", "A"]})  # outside a run: not frozen
+    with run_cache():
+        copied = text(writable, "SAME")
+        assert not np.shares_memory(copied.to_numpy(), writable["SAME"].to_numpy())
+        assert copied.tolist() == ["A", None, "B", "A"]

@@ -29,6 +29,7 @@ from ..model.text import (
     byte_lengths,
     code_type,
     factorize,
+    known_codes,
     not_printable_ascii,
     text_codes,
 )
@@ -175,6 +176,9 @@ class _Text:
 
     distinct: Distinct
     source: str
+    #: the column's own array, when its text is the column itself (read-only str/None
+    #: that normalising leaves as they are): text() then hands out the column, not a copy
+    column: np.ndarray | None = None
 
 
 #: id of each text() Series handed out in this run -> what it was made from. Weak: an
@@ -230,7 +234,8 @@ def text(frame: pd.DataFrame, name: str) -> pd.Series:
         _recent.move_to_end((id(frame), name))
         return recent[1]
     kept = _kept_text(frame, name)
-    out = pd.Series(kept.distinct.rows(), index=frame.index, dtype=object)
+    rows = kept.distinct.rows() if kept.column is None else kept.column
+    out = pd.Series(rows, index=frame.index, dtype=object, copy=False)
     _handed[id(out)] = kept
     weakref.finalize(out, _handed.pop, id(out), None)
     # a rule that asks for a column value by value (in a message) gets the same Series
@@ -288,9 +293,31 @@ def _kept_text(frame: pd.DataFrame, name: str) -> _Text:
         if found is None:  # a mixed column: its text holds str or None
             found = _distinct_of(values)
             assert found is not None
-        return _Text(found, source)
+        return _Text(found, source, _text_itself(col, found) if source == "string" else None)
 
     return memo(frame, ("text", name), compute)
+
+
+def _text_itself(col: pd.Series, found: Distinct) -> np.ndarray | None:
+    """``col``'s own array when it is read-only (a converted dataset, which no step may
+    change) and holds exactly its text: the distinct values ``found`` as they are, by
+    code, and None where missing (not NaN); None otherwise."""
+    array = col.to_numpy(dtype=object)
+    if array.flags.writeable or array.ndim != 1:
+        return None
+    coded = known_codes(array)
+    if coded is None or not coded.holds or len(coded.distinct) != len(found.values):
+        return None
+    # normalising changed nothing: the same objects (str.rstrip returns a str it leaves
+    # unchanged), in the same order, so the codes are the same too
+    if not all(a is b for a, b in zip(coded.distinct, found.values, strict=True)):
+        return None
+    if not np.array_equal(coded.codes, found.codes):
+        return None
+    missing = array[coded.codes < 0]
+    if len(missing) and not (missing == None).all():  # noqa: E711 - elementwise: NaN is not None
+        return None
+    return array
 
 
 def _run_text(values: pd.Series) -> bool:
