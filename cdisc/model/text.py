@@ -193,6 +193,15 @@ class CodesMemo:
 
     def __init__(self) -> None:
         self._known: dict[tuple[Any, ...], tuple[np.ndarray, TextCodes]] = {}
+        self._text: dict[tuple[Any, ...], tuple[np.ndarray, bool]] = {}
+
+    def all_text(self, values: np.ndarray) -> bool:
+        """:func:`all_text` of an object array, once per array while the memo is kept."""
+        key = _memory(values)
+        hit = self._text.get(key)
+        if hit is None:
+            hit = self._text[key] = (values, all_text(values))
+        return hit[1]
 
     def codes(self, values: np.ndarray) -> TextCodes:
         key = _memory(values)

@@ -84,7 +84,7 @@ class DistinctValues:
         if column not in self._known:
             array = self.frame[column].to_numpy(dtype=object)
             found = None
-            if all_text(array):
+            if self.memo.all_text(array):
                 found = pd.Series(self.memo.codes(array).distinct, dtype=object)
             self._known[column] = found
         return self._known[column]
