@@ -33,7 +33,13 @@ def number_text(values: pd.Series) -> pd.Series:
 
 
 def decimals(values: pd.Series) -> int:
-    """The most decimal places among the numbers of a column (0 for whole numbers)."""
-    text = number_text(values).dropna()
+    """The most decimal places among the numbers of a column (0 for whole numbers).
+
+    >>> decimals(pd.Series([62, 24.1, 35.25, None, 24.1]))
+    2
+    """
+    # the text of a number depends on its value alone: each distinct number once
+    num = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    text = number_text(pd.Series(pd.unique(num))).dropna()
     fractional = text[text.str.contains(".", regex=False) & ~text.str.contains("e")]
     return int(fractional.str.partition(".")[2].str.len().max()) if len(fractional) else 0

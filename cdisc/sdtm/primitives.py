@@ -150,9 +150,15 @@ def assign_ct(src: pd.DataFrame, ctx: MappingContext, *, column: str,
     if ignore_case:
         out, reported = loose_ct_values(src, ctx, column, values, resolved)
     else:
-        mapped = values.map(resolved.map)
-        direct = values.where(values.isin(list(resolved.codelist.terms)))
-        out = mapped.where(mapped.notna(), direct)
+        def submission(collected: pd.Series) -> pd.Series:
+            mapped = collected.map(resolved.map)
+            direct = collected.where(collected.isin(list(resolved.codelist.terms)))
+            return mapped.where(mapped.notna(), direct)
+
+        # once per distinct collected value (a column of a few terms over every record)
+        found = per_distinct(values, lambda d: submission(d).astype(object))
+        out = (pd.Series(found, index=values.index, dtype=object) if found is not None
+               else submission(values))
     failed = values.notna() & out.isna() & ~reported
     ctx.report(
         "MAP001",
