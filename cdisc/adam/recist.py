@@ -1052,11 +1052,13 @@ def recist_review(
     summary = agreement_summary(timepoints, rs, evaluator=options.evaluator)
 
     def records(frame: pd.DataFrame) -> JsonRecords:
-        text = frame.astype(object).where(frame.notna(), None)
-        for column in text.columns:
-            if pd.api.types.is_datetime64_any_dtype(frame[column]):
-                text[column] = _date_texts(frame[column])
-        return JsonRecords(text)
+        # dates straight to their text (as objects, each would be a Timestamp first)
+        dated = [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]
+        plain = frame.drop(columns=dated)
+        text = plain.astype(object).where(plain.notna(), None)
+        for column in dated:
+            text[column] = _date_texts(frame[column])
+        return JsonRecords(text[list(frame.columns)])
 
     return RecistReview(findings, {
         "options": {

@@ -455,7 +455,9 @@ def _read_one(spec: Spec, source: SourceSpec, problems: ProblemLog) -> SourceTab
     for pos in np.flatnonzero(missing_subject):
         problems.add("SRC008", "subject identifier is missing",
                      Location(**where, row=int(rows[pos]), field=headers[source.subject]))
-    return SourceTable(source, frame.reset_index(drop=True), raw.sheet)
+    # renumbered in place: reset_index would copy every column of the source once more
+    frame.index = pd.RangeIndex(len(frame))
+    return SourceTable(source, frame, raw.sheet)
 
 
 def _not_found(spec: Spec, source: SourceSpec) -> str:
