@@ -165,8 +165,10 @@ def _write_standard(tables: dict[str, Dataset], folder: Path, standard: str, spe
 def _standard_jobs(tables: dict[str, Dataset], folder: Path, standard: str,
                    spec: Spec | StudyInfo, formats: tuple[str, ...], verify: str = "fast"
                    ) -> list[Job[list[Path]]]:
-    """:func:`_write_standard` as jobs (:mod:`cdisc.workers`): one per dataset file, and
-    define.xml (which reads every dataset's columns, so weighs as much as they do)."""
+    """:func:`_write_standard` as jobs (:mod:`cdisc.workers`): one per dataset file
+    (weighed by its cells), and define.xml, which holds a few text columns of one
+    dataset at a time (weighed as four columns of the largest): it runs beside the
+    smaller files, not beside the largest."""
     from .output.define import write_define
 
     written = [t for t in tables.values() if len(t)]
@@ -184,7 +186,7 @@ def _standard_jobs(tables: dict[str, Dataset], folder: Path, standard: str,
                             spec=spec if isinstance(spec, Spec) else None)
 
     jobs = [Job(lambda job=job: [job.run()], job.weight) for job in files]
-    return [*jobs, Job(define, weight=sum(job.weight for job in files) // len(formats))]
+    return [*jobs, Job(define, weight=4 * max(len(t) for t in written))]
 
 
 def _check_ct(ct_version: str | None, spec: Spec) -> None:

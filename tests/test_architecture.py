@@ -40,7 +40,7 @@ FOUNDATION_ALLOWED = {
     "text_safety": set(),
     "resources": set(),
     "standards": {"errors", "resources"},
-    "formats": {"model", "errors"},
+    "formats": {"model", "errors", "workers"},
     "workers": set(),
     "__init__": set(),
 }

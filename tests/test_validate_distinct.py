@@ -210,28 +210,35 @@ def test_validation_takes_the_codes_a_run_made_and_distrusts_codes_that_do_not_h
 
 
 def test_text_of_a_converted_column_is_the_column_itself_and_otherwise_a_copy() -> None:
-    """A column coded in the run (read-only from then on) whose text is itself is handed
-    out as it is; trailing blanks, "" or NaN make text() a normalised copy, as before, and
-    so does a column outside a run."""
+    """A column SDTM built from its codes in the run, whose text is itself, is handed out
+    as it is; trailing blanks or "" make text() a normalised copy, and so does a column
+    only coded (read-only or not), or one outside a run."""
     from cdisc.model import text as text_rules
 
-    frame = pd.DataFrame({"SAME": np.array(["A", None, "B", "A"], dtype=object),
-                          "BLANKS": np.array(["A ", None, "B", "A"], dtype=object),
-                          "EMPTY": np.array(["A", "", "B", "A"], dtype=object),
-                          "NAN": np.array(["A", np.nan, "B", "A"], dtype=object)})
+    def built(values: list[object]) -> np.ndarray:
+        codes, distinct = text_rules.factorize(np.array(values, dtype=object))
+        column = np.append(distinct, None)[codes]
+        text_rules.remember_codes(column, text_rules.TextCodes(
+            codes.astype(np.int8), distinct, True), built=True)
+        return column
+
     with text_rules.codes_shared():
-        for name in frame.columns:
-            array = frame[name].to_numpy()
-            text_rules.remember_codes(array, text_rules.coded_text(array))
+        frame = pd.DataFrame({"SAME": built(["A", None, "B", "A"]),
+                              "BLANKS": built(["A ", None, "B", "A"]),
+                              "EMPTY": built(["A", "", "B", "A"]),
+                              "CODED": np.array(["A", None, "B", "A"], dtype=object)},
+                             copy=False)  # each column its own array, as SDTM builds them
+        coded = frame["CODED"].to_numpy()
+        text_rules.remember_codes(coded, text_rules.coded_text(coded))  # read-only, not built
         with run_cache():
             same = text(frame, "SAME")
             assert same.to_numpy() is frame["SAME"].to_numpy()
             assert same.tolist() == ["A", None, "B", "A"]
-            for name in ("BLANKS", "EMPTY", "NAN"):
+            for name in ("BLANKS", "EMPTY", "CODED"):
                 got = text(frame, name)
-                assert not np.shares_memory(got.to_numpy(), frame[name].to_numpy())
+                assert not np.shares_memory(got.to_numpy(), frame[name].to_numpy()), name
                 assert got.tolist() == ["A", None, "B", "A"], name
-    writable = pd.DataFrame({"SAME": ["A", None, "B", "A"]})  # outside a run: not frozen
+    writable = pd.DataFrame({"SAME": ["A", None, "B", "A"]})  # outside a run
     with run_cache():
         copied = text(writable, "SAME")
         assert not np.shares_memory(copied.to_numpy(), writable["SAME"].to_numpy())

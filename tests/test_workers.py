@@ -4,6 +4,7 @@ caller's context, and the same files with one thread or several."""
 from __future__ import annotations
 
 import contextvars
+import signal
 import threading
 
 import numpy as np
@@ -11,8 +12,17 @@ import pytest
 from click.testing import CliRunner
 
 import cli
+from cdisc.formats import atomic
 from cdisc.model.text import codes_shared, known_codes, text_codes
-from cdisc.workers import Job, available_workers, default_workers, run_jobs, use_workers
+from cdisc.workers import (
+    Job,
+    Stopped,
+    available_workers,
+    default_workers,
+    run_jobs,
+    stop_if_asked,
+    use_workers,
+)
 
 from helpers import tree_digest
 
@@ -24,25 +34,32 @@ def test_results_come_back_in_the_order_given_whatever_the_weights():
     assert run_jobs([], workers=2) == []
 
 
-def test_the_costliest_jobs_start_first():
-    started: list[str] = []
-    both = threading.Barrier(2, timeout=10)  # the two running jobs hold both workers
+def test_the_heaviest_start_first_and_never_more_than_the_heaviest_is_in_flight():
+    lock = threading.Lock()
+    started: list[int] = []
+    load, peak = [0], [0]
 
-    def job(name: str, wait: bool) -> str:
-        started.append(name)
-        if wait:
-            both.wait()
-        return name
+    def job(weight: int) -> int:
+        with lock:
+            started.append(weight)
+            load[0] += weight
+            peak[0] = max(peak[0], load[0])
+        threading.Event().wait(0.02)  # so that jobs overlap when they may
+        with lock:
+            load[0] -= weight
+        return weight
 
-    jobs = [Job(lambda: job("small", False), weight=1), Job(lambda: job("big", True), weight=9),
-            Job(lambda: job("middle", True), weight=5)]
-    assert run_jobs(jobs, workers=2) == ["small", "big", "middle"]
-    assert sorted(started[:2]) == ["big", "middle"] and started[2] == "small"
+    weights = [1, 9, 5, 4, 3, 0]
+    assert run_jobs([Job(lambda w=w: job(w), weight=w) for w in weights], workers=2) == weights
+    assert sorted(started[:2]) == [0, 9]  # the light job beside the heaviest
+    assert peak[0] <= 9  # the heaviest ran with nothing heavy beside it
+    assert run_jobs([Job(lambda w=w: job(w), weight=w) for w in weights], workers=4) == weights
+    assert peak[0] <= 9
 
 
-def test_the_first_failure_in_order_is_raised_after_every_job_ran():
+def test_the_first_failure_in_order_is_raised_and_the_jobs_after_it_dropped():
     # job 3 fails first in time (job 1 waits for it), yet job 1's error is the one raised,
-    # as with one worker; job 2 and job 4 still run
+    # as with one worker; job 2 still runs, job 4 (after a failure) never starts
     late = threading.Event()
     ran: list[int] = []
 
@@ -60,7 +77,7 @@ def test_the_first_failure_in_order_is_raised_after_every_job_ran():
             Job(lambda: ran.append(4))]
     with pytest.raises(KeyError, match="job 1"):
         run_jobs(jobs, workers=2)
-    assert sorted(ran) == [0, 1, 2, 3, 4]
+    assert sorted(ran) == [0, 1, 2, 3]
     late.clear()
     late.set()  # with one worker job 1 must not wait for job 3, which runs after it
     with pytest.raises(KeyError, match="job 1"):
@@ -93,6 +110,65 @@ def test_use_workers_sets_the_count_for_the_block():
         use_workers(0)
 
 
+def test_an_interrupted_stage_stops_its_running_jobs_before_it_returns():
+    # Ctrl-C reaches the main thread while a job runs; the job stops at its next check,
+    # so nothing is still writing when the caller cleans up
+    started, seen = threading.Event(), []
+
+    def long_job() -> None:
+        started.set()
+        try:
+            for _ in range(3000):  # at most 30 s; stops within one step once asked
+                stop_if_asked()
+                threading.Event().wait(0.01)
+        except Stopped:
+            seen.append("stopped")
+            raise
+
+    def interrupt() -> None:
+        started.wait(timeout=10)
+        threading.Event().wait(0.2)  # the main thread back to waiting for the jobs
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    later = []
+    # the later jobs are as heavy as the long one, so they wait for it to end
+    jobs = [Job(long_job, weight=3), Job(interrupt)] + [
+        Job(lambda: later.append(1), weight=3) for _ in range(20)]
+    with pytest.raises(KeyboardInterrupt):
+        run_jobs(jobs, workers=2)
+    assert seen == ["stopped"]  # ended before run_jobs returned
+    assert later == []  # the jobs not started when it was interrupted never ran
+    stop_if_asked()  # outside a stopped stage: nothing to raise
+
+
+def test_a_failed_sync_names_the_first_file_by_name_whatever_wrote_first(tmp_path,
+                                                                      monkeypatch):
+    files = [tmp_path / name for name in ("c.xpt", "a.xpt", "b.xpt")]
+    for file in files:
+        file.write_bytes(b"x")
+    monkeypatch.setattr(atomic, "_sync_file", lambda path: (OSError(5, "I/O error"), path))
+    with pytest.raises(Exception) as raised:
+        atomic.sync_all(files)
+    assert "a.xpt" in str(raised.value.problems[0])
+
+
+def test_the_sort_memo_keeps_only_a_frames_own_columns():
+    import pandas as pd
+
+    from cdisc.model.text import CodesMemo
+    from cdisc.sdtm.engine import _coded_in_order, _text_rank
+
+    memo = CodesMemo()
+    numbers = pd.Series([2.0, 1.0, None])  # a Char variable holding numbers
+    assert _text_rank(numbers, memo).tolist() == [2, 1, 0]  # missing sorts as ""
+    assert _coded_in_order(pd.Series(["b", "a"], dtype="string"), np.arange(2), memo) \
+        .tolist() == ["b", "a"]
+    texts = pd.Series(["b", "a", "b"], dtype=object)
+    assert _text_rank(texts, memo).tolist() == [1, 0, 1]
+    # the arrays made for one call are not kept alive; the frame's own column is
+    assert [values is texts.to_numpy() for values, _ in memo._text.values()] == [True]
+
+
 @pytest.mark.e2e
 def test_convert_writes_the_same_bytes_with_one_thread_or_several(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -105,3 +181,16 @@ def test_convert_writes_the_same_bytes_with_one_thread_or_several(tmp_path, monk
     assert len(list((tmp_path / "one" / "sdtm").glob("*.xpt"))) >= 10
     bad = runner.invoke(cli.main, ["convert", "--out", "none", "--workers", "0"])
     assert bad.exit_code == 2 and "--workers" in bad.output
+
+
+def test_the_command_keeps_one_malloc_heap_unless_the_user_chose(monkeypatch):
+    import platform
+    import sys
+
+    from cdisc.__main__ import one_heap
+
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert one_heap() is False  # the user's setting stands
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
+        assert one_heap() is True

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import OutputError
+from ..workers import stop_if_asked
 
 if TYPE_CHECKING:  # numpy and pandas are imported when a frame is written: --help needs none
     import numpy as np
@@ -77,6 +78,7 @@ def write_atomic_parts(path: Path, parts: Iterable[bytes]) -> int:
     try:
         try:
             for part in parts:
+                stop_if_asked()  # a stage being stopped: end here, the file removed
                 view = memoryview(part)
                 written += len(view)
                 while view:
@@ -138,7 +140,8 @@ def sync_all(paths: Iterable[Path]) -> None:
     (threads: fsync releases the GIL, and the file system commits concurrent ones as one)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    files = list(dict.fromkeys(Path(p) for p in paths))
+    # in order of name, so that a failure names the same file whichever wrote first
+    files = sorted(dict.fromkeys(Path(p) for p in paths))
     if not files:
         return
     with ThreadPoolExecutor(max_workers=min(32, len(files))) as pool:

@@ -45,6 +45,8 @@ from typing import BinaryIO, Literal
 
 import numpy as np
 
+from ..workers import stop_if_asked
+
 __all__ = [
     "CHUNK_BYTES",
     "SPECIAL_MISSING",
@@ -350,6 +352,7 @@ def write_members(fh: BinaryIO, *, name: str, label: str, variables: Sequence[Va
     if background:
         with _BackgroundWriter(fh, buffers=3) as writer:
             for columns in chunks:
+                stop_if_asked()  # a stage being stopped: the caller removes the file
                 rows = _rows(columns)
                 block = encode_records(variables, columns, dtype, writer.buffer(rows, dtype))
                 records += block.shape[0]  # what was encoded, not what was asked for
@@ -358,6 +361,7 @@ def write_members(fh: BinaryIO, *, name: str, label: str, variables: Sequence[Va
     else:
         buffer: np.ndarray | None = None
         for columns in chunks:
+            stop_if_asked()
             rows = _rows(columns)
             if buffer is None or len(buffer) < rows:
                 buffer = np.empty(rows, dtype=dtype)

@@ -126,6 +126,8 @@ class _Shared:
     def __init__(self) -> None:
         self.codes: dict[tuple[Any, ...], tuple[np.ndarray, TextCodes]] = {}
         self.text: dict[tuple[Any, ...], bool] = {}
+        #: the columns built from their codes (see :func:`remember_codes`)
+        self.built: set[tuple[Any, ...]] = set()
 
 
 #: the columns coded inside :func:`codes_shared` (None outside it)
@@ -227,16 +229,29 @@ def known_codes(values: np.ndarray) -> TextCodes | None:
     return None if known is None else known[1]  # the same memory: the array or a view
 
 
-def remember_codes(values: np.ndarray, coded: TextCodes) -> None:
+def remember_codes(values: np.ndarray, coded: TextCodes, *, built: bool = False) -> None:
     """Keep ``coded`` as the codes of ``values`` for the rest of the :func:`codes_shared`
     block (nothing outside one): a stage that builds a column from codes it has hands
     them on. ``values`` is made read-only, so that a change to it fails instead of
-    leaving its codes wrong."""
+    leaving its codes wrong. ``built``: ``values`` was made as ``distinct[codes]`` with
+    None for code -1 (:func:`built_from_codes`)."""
     shared = _SHARED.get()
     if shared is None or not isinstance(values, np.ndarray) or values.dtype != object:
         return
     values.flags.writeable = False
-    shared.codes[_memory(values)] = (values, coded)  # the array kept: its memory is not reused
+    key = _memory(values)
+    shared.codes[key] = (values, coded)  # the array kept: its memory is not reused
+    if built:
+        shared.built.add(key)
+
+
+def built_from_codes(values: np.ndarray) -> bool:
+    """Whether ``values`` was built from its codes in this :func:`codes_shared` block (each
+    record the very object of its distinct value, None where missing, read-only), as
+    SDTM builds its text columns; False outside a block."""
+    shared = _SHARED.get()
+    return (shared is not None and isinstance(values, np.ndarray) and values.dtype == object
+            and _memory(values) in shared.built)
 
 
 def _as_text(values: pd.Series) -> pd.Series:

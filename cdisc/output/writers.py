@@ -147,7 +147,8 @@ def dataset_jobs(datasets: Iterable[Dataset], folder: Path, *, created: datetime
 
 def _write_job(writer: DatasetWriter, dataset: Dataset, folder: Path, created: datetime
                ) -> Job[Path]:
-    """Writing one file: a job of its own (:mod:`cdisc.workers`), weighed by its cells."""
+    """Writing one file: a job of its own (:mod:`cdisc.workers`), weighed by its cells (a
+    writer's working memory grows with them)."""
     path = safe_child(folder, f"{dataset.name.lower()}{writer.suffix}")
     own = replace(dataset, frame=own_frame(dataset.frame))
 

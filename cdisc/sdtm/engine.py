@@ -138,6 +138,8 @@ def _packed(ranks: Iterable[np.ndarray]) -> list[np.ndarray]:
 def _text_rank(values: pd.Series, memo: CodesMemo | None = None) -> np.ndarray:
     """Rank of each value's text (numbers as SAS prints them; missing as "")."""
     array = values.to_numpy(dtype=object)
+    if values.dtype != object:
+        memo = None  # the memo knows a frame's own object columns, not an array made here
     if not (memo.all_text(array) if memo is not None else all_text(array)):
         array = as_text(values).astype("string").fillna("").to_numpy(dtype=object)
         memo = None
@@ -194,6 +196,8 @@ def _coded_in_order(values: pd.Series, order: np.ndarray,
     validate the dataset (:func:`cdisc.model.text.remember_codes`), which then do not
     code it again. None for a column that is not all text (or whose codes do not hold)."""
     array = values.to_numpy(dtype=object)
+    if values.dtype != object:
+        memo = None  # the memo knows a frame's own object columns, not an array made here
     if not (memo.all_text(array) if memo is not None else all_text(array)):
         return None
     coded = memo.codes(array) if memo is not None else coded_text(array)
@@ -202,7 +206,7 @@ def _coded_in_order(values: pd.Series, order: np.ndarray,
     codes = coded.codes[order]
     codes.flags.writeable = False
     column = np.append(coded.distinct, None)[codes]  # code -1: None
-    remember_codes(column, TextCodes(codes, coded.distinct, True))
+    remember_codes(column, TextCodes(codes, coded.distinct, True), built=True)
     return column
 
 

@@ -26,6 +26,7 @@ from ..errors import Location, Problem
 from ..model import is_missing
 from ..model.text import (
     all_text,
+    built_from_codes,
     byte_lengths,
     code_type,
     factorize,
@@ -176,8 +177,8 @@ class _Text:
 
     distinct: Distinct
     source: str
-    #: the column's own array, when its text is the column itself (read-only str/None
-    #: that normalising leaves as they are): text() then hands out the column, not a copy
+    #: the column's own array, when its text is the column itself (an SDTM column built
+    #: from its codes, which normalising leaves as it is): text() hands it out, not a copy
     column: np.ndarray | None = None
 
 
@@ -299,23 +300,22 @@ def _kept_text(frame: pd.DataFrame, name: str) -> _Text:
 
 
 def _text_itself(col: pd.Series, found: Distinct) -> np.ndarray | None:
-    """``col``'s own array when it is read-only (a converted dataset, which no step may
-    change) and holds exactly its text: the distinct values ``found`` as they are, by
-    code, and None where missing (not NaN); None otherwise."""
+    """``col``'s own array when SDTM built it from its codes in this run (each record the
+    object of its distinct value, None where missing, read-only: nothing may change a
+    converted dataset) and normalising leaves those values as they are; None otherwise.
+    Only such columns: whether a column some stage merely coded is read-only would
+    depend on which thread coded it first."""
     array = col.to_numpy(dtype=object)
-    if array.flags.writeable or array.ndim != 1:
+    if array.ndim != 1 or not built_from_codes(array):
         return None
     coded = known_codes(array)
-    if coded is None or not coded.holds or len(coded.distinct) != len(found.values):
+    if coded is None or len(coded.distinct) != len(found.values):
         return None
     # normalising changed nothing: the same objects (str.rstrip returns a str it leaves
     # unchanged), in the same order, so the codes are the same too
     if not all(a is b for a, b in zip(coded.distinct, found.values, strict=True)):
         return None
     if not np.array_equal(coded.codes, found.codes):
-        return None
-    missing = array[coded.codes < 0]
-    if len(missing) and not (missing == None).all():  # noqa: E711 - elementwise: NaN is not None
         return None
     return array
 
