@@ -54,7 +54,7 @@ from .spec import Spec, load_spec
 from .spec.model import StudyInfo
 from .validate import ValidationResult, validate_datasets, write_reports
 from .validate.define_checks import load_defines
-from .workers import Job, run_jobs, use_workers
+from .workers import Job, run_jobs, trim_heap, use_workers
 
 
 @dataclass
@@ -277,6 +277,7 @@ def _convert(spec_path: str | Path | None, *, source_dir: str | Path | None,
     # the summary's worker (when one can be forked) imports its libraries meanwhile
     summary = SummaryJob()
     result = map_sources(spec, stages)
+    trim_heap()  # the sources and the mapping's temporaries are gone: before ADaM grows
     stages.start("adam")
     base = spec.base_dir
     warnings = [relative_location(p, base) for p in (*spec.notices, *result.problems)
@@ -293,14 +294,23 @@ def _convert(spec_path: str | Path | None, *, source_dir: str | Path | None,
     hints = {**{name: "SDTM" for name in result.tables}, **{name: "ADaM" for name in adam}}
     frames = {**result.datasets, **{name: table.frame for name, table in adam.items()}}
     out = Path(out_dir)
+    trim_heap()  # the same before the write stage, where the run peaks
     with staged_output(out, protected) as staging:
         stages.start("write")
+        reviewed = None
+        if review is not None:
+            # written first and let go: at 100,000 subjects its rows are some 0.3 GB that
+            # would otherwise be held through the write stage, where the run peaks
+            reviewed = staging / "recist-review.json"
+            write_json(review.payload, reviewed)
+            review = None
         try:
             # SDTM and ADaM files and both define.xml side by side (cdisc.workers)
             jobs = [*_standard_jobs(result.tables, staging / "sdtm", "SDTM", spec, formats,
                                     verify),
                     *_standard_jobs(adam, staging / "adam", "ADaM", spec, formats, verify)]
             files = [path for paths in run_jobs(jobs) for path in paths]
+            del jobs
         except OutputError as exc:
             # name the file the user asked for, not the temporary folder that is gone
             raise OutputError([_moved(p, staging, out.resolve()) for p in exc.problems]) from None
@@ -316,9 +326,8 @@ def _convert(spec_path: str | Path | None, *, source_dir: str | Path | None,
         counts = {name: len(table) for name, table in {**result.tables, **adam}.items()}
         write_json(run_report(result, counts, warnings, __version__), staging / "run-report.json")
         files.append(staging / "run-report.json")
-        if review is not None:
-            write_json(review.payload, staging / "recist-review.json")
-            files.append(staging / "recist-review.json")
+        if reviewed is not None:
+            files.append(reviewed)
         if adam:
             stages.start("summary")
             files += write_files(summary.result(), staging / "summary")

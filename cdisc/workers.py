@@ -172,3 +172,22 @@ def own_frames(frames: Mapping[_K, Any]) -> dict[_K, Any]:
 
     return {key: own_frame(value) if isinstance(value, pd.DataFrame)
             else replace(value, frame=own_frame(value.frame)) for key, value in frames.items()}
+
+
+def trim_heap() -> bool:
+    """Give the memory freed in malloc's heap back to the system (glibc ``malloc_trim``);
+    whether it could. Between stages of a large run: a stage's temporaries are freed
+    but kept by the heap, and the next stage's peak would sit on top of them."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        malloc_trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return False
+    malloc_trim.argtypes = [ctypes.c_size_t]
+    malloc_trim.restype = ctypes.c_int
+    malloc_trim(0)
+    return True

@@ -194,3 +194,13 @@ def test_the_command_keeps_one_malloc_heap_unless_the_user_chose(monkeypatch):
     monkeypatch.delenv("MALLOC_ARENA_MAX")
     if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
         assert one_heap() is True
+
+
+def test_the_heap_is_trimmed_between_stages_on_glibc():
+    import platform
+    import sys
+
+    from cdisc.workers import trim_heap
+
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert trim_heap() is glibc or not glibc
