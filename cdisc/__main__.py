@@ -41,34 +41,11 @@ def _run() -> None:
         raise KeyboardInterrupt from None
 
 
-def one_heap() -> bool:
-    """Have glibc's malloc keep one heap for all threads (``M_ARENA_MAX`` = 1); whether it
-    was set. Linux/glibc only, and never over a ``MALLOC_ARENA_MAX`` the user set.
-
-    glibc gives each thread that allocates its own heap ("arena"), and memory freed in
-    one is neither returned to the system nor reused by the others. The threads that
-    write the dataset files (:mod:`cdisc.workers`) took a 100,000-subject convert from
-    5.9 to 6.3 GB that way; with one heap it stayed at 5.9 GB and wrote as fast (26.9 s
-    against 27.4 s). Done for the command, not the library, as it is the process's
-    setting.
-    """
-    if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
-        return False
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # not glibc (musl has no arenas to limit)
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    m_arena_max = -8  # <malloc.h>
-    return mallopt(m_arena_max, 1) == 1
-
-
 def run() -> None:
     """Run the command line; Ctrl-C exits 130 with one line, a closed pipe quietly."""
-    one_heap()
+    from .heap import one_heap
+
+    one_heap()  # before any thread exists (see cdisc.heap)
     try:
         _run()
     except KeyboardInterrupt:

@@ -33,6 +33,7 @@ from .errors import (
     SourceError,
     StandardsError,
 )
+from .heap import trim_heap
 from .limits import DEFAULT_LIMITS, Limits
 from .model import Dataset
 from .model.text import codes_shared
@@ -54,7 +55,7 @@ from .spec import Spec, load_spec
 from .spec.model import StudyInfo
 from .validate import ValidationResult, validate_datasets, write_reports
 from .validate.define_checks import load_defines
-from .workers import Job, run_jobs, trim_heap, use_workers
+from .workers import Job, run_jobs, use_workers
 
 
 @dataclass

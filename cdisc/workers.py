@@ -21,9 +21,9 @@ workers, the jobs before a failure still run and the ones after it that have
 not started are dropped; one worker stops at the first), so a run with one
 worker and a run with several raise the same error and write the same bytes.
 When the main thread is interrupted (Ctrl-C), nothing more starts and the
-running jobs end at their next :func:`stop_if_asked`. Each job runs in a copy of the caller's
-context (:mod:`contextvars`), so it sees the blocks the caller is in, such as
-:func:`cdisc.model.text.codes_shared`.
+running jobs end at their next :func:`stop_if_asked`. Each job runs in a copy
+of the caller's context (:mod:`contextvars`), so it sees the blocks the caller
+is in, such as :func:`cdisc.model.text.codes_shared`.
 """
 
 from __future__ import annotations
@@ -31,15 +31,14 @@ from __future__ import annotations
 import contextvars
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import pandas as pd
 
 _T = TypeVar("_T")
-_K = TypeVar("_K")
 
 #: at most this many threads however many cores there are (more would mostly wait for
 #: Python's lock)
@@ -165,29 +164,3 @@ def own_frame(frame: pd.DataFrame) -> pd.DataFrame:
     thread reading the same frame object."""
     return frame.copy(deep=False)
 
-
-def own_frames(frames: Mapping[_K, Any]) -> dict[_K, Any]:
-    """:func:`own_frame` of each frame, or of each dataset's frame, in a mapping."""
-    from dataclasses import replace
-
-    return {key: own_frame(value) if isinstance(value, pd.DataFrame)
-            else replace(value, frame=own_frame(value.frame)) for key, value in frames.items()}
-
-
-def trim_heap() -> bool:
-    """Give the memory freed in malloc's heap back to the system (glibc ``malloc_trim``);
-    whether it could. Between stages of a large run: a stage's temporaries are freed
-    but kept by the heap, and the next stage's peak would sit on top of them."""
-    import ctypes
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        malloc_trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return False
-    malloc_trim.argtypes = [ctypes.c_size_t]
-    malloc_trim.restype = ctypes.c_int
-    malloc_trim(0)
-    return True

@@ -187,7 +187,7 @@ def test_the_command_keeps_one_malloc_heap_unless_the_user_chose(monkeypatch):
     import platform
     import sys
 
-    from cdisc.__main__ import one_heap
+    from cdisc.heap import one_heap
 
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert one_heap() is False  # the user's setting stands
@@ -200,7 +200,7 @@ def test_the_heap_is_trimmed_between_stages_on_glibc():
     import platform
     import sys
 
-    from cdisc.workers import trim_heap
+    from cdisc.heap import trim_heap
 
     glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
     assert trim_heap() is glibc or not glibc
