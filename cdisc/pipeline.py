@@ -33,6 +33,8 @@ from .errors import (
     SourceError,
     StandardsError,
 )
+from .forked import ForkedCall, worth_forking
+from .formats.atomic import json_parts, write_atomic_parts
 from .heap import trim_heap
 from .limits import DEFAULT_LIMITS, Limits
 from .model import Dataset
@@ -55,6 +57,7 @@ from .spec import Spec, load_spec
 from .spec.model import StudyInfo
 from .validate import ValidationResult, validate_datasets, write_reports
 from .validate.define_checks import load_defines
+from .validate.engine import dataset_rules, rule_findings
 from .workers import Job, run_jobs, use_workers
 
 
@@ -190,6 +193,15 @@ def _standard_jobs(tables: dict[str, Dataset], folder: Path, standard: str,
     return [*jobs, Job(define, weight=4 * max(len(t) for t in written))]
 
 
+def _rendered_review(datasets: dict[str, Any], recist: dict[str, Any]
+                     ) -> tuple[list[Problem], list[bytes]] | None:
+    """The RECIST review's findings and its JSON file's bytes (None: nothing to review)."""
+    review = recist_review(datasets, RecistOptions(**recist))
+    if review is None:
+        return None
+    return review.findings, list(json_parts(review.payload))
+
+
 def _check_ct(ct_version: str | None, spec: Spec) -> None:
     """--ct must be a shipped CT package and the one the spec (and so define.xml) records."""
     from .validate.engine import check_ct_version
@@ -284,18 +296,41 @@ def _convert(spec_path: str | Path | None, *, source_dir: str | Path | None,
     warnings = [relative_location(p, base) for p in (*spec.notices, *result.problems)
                 if p.severity is not Severity.ERROR]
     warnings += _empty_notices(result.tables)
-    review = recist_review(result.datasets, RecistOptions(**spec.recist))
-    if review is not None:
-        warnings.extend(review.findings)
-    adam = derive_adam(result.tables, spec.adam)
-    if adam:  # drawn by the worker while the datasets are written and validated
-        summary.submit({name: table.frame for name, table in adam.items()},
-                       title=spec.study.title or spec.study.studyid)
+    # The RECIST review needs the SDTM datasets alone: in a small run a forked child makes
+    # it, and its JSON text, while ADaM is derived here (cdisc.forked)
+    records = sum(len(table) for table in result.tables.values())
+    review_job = (ForkedCall(lambda: _rendered_review(result.datasets, spec.recist))
+                  if worth_forking(records) else None)
+    review = review_text = None
+    if review_job is None:
+        review = recist_review(result.datasets, RecistOptions(**spec.recist))
+        if review is not None:
+            warnings.extend(review.findings)
+    try:
+        adam = derive_adam(result.tables, spec.adam)
+    except Exception:
+        if review_job is not None:
+            review_job.result()  # its error first, as when the review comes before ADaM
+        raise
+    if review_job is not None:
+        rendered = review_job.result()
+        if rendered is not None:
+            findings, review_text = rendered
+            warnings.extend(findings)
     warnings += _empty_notices(adam)
     hints = {**{name: "SDTM" for name in result.tables}, **{name: "ADaM" for name in adam}}
     frames = {**result.datasets, **{name: table.frame for name, table in adam.items()}}
     out = Path(out_dir)
     trim_heap()  # the same before the write stage, where the run peaks
+    # The rules on the datasets alone need nothing the write stage makes: in a small run a
+    # forked child runs them while the files are written; the define.xml rules run here
+    # after. Forked before the summary's sender thread starts (cdisc.forked.can_fork).
+    records += sum(len(table) for table in adam.values())
+    checking = (ForkedCall(lambda: rule_findings(frames, dataset_rules(), standard_hint=hints))
+                if worth_forking(records) else None)
+    if adam:  # drawn by the worker while the datasets are written and validated
+        summary.submit({name: table.frame for name, table in adam.items()},
+                       title=spec.study.title or spec.study.studyid)
     with staged_output(out, protected) as staging:
         stages.start("write")
         reviewed = None
@@ -305,6 +340,10 @@ def _convert(spec_path: str | Path | None, *, source_dir: str | Path | None,
             reviewed = staging / "recist-review.json"
             write_json(review.payload, reviewed)
             review = None
+        elif review_text is not None:
+            reviewed = staging / "recist-review.json"
+            write_atomic_parts(reviewed, review_text)
+            review_text = None
         try:
             # SDTM and ADaM files and both define.xml side by side (cdisc.workers)
             jobs = [*_standard_jobs(result.tables, staging / "sdtm", "SDTM", spec, formats,
@@ -320,7 +359,8 @@ def _convert(spec_path: str | Path | None, *, source_dir: str | Path | None,
         stages.start("validate")
         validation = validate_datasets(frames, standard_hint=hints,
                                        defines=load_defines(staging, frames, where),
-                                       ct_version=ct_version or spec.study.ct_version)
+                                       ct_version=ct_version or spec.study.ct_version,
+                                       found=checking.result() if checking else None)
         validation = validation.with_files(where)
         stages.start("reports")
         files += write_reports(validation, staging, limits)  # validation.json/.xlsx beside sdtm/

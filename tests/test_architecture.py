@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cdisc"
 
 #: modules and packages under cdisc/ that any layer may import
 FOUNDATION = {"model", "errors", "limits", "text", "text_safety", "resources", "standards",
-              "formats", "workers", "heap", "__init__"}
+              "formats", "workers", "forked", "heap", "__init__"}
 
 #: what each layer may import besides the foundation (and itself)
 ALLOWED = {
@@ -42,6 +42,7 @@ FOUNDATION_ALLOWED = {
     "standards": {"errors", "resources"},
     "formats": {"model", "errors", "workers"},
     "workers": set(),
+    "forked": {"workers"},
     "heap": set(),
     "__init__": set(),
 }

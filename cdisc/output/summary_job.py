@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import pickle
 import signal
-import sys
 import threading
 import weakref
 from collections.abc import Mapping
@@ -33,15 +32,11 @@ from typing import Any
 
 import pandas as pd
 
+from ..forked import can_fork, end_child, fork_child
 from .summary import DEFAULT_OPTIONS, SummaryOptions, render_summary, summary_inputs
 
 #: how long the run waits for the worker's summary before drawing it itself
 WAIT_SECONDS = 600.0
-
-
-def can_fork() -> bool:
-    """Whether a worker may be forked here (Linux, this process runs no other thread)."""
-    return sys.platform.startswith("linux") and threading.active_count() == 1
 
 
 def _warm_up() -> None:
@@ -91,23 +86,13 @@ class SummaryJob:
             self._start_worker()
 
     def _start_worker(self) -> None:
-        import multiprocessing
-
-        context = multiprocessing.get_context("fork")
-        ours, theirs = context.Pipe()
-        try:
-            process = context.Process(target=_work, args=(theirs,), name="cdisc-summary",
-                                      daemon=True)
-            process.start()
-        except OSError:  # no process to spare (limits, memory): compute it here
-            ours.close()
+        started = fork_child(_work, "cdisc-summary")
+        if started is None:  # no process to spare (limits, memory): compute it here
             return
-        finally:
-            theirs.close()
-        self._process, self._connection = process, ours
+        self._process, self._connection = started
         # a run that fails before result() drops the job: the worker ends with it (and at
         # exit), without a try/finally around the whole run
-        self._finalizer = weakref.finalize(self, _end, process, ours)
+        self._finalizer = weakref.finalize(self, end_child, *started)
 
     @property
     def in_worker(self) -> bool:
@@ -164,13 +149,6 @@ class SummaryJob:
         if self._process is not None:
             self._finalizer()
             self._process = self._connection = None
-
-
-def _end(process: Any, connection: Any) -> None:
-    connection.close()
-    if process.is_alive():
-        process.terminate()
-    process.join(timeout=5)
 
 
 __all__ = ["SummaryJob", "can_fork"]

@@ -154,6 +154,8 @@ def run_rule(rule: Rule, study: Study,
     if rule.scope is None:
         try:
             return list(rule.check(study))
+        except _DefineNeeded:
+            raise
         except Exception as exc:
             return [failed(exc, None)]
     out: list[Problem] = []
@@ -163,6 +165,8 @@ def run_rule(rule: Rule, study: Study,
             continue
         try:
             out.extend(rule.check(InScope(name, frame, study, standard, classes[name])))
+        except _DefineNeeded:
+            raise
         except Exception as exc:
             out.append(failed(exc, name))
     return out
@@ -173,7 +177,8 @@ def validate_datasets(datasets: Mapping[str, pd.DataFrame], *,
                       defines: Sequence[DefineFile] = (),
                       ct_version: str | None = None,
                       date: str | datetime | None = None,
-                      date_source: str | None = None) -> ValidationResult:
+                      date_source: str | None = None,
+                      found: Mapping[str, Sequence[Problem]] | None = None) -> ValidationResult:
     """Every finding of every rule on ``datasets`` (name -> frame), in a stable order.
 
     Each dataset is checked as SDTM or ADaM: from the shipped metadata when we know
@@ -189,23 +194,18 @@ def validate_datasets(datasets: Mapping[str, pd.DataFrame], *,
     shipped one; raises StandardsError otherwise); ``date`` the run's timestamp
     for the reports and ``date_source`` where it comes from (default: the
     CreationDateTime of the first define.xml, so the date is the data's, never
-    the wall clock).
+    the wall clock). ``found``: the findings of rules already run on these same
+    datasets (by rule id, from :func:`rule_findings`, e.g. in another process);
+    those rules are not run again.
     """
     ct = check_ct_version(ct_version)
-    hints: Mapping[str, str] | None
-    if isinstance(standard_hint, str):
-        hints = {name: standard_hint for name in datasets}
-    else:
-        hints = standard_hint
-    study = Study(datasets, hints)
-    study.defines = list(defines)  # read by the define.xml rules (define_checks)
-    classes = {name: dataset_class(name, study[name].columns, study.standards[name])
-               for name in study}
-    findings: list[Problem] = []
     rules = dataset_rules()
-    with run_cache(), _gc_skips_inputs():
-        for rule in rules:
-            findings.extend(run_rule(rule, study, classes))
+    found = found or {}
+    study = _study(datasets, standard_hint, defines)
+    classes = _classes(study)
+    findings = [p for rule in rules if rule.id in found for p in found[rule.id]]
+    for problems in _run_rules([r for r in rules if r.id not in found], study, classes).values():
+        findings.extend(problems)
     infos = []
     for name in study.names():
         meta = metadata(name)
@@ -216,6 +216,68 @@ def validate_datasets(datasets: Mapping[str, pd.DataFrame], *,
         date, date_source = _define_date(defines)
     return ValidationResult(infos, sorted(findings, key=_order), rules, ct_version=ct,
                             date=_iso(date), date_source=date_source if date else None)
+
+
+class _DefineNeeded(Exception):
+    """Raised by a rule that reads define.xml in :func:`rule_findings`, which has none yet."""
+
+
+class _DefinesLater:
+    """``study.defines`` before define.xml is written: reading it stops the rule."""
+
+    def _needed(self, *_: object) -> bool:
+        raise _DefineNeeded
+
+    __bool__ = __len__ = __iter__ = __getitem__ = _needed
+
+
+def rule_findings(datasets: Mapping[str, pd.DataFrame], rules: Sequence[Rule], *,
+                  standard_hint: str | Mapping[str, str] | None = None,
+                  ) -> dict[str, list[Problem]]:
+    """The findings of ``rules`` on ``datasets`` before their define.xml exists, by rule id:
+    part of :func:`validate_datasets`, which takes them back as ``found`` and runs the
+    rest. A rule that reads define.xml is left out here (it stops where it reads it).
+
+    >>> import pandas as pd
+    >>> dm = pd.DataFrame({"STUDYID": ["S"], "DOMAIN": ["DM"], "USUBJID": ["S-1"]})
+    >>> found = rule_findings({"DM": dm}, dataset_rules())
+    >>> [p.location.field for p in found["CV0105"]]  # Req variables missing
+    ['SUBJID', 'SITEID', 'SEX', 'COUNTRY']
+    >>> "CV1202" in found  # "Dataset is not described in define.xml": needs define.xml
+    False
+    """
+    study = _study(datasets, standard_hint, ())
+    study.defines = _DefinesLater()  # type: ignore[assignment]
+    return _run_rules(rules, study, _classes(study))
+
+
+def _study(datasets: Mapping[str, pd.DataFrame], standard_hint: str | Mapping[str, str] | None,
+           defines: Sequence[DefineFile]) -> Study:
+    hints: Mapping[str, str] | None
+    if isinstance(standard_hint, str):
+        hints = {name: standard_hint for name in datasets}
+    else:
+        hints = standard_hint
+    study = Study(datasets, hints)
+    study.defines = list(defines)  # read by the define.xml rules (define_checks)
+    return study
+
+
+def _classes(study: Study) -> dict[str, str | None]:
+    return {name: dataset_class(name, study[name].columns, study.standards[name])
+            for name in study}
+
+
+def _run_rules(rules: Sequence[Rule], study: Study,
+               classes: Mapping[str, str | None]) -> dict[str, list[Problem]]:
+    found: dict[str, list[Problem]] = {}
+    with run_cache(), _gc_skips_inputs():
+        for rule in rules:
+            try:
+                found[rule.id] = run_rule(rule, study, classes)
+            except _DefineNeeded:
+                continue
+    return found
 
 
 def _define_date(defines: Sequence[DefineFile]) -> tuple[str | None, str | None]:
