@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from cdisc import standards
 from cdisc.errors import ProblemLog, Severity
+from cdisc.model.text import CodesMemo
 from cdisc.sdtm.dates import study_day as day_of
 from cdisc.sdtm.derivations import seq, study_day
 from cdisc.sdtm.engine import build_sdtm, sort_domain
@@ -79,6 +81,28 @@ def test_seq_is_1_to_n_per_subject_in_sorted_order_whatever_the_row_order(record
     again = with_seq(ae_frame(shuffled))
     visible = [c for c in done.columns if c not in (SOURCE, ROW)]
     pd.testing.assert_frame_equal(again[visible], done[visible])
+
+
+@FAST
+@given(ae_records)
+def test_a_sort_that_hands_on_its_codes_gives_the_same_frame(records):
+    frame = ae_frame(records)
+    frame.loc[frame.index[::3], "AEDECOD"] = np.nan  # missing as NaN in the collected frame
+    memo = CodesMemo()
+    coded = sort_domain(frame, standards.dataset("AE"), memo)
+    plain = sort_domain(frame, standards.dataset("AE"))
+    assert list(coded.columns) == list(plain.columns)
+    for column in coded.columns:
+        assert coded[column].isna().tolist() == plain[column].isna().tolist()
+        assert coded[column].dropna().tolist() == plain[column].dropna().tolist(), column
+    # a text column comes with its codes, missing as None: later steps do not code it again
+    decod = coded["AEDECOD"].to_numpy()
+    assert memo.knows(decod) and not decod.flags.writeable
+    held = memo.codes(decod)
+    assert held.holds and (held.distinct[held.codes[held.codes >= 0]] ==
+                           decod[held.codes >= 0]).all()
+    assert all(v is None for v in decod[held.codes < 0])
+    assert not memo.knows(coded[ROW].to_numpy())  # lineage is taken as it is
 
 
 # -- --DY ---------------------------------------------------------------------------

@@ -205,6 +205,19 @@ class CodesMemo:
             hit = self._text[key] = (values, all_text(values))
         return hit[1]
 
+    def remember(self, values: np.ndarray, coded: TextCodes) -> None:
+        """Know ``values``, an all-text array built from ``coded`` (e.g. a column put in
+        order with its codes), without coding it again; it is made read-only, so that a
+        change to it fails instead of leaving its codes wrong."""
+        values.flags.writeable = False
+        key = _memory(values)
+        self._known[key] = (values, coded)
+        self._text[key] = (values, True)
+
+    def knows(self, values: np.ndarray) -> bool:
+        """Whether the memo has the codes of ``values``."""
+        return _memory(values) in self._known
+
     def codes(self, values: np.ndarray) -> TextCodes:
         key = _memory(values)
         hit = self._known.get(key)

@@ -84,7 +84,8 @@ class SdtmResult:
                 if table.lineage is not None}
 
 
-def sort_domain(frame: pd.DataFrame, meta: standards.Dataset) -> pd.DataFrame:
+def sort_domain(frame: pd.DataFrame, meta: standards.Dataset,
+                memo: CodesMemo | None = None) -> pd.DataFrame:
     """Keys first, then every other variable (text form), then source lineage.
 
     Text sorts as text with missing as "", numbers as numbers with missing first, then
@@ -92,10 +93,41 @@ def sort_domain(frame: pd.DataFrame, meta: standards.Dataset) -> pd.DataFrame:
     pass and a sort of its distinct values) and one ``np.lexsort`` orders the rows: the
     order pandas' ``sort_values`` gives on the same columns, without a text copy of
     every column.
+
+    With ``memo``, each text column is put in order from the codes the sort made (None
+    for every missing value) and ``memo`` knows it with them: the later steps on the
+    domain (checks, the final sort and conform) do not code it again.
     """
-    out = frame.take(_sort_order(frame, meta))
-    out.index = pd.RangeIndex(len(out))  # a new frame already: no second copy
-    return out
+    if memo is None:
+        out = frame.take(_sort_order(frame, meta))
+        out.index = pd.RangeIndex(len(out))  # a new frame already: no second copy
+        return out
+    sorting = CodesMemo()
+    order = _sort_order(frame, meta, sorting)
+    columns: dict[str, Any] = {}
+    for column in frame.columns:
+        values = frame[column]
+        coded = _codes_known(values, sorting)
+        if coded is None:
+            columns[column] = values.take(order).reset_index(drop=True)
+            continue
+        codes = coded.codes[order]
+        codes.flags.writeable = False
+        columns[column] = np.append(coded.distinct, None)[codes]  # code -1: None
+        memo.remember(columns[column], TextCodes(codes, coded.distinct, True))
+    # one block per column: the arrays stay the ones the memo knows
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(order)), copy=False)
+
+
+def _codes_known(values: pd.Series, memo: CodesMemo) -> TextCodes | None:
+    """The codes ``memo`` has of an all-text object column whose codes hold, else None."""
+    if values.dtype != object:
+        return None
+    array = values.to_numpy()
+    if not memo.knows(array) or not memo.all_text(array):
+        return None
+    coded = memo.codes(array)
+    return coded if coded.holds else None
 
 
 def _sort_order(frame: pd.DataFrame, meta: standards.Dataset,
@@ -233,11 +265,13 @@ def build_sdtm(spec: Spec, sources: dict[str, SourceTable], problems: ProblemLog
         built[name] = frame
     ctx.domains = built
 
-    # 2. subject phase; 3. sort; 4. domain phase
+    # 2. subject phase; 3. sort; 4. domain phase. The text columns the sort codes keep
+    # their codes (memos) until step 5 has checked, sorted and conformed the domain.
+    memos = {name: CodesMemo() for name in spec.domains}
     for phase in ("subject", "domain"):
         for name, domain in spec.domains.items():
             if phase == "domain":
-                built[name] = sort_domain(built[name], metas[name])
+                built[name] = sort_domain(built[name], metas[name], memos[name])
             for var, mapping in domain.derive.items():
                 if get_algorithm(mapping["algorithm"]).phase == phase:
                     frame = built[name]
@@ -254,7 +288,7 @@ def build_sdtm(spec: Spec, sources: dict[str, SourceTable], problems: ProblemLog
     for name, domain in spec.domains.items():
         meta = metas[name]
         # the checks, the sort and the conform code each text column once
-        memo = CodesMemo()
+        memo = memos.pop(name)
         distinct = DistinctValues(built[name], memo)
         check_text(built[name], name, ctx, distinct)
         frame, piece_labels = split_long(built[name], domain, ctx, meta, distinct)
