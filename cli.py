@@ -9,6 +9,6 @@ from cdisc.cli import main
 __all__ = ["main"]
 
 if __name__ == "__main__":
-    from cdisc.__main__ import run
+    from cdisc.__main__ import main as command
 
-    run()
+    command()

@@ -6,11 +6,30 @@ an interrupt during start-up is one line too.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
 #: exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it
 EXIT_INTERRUPTED = 130
+
+
+def _exit_now(status: list[int | None]) -> None:
+    """Registered first, so run last of the exit handlers: end the process with the
+    command's status without taking the interpreter apart.
+
+    Freeing every object of a run one by one (the datasets' millions of strings) takes
+    0.2 s at 10,000 subjects and seconds beyond, for nothing: the files are written
+    and synced, and the other exit handlers (multiprocessing's, which end the
+    workers) have run. Only a status the command chose ends here; an uncaught error
+    leaves the interpreter to report and exit as usual.
+    """
+    if status[0] is None:
+        return
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(status[0])
 
 
 def _quiet_stdout() -> None:
@@ -58,5 +77,19 @@ def run() -> None:
     sys.exit(0)
 
 
+def main() -> None:
+    """The process's entry (the ``cdisc`` command, ``python -m cdisc``): :func:`run`, then
+    the end of the process without its teardown (:func:`_exit_now`)."""
+    import atexit
+
+    status: list[int | None] = [None]
+    atexit.register(_exit_now, status)
+    try:
+        run()
+    except SystemExit as exc:
+        status[0] = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        raise
+
+
 if __name__ == "__main__":
-    run()
+    main()

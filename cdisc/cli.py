@@ -1,7 +1,7 @@
 """Command line: ``cdisc convert``, ``validate``, ``inspect``, ``init``, ``spec ...``.
 
 Parses arguments, calls the library. The installed ``cdisc`` command and
-``python -m cdisc`` enter through :func:`cdisc.__main__.run`, which turns an
+``python -m cdisc`` enter through :func:`cdisc.__main__.main`, which turns an
 interrupt and a closed output pipe into their conventional exit codes.
 
 Exit codes: 0 success; 1 validation found errors in the data; 2 the run
@@ -589,6 +589,6 @@ def init(source_path: Path, out_path: Path, force: bool, limit_values: tuple[str
 
 
 if __name__ == "__main__":
-    from cdisc.__main__ import run
+    from cdisc.__main__ import main as command
 
-    run()
+    command()

@@ -296,12 +296,33 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     assert err == ""
 
 
+@pytest.mark.e2e
+def test_the_command_ends_without_teardown_keeping_its_status_and_output(tmp_path):
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "cdisc", "convert", "--spec",
+                           str(study(tmp_path)), "--out", str(out)], cwd=tmp_path,
+                          env=SUBPROCESS_ENV, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].startswith("validation ")  # flushed before the end
+    assert (out / MARKER).is_file()
+    refused = subprocess.run([sys.executable, "-m", "cdisc", "validate", str(tmp_path / "no")],
+                             cwd=tmp_path, env=SUBPROCESS_ENV, capture_output=True, text=True,
+                             timeout=300)
+    assert refused.returncode == 2 and "VAL001" in refused.stderr
+
+
+def test_an_uncaught_error_leaves_the_end_to_the_interpreter():
+    from cdisc.__main__ import _exit_now
+
+    assert _exit_now([None]) is None  # no status chosen: returns, the process goes on
+
+
 def test_no_top_level_module_named_cli_is_installed():
     import tomllib
 
     config = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert "py-modules" not in config["tool"]["setuptools"]
-    assert config["project"]["scripts"]["cdisc"] == "cdisc.__main__:run"
+    assert config["project"]["scripts"]["cdisc"] == "cdisc.__main__:main"
 
 
 # -- the property: no file outside the output folder is ever removed or changed -----------
