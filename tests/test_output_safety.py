@@ -402,6 +402,30 @@ def test_reports_written_in_pieces_are_the_bytes_written_whole(payload: object) 
         assert b"".join(atomic.json_parts(payload)) == atomic.json_bytes(payload)
 
 
+_ANY_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=30),
+              st.dates()),  # a date has no JSON type: written as its text
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=6), st.lists(inner, max_size=4).map(tuple),
+        st.dictionaries(st.one_of(st.text(max_size=8), st.integers(), st.floats(),
+                                  st.booleans(), st.none()), inner, max_size=6)),
+    max_leaves=60)
+
+
+@given(_ANY_JSON, st.integers(0, 4))
+def test_the_report_encoder_writes_what_json_dumps_writes(payload: object, streamed: int,
+                                                          ) -> None:
+    """json_parts renders with its own recursion (the standard library's indenting encoder
+    is pure Python): NaN, infinities, -0.0, big integers, tuples, keys that are numbers,
+    booleans or None, objects written as text, and lists and objects handed on an item at
+    a time give the bytes of json.dumps(indent=2)."""
+    from cdisc.formats import atomic
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(atomic, "_STREAMED_ITEMS", streamed)
+        assert b"".join(atomic.json_parts(payload)) == atomic.json_bytes(payload)
+
+
 def test_a_failing_piece_leaves_no_file(tmp_path: Path) -> None:
     from cdisc.formats.atomic import write_atomic_parts
 

@@ -198,14 +198,9 @@ def json_parts(payload: Any) -> Iterator[bytes]:
     :func:`write_atomic_parts`: a report of a million findings is never whole in memory
     (as text, then as bytes) beside the findings themselves. A value of the top-level
     object may be :class:`JsonRecords`, rendered a column at a time."""
-    encoder = json.JSONEncoder(indent=2, sort_keys=False, default=_plain)
-    if isinstance(payload, dict) and any(isinstance(v, JsonRecords) for v in payload.values()):
-        pieces: Iterable[str] = _object_pieces(payload, encoder)
-    else:
-        pieces = encoder.iterencode(payload)
     held: list[str] = []
     size = 0
-    for piece in pieces:
+    for piece in _indented_pieces(payload, 0):
         held.append(piece)
         size += len(piece)
         if size >= _PART_CHARS:
@@ -215,18 +210,103 @@ def json_parts(payload: Any) -> Iterator[bytes]:
     yield "".join(held).encode("utf-8")
 
 
-def _object_pieces(payload: dict[str, Any], encoder: json.JSONEncoder) -> Iterator[str]:
-    """The top-level object as ``json.dumps(indent=2)`` writes it, piece by piece."""
-    if not payload:
-        yield "{}"
+#: a list or object with more items than this is handed on an item at a time; a smaller
+#: one is rendered whole
+_STREAMED_ITEMS = 64
+
+#: each text as JSON writes it with ensure_ascii (the C function where there is one)
+_json_text = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+
+
+def _indented_pieces(value: Any, level: int) -> Iterator[str]:
+    """``value`` as ``json.dumps(value, indent=2, default=_plain)`` writes it, nested
+    ``level`` deep, in pieces: a large list or object an item at a time, the rest
+    rendered whole by :func:`_indented`, and :class:`JsonRecords` a column at a time."""
+    if isinstance(value, JsonRecords):
+        yield from value.pieces(level)
         return
-    for number, (key, value) in enumerate(payload.items()):
-        yield ("{\n  " if number == 0 else ",\n  ") + json.dumps(str(key)) + ": "
-        if isinstance(value, JsonRecords):
-            yield from value.pieces(level=1)
-        else:  # one level deeper than iterencode writes it: two more blanks on each line
-            yield from (piece.replace("\n", "\n  ") for piece in encoder.iterencode(value))
-    yield "\n}"
+    if not isinstance(value, list | tuple | dict) or len(value) <= _STREAMED_ITEMS:
+        out: list[str] = []
+        _indented(value, level, out)
+        yield "".join(out)
+        return
+    inner = "\n" + "  " * (level + 1)
+    if isinstance(value, dict):
+        yield "{"
+        for number, (key, item) in enumerate(value.items()):
+            yield (inner if number == 0 else "," + inner) + _json_text(_key_text(key)) + ": "
+            yield from _indented_pieces(item, level + 1)
+        yield "\n" + "  " * level + "}"
+        return
+    yield "["
+    for number, item in enumerate(value):
+        yield inner if number == 0 else "," + inner
+        yield from _indented_pieces(item, level + 1)
+    yield "\n" + "  " * level + "]"
+
+
+def _indented(value: Any, level: int, out: list[str]) -> None:
+    """Append ``value``'s text at ``level`` to ``out``: the rules of the standard library's
+    indenting encoder (which is pure Python, a generator per level), in one recursion."""
+    if isinstance(value, str):
+        out.append(_json_text(value))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        out.append(int.__repr__(value))
+    elif isinstance(value, float):
+        out.append(_float_text(value))
+    elif isinstance(value, list | tuple):
+        if not value:
+            out.append("[]")
+            return
+        inner = "\n" + "  " * (level + 1)
+        out.append("[" + inner)
+        for number, item in enumerate(value):
+            if number:
+                out.append("," + inner)
+            _indented(item, level + 1, out)
+        out.append("\n" + "  " * level + "]")
+    elif isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        inner = "\n" + "  " * (level + 1)
+        out.append("{")
+        for number, (key, item) in enumerate(value.items()):
+            out.append((inner if number == 0 else "," + inner) + _json_text(_key_text(key))
+                       + ": ")
+            _indented(item, level + 1, out)
+        out.append("\n" + "  " * level + "}")
+    elif isinstance(value, JsonRecords):
+        out.extend(value.pieces(level))
+    else:
+        _indented(_plain(value), level, out)
+
+
+def _float_text(value: float) -> str:
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "Infinity" if value > 0 else "-Infinity"
+    return float.__repr__(value)
+
+
+def _key_text(key: Any) -> str:
+    """An object key as JSON writes it (keys are text; numbers, booleans and None too)."""
+    if isinstance(key, str):
+        return key
+    if isinstance(key, float):
+        return _float_text(key)
+    if key is True or key is False or key is None:
+        return {True: "true", False: "false", None: "null"}[key]
+    if isinstance(key, int):
+        return int.__repr__(key)
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
 
 
 class JsonRecords:
