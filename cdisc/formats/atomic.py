@@ -210,8 +210,9 @@ def json_parts(payload: Any) -> Iterator[bytes]:
     yield "".join(held).encode("utf-8")
 
 
-#: a list or object with more items than this is handed on an item at a time; a smaller
-#: one is rendered whole
+#: a list or object with more items than this (or any at the top two levels, where a
+#: report's long lists hang) is handed on an item at a time; a smaller one is rendered
+#: whole: at most one item of a long list is ever held as pieces
 _STREAMED_ITEMS = 64
 
 #: each text as JSON writes it with ensure_ascii (the C function where there is one)
@@ -225,7 +226,8 @@ def _indented_pieces(value: Any, level: int) -> Iterator[str]:
     if isinstance(value, JsonRecords):
         yield from value.pieces(level)
         return
-    if not isinstance(value, list | tuple | dict) or len(value) <= _STREAMED_ITEMS:
+    if not isinstance(value, list | tuple | dict) or not value or (
+            len(value) <= _STREAMED_ITEMS and level >= 2):
         out: list[str] = []
         _indented(value, level, out)
         yield "".join(out)
