@@ -172,8 +172,10 @@ def _formats(choice: str) -> tuple[str, ...]:
               "was encoded, or also a full read-back with pandas and pyreadstat.")
 @click.option("--workers", type=click.IntRange(min=1), metavar="N",
               help="Threads that write the dataset files side by side (default: the cores "
-              "available, at most 4). The output is the same for any N; each thread holds "
-              "one file's working memory, so 1 uses the least.")
+              "available, at most 4); with 2 or more, a run under 2 GiB also makes the "
+              "RECIST review and the checks on the datasets in forked processes beside "
+              "the other stages (Linux). The output is the same for any N; 1 keeps the "
+              "run in one process and one thread, and uses the least memory.")
 @_output_options
 def convert(spec_path: Path | None, source_dir: Path | None, out_dir: Path,
             errors_json: Path | None, limit_values: tuple[str, ...],
