@@ -6,7 +6,6 @@ an interrupt during start-up is one line too.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 
@@ -27,8 +26,12 @@ def _exit_now(status: list[int | None]) -> None:
     if status[0] is None:
         return
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
+        try:
             stream.flush()
+        except BrokenPipeError:
+            pass  # the reader went away: as quiet as the command is about it
+        except (OSError, ValueError):
+            return  # e.g. a full disk under a redirect: the interpreter reports it (exit 120)
     os._exit(status[0])
 
 

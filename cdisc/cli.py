@@ -174,8 +174,9 @@ def _formats(choice: str) -> tuple[str, ...]:
               help="Threads that write the dataset files side by side (default: the cores "
               "available, at most 4); with 2 or more, a run under 2 GiB also makes the "
               "RECIST review and the checks on the datasets in forked processes beside "
-              "the other stages (Linux). The output is the same for any N; 1 keeps the "
-              "run in one process and one thread, and uses the least memory.")
+              "the other stages (Linux). The output is the same for any N; 1 writes one "
+              "file at a time and forks no stage (the summary keeps its own worker), and "
+              "uses the least memory.")
 @_output_options
 def convert(spec_path: Path | None, source_dir: Path | None, out_dir: Path,
             errors_json: Path | None, limit_values: tuple[str, ...],

@@ -27,7 +27,6 @@ Ctrl-C (the parent decides) and is ended when the call is dropped.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import os
 import pickle
@@ -126,11 +125,14 @@ class ForkedCall(Generic[_T]):
             answered, value = False, None
             # A child that neither answers nor dies (a lock inherited through fork from a
             # native thread pool) must not hang the run: the call is made here instead.
-            with contextlib.suppress(OSError, EOFError, pickle.UnpicklingError):
+            try:
                 if self._connection.poll(WAIT_SECONDS):
                     answered, value = pickle.loads(self._connection.recv_bytes())
-            self._process.join(timeout=1)  # it ends once it has sent
-            self.close()
+            except Exception:  # noqa: BLE001 - whatever came (or not): the call is made here
+                answered = False
+            finally:
+                self._process.join(timeout=1)  # it ends once it has sent
+                self.close()
             if answered:
                 return value
         return self._call()
@@ -150,7 +152,8 @@ def fork_child(work: Callable[[Any], None], name: str) -> tuple[Any, Any] | None
     context = multiprocessing.get_context("fork")
     ours, theirs = context.Pipe()
     try:
-        process = context.Process(target=work, args=(theirs,), name=name, daemon=True)
+        process = context.Process(target=_in_child, args=(work, theirs, ours), name=name,
+                                  daemon=True)
         process.start()
     except OSError:
         ours.close()
@@ -158,6 +161,13 @@ def fork_child(work: Callable[[Any], None], name: str) -> tuple[Any, Any] | None
     finally:
         theirs.close()
     return process, ours
+
+
+def _in_child(work: Callable[[Any], None], connection: Any, parents: Any) -> None:
+    # the parent's end, inherited through the fork, is closed: should the parent die
+    # without ending this child, a send fails instead of waiting for a reader forever
+    parents.close()
+    work(connection)
 
 
 def end_child(process: Any, connection: Any) -> None:

@@ -287,11 +287,14 @@ def _convert(spec_path: str | Path | None, *, source_dir: str | Path | None,
     check_output_target(out_dir, protected)
     if package_dir is not None:
         check_package_target(package_dir, out_dir=out_dir, protected=protected)
-    # the summary's worker (when one can be forked) imports its libraries meanwhile
+    # the summary's worker (when one can be forked: the spec stage's progress thread gone)
+    # imports its libraries meanwhile
+    stages.done()
     summary = SummaryJob()
     result = map_sources(spec, stages)
+    # the stage ended (its progress timer, a thread, gone) before the review is forked
+    stages.done()
     trim_heap()  # the sources and the mapping's temporaries are gone: before ADaM grows
-    stages.start("adam")
     base = spec.base_dir
     warnings = [relative_location(p, base) for p in (*spec.notices, *result.problems)
                 if p.severity is not Severity.ERROR]
@@ -301,6 +304,7 @@ def _convert(spec_path: str | Path | None, *, source_dir: str | Path | None,
     records = sum(len(table) for table in result.tables.values())
     review_job = (ForkedCall(lambda: _rendered_review(result.datasets, spec.recist))
                   if worth_forking(records) else None)
+    stages.start("adam")
     review = review_text = None
     if review_job is None:
         review = recist_review(result.datasets, RecistOptions(**spec.recist))
@@ -321,6 +325,7 @@ def _convert(spec_path: str | Path | None, *, source_dir: str | Path | None,
     hints = {**{name: "SDTM" for name in result.tables}, **{name: "ADaM" for name in adam}}
     frames = {**result.datasets, **{name: table.frame for name, table in adam.items()}}
     out = Path(out_dir)
+    stages.done()  # no progress thread while the checks are forked
     trim_heap()  # the same before the write stage, where the run peaks
     # The rules on the datasets alone need nothing the write stage makes: in a small run a
     # forked child runs them while the files are written; the define.xml rules run here

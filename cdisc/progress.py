@@ -117,6 +117,9 @@ class ConsoleProgress:
         timer = self._timers.pop(stage, None)
         if timer is not None:
             timer.cancel()
+            # gone before the run goes on: a stage may be forked next (cdisc.forked), which
+            # is safe only without other threads
+            timer.join()
         with self._lock:
             elapsed = self.clock() - self._started.pop(stage)
             announced = stage in self._announced

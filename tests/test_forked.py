@@ -90,6 +90,22 @@ def test_a_fork_is_worth_it_only_for_enough_records_in_a_small_run(monkeypatch):
         assert not worth_forking(10**9)
 
 
+def test_a_stage_shown_on_a_terminal_leaves_no_thread_once_it_ends():
+    """The command line's progress line is a timer thread; a stage is forked only after the
+    one before has ended, and then no such thread may be left (can_fork needs none)."""
+    import io
+    import threading
+
+    from cdisc.progress import ConsoleProgress, Stages
+
+    before = threading.active_count()
+    stages = Stages(ConsoleProgress(show=True, delay=60, stream=io.StringIO()))
+    stages.start("sdtm")
+    assert threading.active_count() == before + 1
+    stages.done()
+    assert threading.active_count() == before
+
+
 # -- validation split around define.xml ---------------------------------------------------------
 @pytest.fixture(scope="module")
 def example_output(tmp_path_factory):
@@ -109,7 +125,7 @@ def test_rules_run_before_define_xml_exists_give_the_findings_of_a_whole_validat
     defines = load_defines(out, frames, folder.files)
     whole = validate_datasets(frames, standard_hint=folder.hints, defines=defines)
     found = rule_findings(frames, dataset_rules(), standard_hint=folder.hints)
-    # CV0110 reads define.xml for the TS sponsor terms, the CV12xx rules always: run later
+    # CV0110 reads define.xml for a term not in CT, the CV12xx rules always: run later
     assert "CV0110" not in found and "CV1202" not in found
     assert found["CV0103"] and found["CV0803"]
     split = validate_datasets(frames, standard_hint=folder.hints, defines=defines, found=found)
@@ -132,10 +148,22 @@ def test_convert_writes_the_same_bytes_with_its_stages_forked(tmp_path, monkeypa
         return True
 
     monkeypatch.setattr(pipeline, "worth_forking", always)
+    parent, made_here = os.getpid(), []
+    real_init = ForkedCall.__init__
+
+    def recorded(self, call, use_child=True):  # notes a call made here, not by the child
+        def call_noted():
+            if os.getpid() == parent:
+                made_here.append(call)
+            return call()
+        real_init(self, call_noted, use_child)
+
+    monkeypatch.setattr(ForkedCall, "__init__", recorded)
     runner = CliRunner()
     forked_run = runner.invoke(cli.main, ["convert", "--out", "forked", "--quiet"])
     assert forked_run.exit_code == 0, forked_run.output
     assert len(calls) == 2  # the RECIST review and the rules on the datasets
+    assert made_here == []  # both came from their children
     monkeypatch.setattr(pipeline, "worth_forking", lambda records: False)
     here = runner.invoke(cli.main, ["convert", "--out", "here", "--quiet"])
     assert here.exit_code == 0, here.output

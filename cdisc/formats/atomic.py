@@ -196,8 +196,8 @@ _PART_CHARS = 1 << 20
 def json_parts(payload: Any) -> Iterator[bytes]:
     """:func:`json_bytes` of ``payload`` in pieces of about a megabyte, for
     :func:`write_atomic_parts`: a report of a million findings is never whole in memory
-    (as text, then as bytes) beside the findings themselves. A value of the top-level
-    object may be :class:`JsonRecords`, rendered a column at a time."""
+    (as text, then as bytes) beside the findings themselves. Any value may be
+    :class:`JsonRecords`, rendered a column at a time."""
     held: list[str] = []
     size = 0
     for piece in _indented_pieces(payload, 0):

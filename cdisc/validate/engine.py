@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import pandas as pd
 
@@ -154,8 +155,6 @@ def run_rule(rule: Rule, study: Study,
     if rule.scope is None:
         try:
             return list(rule.check(study))
-        except _DefineNeeded:
-            raise
         except Exception as exc:
             return [failed(exc, None)]
     out: list[Problem] = []
@@ -165,8 +164,6 @@ def run_rule(rule: Rule, study: Study,
             continue
         try:
             out.extend(rule.check(InScope(name, frame, study, standard, classes[name])))
-        except _DefineNeeded:
-            raise
         except Exception as exc:
             out.append(failed(exc, name))
     return out
@@ -203,9 +200,9 @@ def validate_datasets(datasets: Mapping[str, pd.DataFrame], *,
     found = found or {}
     study = _study(datasets, standard_hint, defines)
     classes = _classes(study)
-    findings = [p for rule in rules if rule.id in found for p in found[rule.id]]
-    for problems in _run_rules([r for r in rules if r.id not in found], study, classes).values():
-        findings.extend(problems)
+    ran = _run_rules([r for r in rules if r.id not in found], study, classes)
+    findings = [p for rule in rules for p in (found[rule.id] if rule.id in found
+                                              else ran[rule.id])]
     infos = []
     for name in study.names():
         meta = metadata(name)
@@ -218,17 +215,19 @@ def validate_datasets(datasets: Mapping[str, pd.DataFrame], *,
                             date=_iso(date), date_source=date_source if date else None)
 
 
-class _DefineNeeded(Exception):
-    """Raised by a rule that reads define.xml in :func:`rule_findings`, which has none yet."""
+class _DefineNeeded(BaseException):
+    """Raised by a rule that reads define.xml in :func:`rule_findings`, which has none yet:
+    a BaseException, so that no ``except Exception`` of a rule (or of :func:`run_rule`,
+    which turns errors into CV0000 findings) takes it for an answer."""
 
 
 class _DefinesLater:
-    """``study.defines`` before define.xml is written: reading it stops the rule."""
+    """``study.defines`` before define.xml is written: any use of it stops the rule."""
 
-    def _needed(self, *_: object) -> bool:
+    def _needed(self, *_: object) -> NoReturn:
         raise _DefineNeeded
 
-    __bool__ = __len__ = __iter__ = __getitem__ = _needed
+    __bool__ = __len__ = __iter__ = __getitem__ = __contains__ = __getattr__ = _needed
 
 
 def rule_findings(datasets: Mapping[str, pd.DataFrame], rules: Sequence[Rule], *,
