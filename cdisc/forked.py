@@ -75,7 +75,7 @@ def worth_forking(records: int) -> bool:
     return resident is not None and resident < SMALL_RUN_BYTES
 
 
-def _child(call: Callable[[], Any], connection: Any) -> None:
+def _answer_call(call: Callable[[], Any], connection: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     # the objects inherited are never collected here: a collection would touch (and so
     # copy) every page that holds one
@@ -102,65 +102,74 @@ class ForkedCall(Generic[_T]):
 
     def __init__(self, call: Callable[[], _T], use_child: bool = True) -> None:
         self._call = call
-        self._process: Any = None
-        self._connection: Any = None
-        if use_child:
-            self._start(call)
-
-    def _start(self, call: Callable[[], _T]) -> None:
-        started = fork_child(lambda connection: _child(call, connection), "cdisc-stage")
-        if started is None:  # no process to spare (limits, memory): made here instead
-            return
-        self._process, self._connection = started
-        # a run that fails before result() drops the call: the child ends with it
-        self._finalizer = weakref.finalize(self, end_child, *started)
+        # no process to spare (limits, memory): None, and the call is made here
+        self._child = (Child.start(self, lambda connection: _answer_call(call, connection),
+                                   "cdisc-stage") if use_child else None)
 
     @property
     def in_child(self) -> bool:
-        return self._process is not None
+        return self._child is not None
 
     def result(self) -> _T:
         """What ``call()`` returned (from the child, or made here)."""
-        if self._connection is not None:
-            answered, value = False, None
+        if self._child is not None:
             # A child that neither answers nor dies (a lock inherited through fork from a
             # native thread pool) must not hang the run: the call is made here instead.
+            data, self._child = self._child.answer(WAIT_SECONDS), None
             try:
-                if self._connection.poll(WAIT_SECONDS):
-                    answered, value = pickle.loads(self._connection.recv_bytes())
-            except Exception:  # noqa: BLE001 - whatever came (or not): the call is made here
+                answered, value = pickle.loads(data) if data is not None else (False, None)
+            except Exception:  # noqa: BLE001 - whatever came: the call is made here
                 answered = False
-            finally:
-                self._process.join(timeout=1)  # it ends once it has sent
-                self.close()
             if answered:
                 return value
         return self._call()
 
     def close(self) -> None:
         """End the child (if any) and release its pipe."""
-        if self._process is not None:
-            self._finalizer()
-            self._process = self._connection = None
+        if self._child is not None:
+            self._child.end()
+            self._child = None
 
 
-def fork_child(work: Callable[[Any], None], name: str) -> tuple[Any, Any] | None:
-    """A forked child running ``work(connection)`` (its end of a pipe), and this process's
-    end of the pipe; None when no process could be started."""
-    import multiprocessing
+class Child:
+    """A forked child running ``work(connection)`` (its end of a pipe) and this process's
+    end of the pipe; the child is ended by :meth:`end`, or when ``owner`` is dropped (a
+    run that fails before it asks for the answer), or at exit."""
 
-    context = multiprocessing.get_context("fork")
-    ours, theirs = context.Pipe()
-    try:
-        process = context.Process(target=_in_child, args=(work, theirs, ours), name=name,
-                                  daemon=True)
-        process.start()
-    except OSError:
-        ours.close()
+    def __init__(self, owner: object, process: Any, connection: Any) -> None:
+        self.process, self.connection = process, connection
+        self.end = weakref.finalize(owner, _end_child, process, connection)
+
+    @classmethod
+    def start(cls, owner: object, work: Callable[[Any], None], name: str) -> Child | None:
+        """The child, or None when no process could be started."""
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        ours, theirs = context.Pipe()
+        try:
+            process = context.Process(target=_in_child, args=(work, theirs, ours), name=name,
+                                      daemon=True)
+            process.start()
+        except OSError:
+            ours.close()
+            return None
+        finally:
+            theirs.close()
+        return cls(owner, process, ours)
+
+    def answer(self, timeout: float) -> bytes | None:
+        """The child's one message (None: none within ``timeout`` seconds, or the pipe
+        broke); the child is ended after it."""
+        try:
+            if self.connection.poll(timeout):
+                return self.connection.recv_bytes()
+        except (OSError, EOFError):
+            pass
+        finally:
+            self.process.join(timeout=1)  # it ends once it has sent
+            self.end()
         return None
-    finally:
-        theirs.close()
-    return process, ours
 
 
 def _in_child(work: Callable[[Any], None], connection: Any, parents: Any) -> None:
@@ -170,13 +179,12 @@ def _in_child(work: Callable[[Any], None], connection: Any, parents: Any) -> Non
     work(connection)
 
 
-def end_child(process: Any, connection: Any) -> None:
-    """Close the pipe to a forked child and end the child (a run that no longer needs it)."""
+def _end_child(process: Any, connection: Any) -> None:
     connection.close()
     if process.is_alive():
         process.terminate()
     process.join(timeout=5)
 
 
-__all__ = ["MIN_RECORDS", "SMALL_RUN_BYTES", "ForkedCall", "can_fork", "end_child",
-           "fork_child", "resident_bytes", "worth_forking"]
+__all__ = ["MIN_RECORDS", "SMALL_RUN_BYTES", "Child", "ForkedCall", "can_fork",
+           "resident_bytes", "worth_forking"]

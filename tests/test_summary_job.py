@@ -82,7 +82,7 @@ def test_an_error_in_the_data_is_raised_here_with_its_problems(adam):
 
 def test_a_job_never_submitted_ends_its_worker():
     job = SummaryJob()
-    process = job._process
+    process = job._child.process
     assert process is not None and process.is_alive()
     job.close()
     assert not process.is_alive()

@@ -232,19 +232,29 @@ def _indented_pieces(value: Any, level: int) -> Iterator[str]:
         _indented(value, level, out)
         yield "".join(out)
         return
+    opening, closing = _BRACKETS[isinstance(value, dict)]
+    yield opening
+    for lead, item in _members(value, level):
+        yield lead
+        yield from _indented_pieces(item, level + 1)
+    yield "\n" + "  " * level + closing
+
+
+#: a list's and an object's brackets, by whether it is an object
+_BRACKETS = (("[", "]"), ("{", "}"))
+
+
+def _members(value: list[Any] | tuple[Any, ...] | dict[Any, Any], level: int
+             ) -> Iterator[tuple[str, Any]]:
+    """Each item of a list or object at ``level`` with the text before it (the line break,
+    the indent and, in an object, its key)."""
     inner = "\n" + "  " * (level + 1)
     if isinstance(value, dict):
-        yield "{"
         for number, (key, item) in enumerate(value.items()):
-            yield (inner if number == 0 else "," + inner) + _json_text(_key_text(key)) + ": "
-            yield from _indented_pieces(item, level + 1)
-        yield "\n" + "  " * level + "}"
-        return
-    yield "["
-    for number, item in enumerate(value):
-        yield inner if number == 0 else "," + inner
-        yield from _indented_pieces(item, level + 1)
-    yield "\n" + "  " * level + "]"
+            yield (inner if number == 0 else "," + inner) + _json_text(_key_text(key)) + ": ", item
+    else:
+        for number, item in enumerate(value):
+            yield (inner if number == 0 else "," + inner), item
 
 
 def _indented(value: Any, level: int, out: list[str]) -> None:
@@ -262,28 +272,16 @@ def _indented(value: Any, level: int, out: list[str]) -> None:
         out.append(int.__repr__(value))
     elif isinstance(value, float):
         out.append(_float_text(value))
-    elif isinstance(value, list | tuple):
+    elif isinstance(value, list | tuple | dict):
+        opening, closing = _BRACKETS[isinstance(value, dict)]
         if not value:
-            out.append("[]")
+            out.append(opening + closing)
             return
-        inner = "\n" + "  " * (level + 1)
-        out.append("[" + inner)
-        for number, item in enumerate(value):
-            if number:
-                out.append("," + inner)
+        out.append(opening)
+        for lead, item in _members(value, level):
+            out.append(lead)
             _indented(item, level + 1, out)
-        out.append("\n" + "  " * level + "]")
-    elif isinstance(value, dict):
-        if not value:
-            out.append("{}")
-            return
-        inner = "\n" + "  " * (level + 1)
-        out.append("{")
-        for number, (key, item) in enumerate(value.items()):
-            out.append((inner if number == 0 else "," + inner) + _json_text(_key_text(key))
-                       + ": ")
-            _indented(item, level + 1, out)
-        out.append("\n" + "  " * level + "}")
+        out.append("\n" + "  " * level + closing)
     elif isinstance(value, JsonRecords):
         out.extend(value.pieces(level))
     else:

@@ -26,13 +26,12 @@ import contextlib
 import pickle
 import signal
 import threading
-import weakref
 from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
-from ..forked import can_fork, end_child, fork_child
+from ..forked import Child, can_fork
 from .summary import DEFAULT_OPTIONS, SummaryOptions, render_summary, summary_inputs
 
 #: how long the run waits for the worker's summary before drawing it itself
@@ -78,25 +77,17 @@ class SummaryJob:
     """
 
     def __init__(self, use_worker: bool | None = None) -> None:
-        self._process: Any = None
-        self._connection: Any = None
         self._sender: threading.Thread | None = None
         self._job: tuple[dict[str, pd.DataFrame], SummaryOptions, str] | None = None
-        if use_worker if use_worker is not None else can_fork():
-            self._start_worker()
-
-    def _start_worker(self) -> None:
-        started = fork_child(_work, "cdisc-summary")
-        if started is None:  # no process to spare (limits, memory): compute it here
-            return
-        self._process, self._connection = started
         # a run that fails before result() drops the job: the worker ends with it (and at
-        # exit), without a try/finally around the whole run
-        self._finalizer = weakref.finalize(self, end_child, *started)
+        # exit), without a try/finally around the whole run; None: no process to spare
+        # (limits, memory) or none may be forked, and the summary is computed here
+        self._child = (Child.start(self, _work, "cdisc-summary")
+                       if (use_worker if use_worker is not None else can_fork()) else None)
 
     @property
     def in_worker(self) -> bool:
-        return self._process is not None
+        return self._child is not None
 
     def __enter__(self) -> SummaryJob:
         return self
@@ -109,36 +100,28 @@ class SummaryJob:
         """The ADaM frames to summarise (by name). They are pickled now, so changes made to
         the frames afterwards do not reach the worker."""
         self._job = (summary_inputs(adam), options, title)
-        if self._connection is None:
+        if self._child is None:
             return
         data = pickle.dumps(self._job, protocol=pickle.HIGHEST_PROTOCOL)
         # sent from a thread: the worker reads only once its imports are done
-        self._sender = threading.Thread(target=self._send, args=(data,), daemon=True)
+        self._sender = threading.Thread(target=_send, args=(self._child.connection, data),
+                                        daemon=True)
         self._sender.start()
-
-    def _send(self, data: bytes) -> None:
-        # the worker gone: result() computes the summary here
-        with contextlib.suppress(OSError, ValueError):
-            self._connection.send_bytes(data)
 
     def result(self) -> dict[str, bytes]:
         """The files of :func:`cdisc.output.summary.render_summary`, by name."""
         if self._job is None:
             raise RuntimeError("SummaryJob.result() before submit()")
         files = None
-        if self._connection is not None:
+        if self._child is not None:
             assert self._sender is not None
             # A worker that neither answers nor dies (a deadlock inherited through fork
             # from a native thread pool) must not hang the run: after WAIT_SECONDS the
-            # summary is drawn here and the worker is ended by close().
+            # summary is drawn here and the worker is ended.
             self._sender.join(WAIT_SECONDS)
-            try:
-                if self._connection.poll(WAIT_SECONDS):
-                    files = pickle.loads(self._connection.recv_bytes())
-            except (OSError, EOFError, pickle.UnpicklingError):
-                files = None  # the worker died
-            self._process.join(timeout=1)  # it ends once it has sent
-            self.close()
+            data, self._child = self._child.answer(WAIT_SECONDS), None
+            with contextlib.suppress(pickle.UnpicklingError):  # the worker died mid-answer
+                files = pickle.loads(data) if data is not None else None
         if files is None:
             adam, options, title = self._job
             files = render_summary(adam, options, title=title)
@@ -146,9 +129,15 @@ class SummaryJob:
 
     def close(self) -> None:
         """End the worker (if any) and release its pipe."""
-        if self._process is not None:
-            self._finalizer()
-            self._process = self._connection = None
+        if self._child is not None:
+            self._child.end()
+            self._child = None
+
+
+def _send(connection: Any, data: bytes) -> None:
+    # the worker gone: result() computes the summary here
+    with contextlib.suppress(OSError, ValueError):
+        connection.send_bytes(data)
 
 
 __all__ = ["SummaryJob", "can_fork"]
