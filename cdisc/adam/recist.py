@@ -131,7 +131,16 @@ def _col(df: pd.DataFrame, name: str, fallback: str | None = None) -> pd.Series:
         return df[name]
     if fallback is not None and fallback in df.columns:
         return df[fallback]
-    return pd.Series([None] * len(df), index=df.index, dtype=object)
+    return pd.Series(np.full(len(df), None, dtype=object), index=df.index, dtype=object)
+
+
+def _has(texts: pd.Series, part: str) -> pd.Series:
+    """Whether each text holds ``part`` (``str.contains`` of plain text), tested once per
+    distinct text; False for a missing one."""
+    codes, distinct = factorize(texts.to_numpy(dtype=object))
+    found = np.fromiter((isinstance(d, str) and part in d for d in distinct), dtype=bool,
+                        count=len(distinct))
+    return pd.Series(np.append(found, False)[codes], index=texts.index)  # code -1: False
 
 
 def _require(df: pd.DataFrame, dataset: str, columns: Iterable[str]) -> None:
@@ -180,22 +189,29 @@ def _ge(a: pd.Series | np.ndarray, b: pd.Series | np.ndarray) -> np.ndarray:
         return (a >= b) | np.isclose(a, b, rtol=1e-9, atol=1e-9)
 
 
-def _select_evaluator(df: pd.DataFrame, prefix: str, evaluator: str) -> pd.DataFrame:
-    """Rows of one evaluator (see RecistOptions.evaluator)."""
+def _evaluator_rows(df: pd.DataFrame, prefix: str, evaluator: str) -> np.ndarray | None:
+    """Which rows are of one evaluator (see RecistOptions.evaluator); None when ``df``
+    names no evaluator (every row is)."""
     ev, evid, acpt = f"{prefix}EVAL", f"{prefix}EVALID", f"{prefix}ACPTFL"
     if ev not in df.columns and evid not in df.columns and acpt not in df.columns:
-        return df
+        return None
     want = evaluator.strip().upper()
     if want == "ACCEPTED":
         if acpt not in df.columns:
             raise DerivationError.single("RECIST012", f"evaluator 'ACCEPTED' needs {acpt}",
                                          dataset=prefix, field=acpt)
-        return _rows(df, _up(df[acpt]).eq("Y").to_numpy())
+        return _up(df[acpt]).eq("Y").to_numpy()
     mask = np.zeros(len(df), dtype=bool)
     for col in (ev, evid):
         if col in df.columns:
             mask |= _up(df[col]).eq(want).to_numpy()
-    return _rows(df, mask)
+    return mask
+
+
+def _select_evaluator(df: pd.DataFrame, prefix: str, evaluator: str) -> pd.DataFrame:
+    """Rows of one evaluator (see RecistOptions.evaluator)."""
+    mask = _evaluator_rows(df, prefix, evaluator)
+    return df if mask is None else _rows(df, mask)
 
 
 def _rows(df: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
@@ -208,9 +224,12 @@ def _check_single_reader(df: pd.DataFrame, prefix: str, evaluator: str) -> None:
     evid = f"{prefix}EVALID"
     if evid not in df.columns or df.empty or "VISITNUM" not in df.columns:
         return
-    n = df.assign(_ID=_up(df[evid])).groupby(["USUBJID", "VISITNUM"], dropna=False)["_ID"].nunique()
+    ids = _up(df[evid])
+    # three columns, not a copy of the dataset (TR: millions of records)
+    n = (pd.DataFrame({"USUBJID": df["USUBJID"], "VISITNUM": df["VISITNUM"], "_ID": ids})
+         .groupby(["USUBJID", "VISITNUM"], dropna=False)["_ID"].nunique())
     if (n > 1).any():
-        ids = sorted(set(_up(df[evid])) - {""})
+        ids = sorted(set(ids) - {""})
         raise DerivationError.single(
             "RECIST013", f"evaluator {evaluator!r} selects several {evid} per subject and "
             f"visit ({', '.join(ids)}); choose one of them or 'ACCEPTED' (recist: evaluator "
@@ -220,15 +239,31 @@ def _check_single_reader(df: pd.DataFrame, prefix: str, evaluator: str) -> None:
 # --------------------------------------------------------------------------- inputs
 
 
-def _lesions(tu: pd.DataFrame) -> pd.DataFrame:
-    """One row per USUBJID x lesion: ROLE (TARGET/NON-TARGET/NEW), NODE, TU visit."""
+def _subject_codes(*columns: pd.Series) -> tuple[np.ndarray, list[pd.Series]]:
+    """The subjects of ``columns`` (stripped text, sorted) and each column as codes into them.
+
+    The derivation merges, groups and sorts by subject a dozen times: on integers that is
+    several times faster than on text, and the codes sort as the text does.
+    """
+    texts = [_raw(c) for c in columns]
+    codes, subjects = factorize(np.concatenate([t.to_numpy(dtype=object) for t in texts]),
+                                sort=True)
+    bounds = np.cumsum([0, *(len(t) for t in texts)])
+    return subjects, [pd.Series(codes[a:b], index=t.index)
+                      for a, b, t in zip(bounds[:-1], bounds[1:], texts, strict=True)]
+
+
+def _lesions(tu: pd.DataFrame, subject: pd.Series) -> pd.DataFrame:
+    """One row per USUBJID x lesion: ROLE (TARGET/NON-TARGET/NEW), NODE, TU visit.
+
+    ``subject``: TU's USUBJID as :func:`_subject_codes` codes."""
     role = _up(_col(tu, "TUSTRESC", "TUORRES"))
     les = pd.DataFrame(
         {
-            "USUBJID": _raw(tu["USUBJID"]),
+            "USUBJID": subject,
             "LNKID": _raw(tu["TULNKID"]),
             "ROLE": role,
-            "NODE": _up(_col(tu, "TULOC")).str.contains("LYMPH NODE", regex=False),
+            "NODE": _has(_up(_col(tu, "TULOC")), "LYMPH NODE"),
             "TUVISITNUM": pd.to_numeric(_col(tu, "VISITNUM"), errors="coerce"),
             "TUVISIT": _raw(_col(tu, "VISIT")),
             "TUDT": _dates(_col(tu, "TUDTC"))[0],
@@ -253,11 +288,11 @@ def _status(stresc: pd.Series) -> pd.Series:
 _STATUS_RANK = {"ABSENT": 1, "EQUIVOCAL": 2, "PRESENT": 3, "PD": 4}
 
 
-def _tr_records(tr: pd.DataFrame, lesions: pd.DataFrame) -> pd.DataFrame:
+def _tr_records(tr: pd.DataFrame, lesions: pd.DataFrame, subject: pd.Series) -> pd.DataFrame:
     adt, imputed = _dates(_col(tr, "TRDTC"))
     t = pd.DataFrame(
         {
-            "USUBJID": _raw(tr["USUBJID"]),
+            "USUBJID": subject,
             "LNKID": _raw(tr["TRLNKID"]),
             "TESTCD": _up(tr["TRTESTCD"]),
             "VAL": pd.to_numeric(_col(tr, "TRSTRESN"), errors="coerce"),
@@ -282,7 +317,7 @@ def _tr_records(tr: pd.DataFrame, lesions: pd.DataFrame) -> pd.DataFrame:
     t["DATED"] = dated
     t = t[t["VISITNUM"].notna()]
     # RECIST 1.1 s4.3.2: a lesion "too small to measure" counts as 5 mm.
-    too_small = t["VAL"].isna() & t["STRESC"].str.contains("TOO SMALL")
+    too_small = t["VAL"].isna() & _has(t["STRESC"], "TOO SMALL")
     t.loc[too_small, "VAL"] = 5.0
     not_done = t["STAT"].eq("NOT DONE")
     t.loc[not_done, "VAL"] = np.nan
@@ -339,7 +374,7 @@ def _join_ids(g: pd.DataFrame, mask: pd.Series, name: str) -> pd.DataFrame:
     if sub.empty:
         return pd.DataFrame(
             {
-                "USUBJID": pd.Series(dtype=object),
+                "USUBJID": pd.Series(dtype=g["USUBJID"].dtype),
                 "VISITNUM": pd.Series(dtype=float),
                 name: pd.Series(dtype=object),
             }
@@ -451,8 +486,9 @@ def timepoint_responses(
     tu = pd.concat([tu, tu_all[orphan.to_numpy()]], ignore_index=True)
     _check_single_reader(tr, "TR", options.evaluator)
 
-    lesions = _lesions(tu)
-    t = _tr_records(tr, lesions)
+    subjects, (tu_subject, tr_subject) = _subject_codes(tu["USUBJID"], tr["USUBJID"])
+    lesions = _lesions(tu, tu_subject)
+    t = _tr_records(tr, lesions, tr_subject)
     base = _baseline_visits(t)
     t = t.merge(base, left_on="USUBJID", right_index=True, how="left")
 
@@ -562,6 +598,7 @@ def timepoint_responses(
     # a time point numbered by its date (a site without visits) has no VISITNUM
     dated = t.loc[t["DATED"], "USUBJID"].unique()
     tp["VISITNUM"] = tp["VISITNUM"].where(~tp["USUBJID"].isin(dated))
+    tp["USUBJID"] = subjects[tp["USUBJID"].to_numpy(dtype=np.intp)]
     return tp[TP_COLUMNS]
 
 
@@ -854,20 +891,24 @@ def first_confirmed_response(
 
 def _rs_select(rs: pd.DataFrame, testcd: str, evaluator: str) -> pd.DataFrame:
     _require(rs, "RS", ["USUBJID", "RSTESTCD"])
-    rs = rs.reset_index(drop=True).assign(_RECORD=lambda d: np.arange(1, len(d) + 1))
-    r = _select_evaluator(rs, "RS", evaluator)
-    r = r[_up(r["RSTESTCD"]).eq(testcd)]
+    keep = _up(rs["RSTESTCD"]).eq(testcd).to_numpy()
+    evaluator_rows = _evaluator_rows(rs, "RS", evaluator)
+    if evaluator_rows is not None:
+        keep &= evaluator_rows
+    # the variables read, of the rows kept: RS is not copied whole
+    read = ["USUBJID", "VISITNUM", "VISIT", "RSDTC", "RSSTRESC", "RSORRES", "RSEVALID"]
+    r = rs.loc[keep, [c for c in read if c in rs.columns]]
     _check_single_reader(r, "RS", evaluator)
     return pd.DataFrame(
         {
-            "USUBJID": _raw(r["USUBJID"]),
-            "VISITNUM": pd.to_numeric(_col(r, "VISITNUM"), errors="coerce"),
-            "RSVISIT": _raw(_col(r, "VISIT")),
-            "RSDT": _dates(_col(r, "RSDTC"))[0],
-            "INV": _up(_col(r, "RSSTRESC", "RSORRES")),
-            "RECORD": r["_RECORD"],
+            "USUBJID": _raw(r["USUBJID"]).to_numpy(),
+            "VISITNUM": pd.to_numeric(_col(r, "VISITNUM"), errors="coerce").to_numpy(),
+            "RSVISIT": _raw(_col(r, "VISIT")).to_numpy(),
+            "RSDT": _dates(_col(r, "RSDTC"))[0].to_numpy(),
+            "INV": _up(_col(r, "RSSTRESC", "RSORRES")).to_numpy(),
+            "RECORD": np.flatnonzero(keep) + 1,  # 1-based row of rs
         }
-    ).reset_index(drop=True)
+    )
 
 
 def _match_timepoints(
@@ -910,9 +951,17 @@ def compare_with_investigator(
     Location names dataset RS, USUBJID, RSSTRESC and its record number (1-based
     row of ``rs``); the message names the visit, both responses and the reason.
     """
+    return _disagreements(_match_timepoints(derived_tp, rs, evaluator), derived_bor, rs,
+                          evaluator)
+
+
+def _disagreements(matched: tuple[pd.DataFrame, pd.DataFrame], derived_bor: pd.DataFrame,
+                   rs: pd.DataFrame, evaluator: str) -> list[Problem]:
+    """:func:`compare_with_investigator` of the time points :func:`_match_timepoints`
+    matched."""
     who = _who(evaluator)
     problems: list[Problem] = []
-    m, derived_only = _match_timepoints(derived_tp, rs, evaluator)
+    m, derived_only = matched
     # only the time points that disagree (or exist on one side) make a finding
     m = m[(m["DID"].isna() | (m["INV"] != m["OVRLRESP"])).to_numpy()]
     for row in m.itertuples(index=False):
@@ -955,6 +1004,8 @@ def compare_with_investigator(
     b = _rs_select(rs, "BESTRESP", evaluator)
     bor = derived_bor.assign(USUBJID=_raw(derived_bor["USUBJID"]))
     mb = b.merge(bor, on="USUBJID", how="outer" if len(b) else "left", indicator="MATCH")
+    # only the subjects that disagree (or are on one side) make a finding
+    mb = mb[((mb["MATCH"] != "both") | (mb["INV"] != mb["BOR"])).to_numpy()]
     for row in mb.itertuples(index=False):
         loc = Location(
             dataset="RS",
@@ -985,7 +1036,12 @@ def agreement_summary(
     on both sides and ``pairs`` maps (RS response, derived response) to a
     count, agreeing pairs included.
     """
-    m, derived_only = _match_timepoints(derived_tp, rs, evaluator)
+    return _agreement(_match_timepoints(derived_tp, rs, evaluator), evaluator)
+
+
+def _agreement(matched: tuple[pd.DataFrame, pd.DataFrame], evaluator: str) -> dict:
+    """:func:`agreement_summary` of the time points :func:`_match_timepoints` matched."""
+    m, derived_only = matched
     both = m[m["DID"].notna()]
     pairs = both.groupby(["INV", "OVRLRESP"]).size()
     agree = int((both["INV"] == both["OVRLRESP"]).sum())
@@ -1048,8 +1104,9 @@ def recist_review(
                                         "findings": [finding.to_dict()]})
     timepoints = timepoint_responses(tu, tr, options)
     best = best_overall_response(timepoints, options, dm=dm)
-    findings = compare_with_investigator(timepoints, best, rs, evaluator=options.evaluator)
-    summary = agreement_summary(timepoints, rs, evaluator=options.evaluator)
+    matched = _match_timepoints(timepoints, rs, options.evaluator)  # read once for both
+    findings = _disagreements(matched, best, rs, options.evaluator)
+    summary = _agreement(matched, options.evaluator)
 
     def records(frame: pd.DataFrame) -> JsonRecords:
         # dates straight to their text (as objects, each would be a Timestamp first)
