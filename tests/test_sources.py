@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import cli
 from cdisc.errors import ProblemLog
@@ -90,6 +92,36 @@ def test_fast_and_exact_csv_readers_agree(tmp_path):
     source = replace(next(iter(spec.sources.values())), file=odd, columns={})
     assert _read_csv_fast(source) is None
     assert _read_csv(source)[1] == [2, 5]
+
+
+_CELL = st.text(alphabet=['a', ' ', '"', ',', ';', '\u00e9', '1', "'", '\t'], max_size=5)
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(_CELL, min_size=1, max_size=3), max_size=4),
+       columns=st.integers(1, 3), delimiter=st.sampled_from([",", ";", "\t"]),
+       bom=st.booleans())
+def test_fast_reader_reads_any_text_as_the_csv_module_does(tmp_path, rows, columns, delimiter,
+                                                           bom):
+    """The fast reader (Arrow) gives the exact reader's cells whenever it takes a file, for
+    raw lines of quotes, separators and blanks, well formed or not."""
+    from cdisc.sources.csvfile import read_csv, read_csv_fast
+    from cdisc.spec.model import SourceSpec
+
+    header = [f"h{i}" for i in range(columns)]
+    text = "\n".join([delimiter.join(header), *(delimiter.join(r) for r in rows)]) + "\n"
+    path = tmp_path / "raw.csv"
+    path.write_bytes(("\ufeff" if bom else "").encode() + text.encode())
+    source = SourceSpec("raw", path, subject="h0", columns={}, delimiter=delimiter)
+    fast = read_csv_fast(source)
+    if fast is None:
+        return
+    frame, lines = fast
+    exact, exact_lines = read_csv(source)  # never refuses what the fast reader took
+    assert frame.values.tolist() == exact.values.tolist()
+    assert list(frame.columns) == list(exact.columns) == header
+    assert lines == exact_lines
 
 
 def test_a_trailing_comma_never_shifts_cells(tmp_path):
