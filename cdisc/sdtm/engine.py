@@ -138,13 +138,38 @@ def _sort_order(frame: pd.DataFrame, meta: standards.Dataset,
         return np.arange(0)
     keys = [k for k in meta.keys if k in frame]
     rest = sorted(c for c in frame.columns if c not in keys and c not in (SOURCE, ROW))
-    # a generator: each column's ranks are folded into a key and let go (a domain of
-    # 4 million records would otherwise hold 30 rank arrays at once)
-    ranks = (_text_rank(frame[c], memo) if not pd.api.types.is_numeric_dtype(frame[c])
-             else pd.factorize(frame[c], sort=True)[0] for c in keys + rest)
-    lineage = (pd.factorize(frame[SOURCE].astype("string"), sort=True)[0],
-               pd.factorize(frame[ROW], sort=True)[0])
-    return np.lexsort(_packed(itertools.chain(ranks, lineage))[::-1])
+    by_keys = _packed(_rank(frame[c], memo) for c in keys)
+    order = np.lexsort(by_keys[::-1]) if by_keys else np.arange(len(frame))
+    # The other variables and the lineage only order the records whose keys tie: they are
+    # ranked for those records alone (the keys of most domains tell every record apart).
+    same = np.ones(len(frame) - 1, dtype=bool)  # a record's keys equal the previous one's
+    for key in by_keys:
+        ranked = key[order]
+        same &= ranked[1:] == ranked[:-1]
+    tied = np.zeros(len(frame), dtype=bool)  # by position in ``order``
+    tied[1:] |= same
+    tied[:-1] |= same
+    if not tied.any():
+        return order
+    group = np.empty(len(frame), dtype=np.int64)  # each record's keys, ranked
+    group[order] = np.cumsum(np.r_[True, ~same])
+    rows = np.sort(order[tied])  # in record order, which breaks the last ties
+    # most records tied: rank whole columns (through the memo the later steps share)
+    whole = len(rows) > len(frame) // 4
+    ranks = (_rank(frame[c], memo)[rows] if whole else _rank(frame[c].iloc[rows], None)
+             for c in rest)
+    lineage = (pd.factorize(frame[SOURCE].iloc[rows].astype("string"), sort=True)[0],
+               pd.factorize(frame[ROW].iloc[rows], sort=True)[0])
+    within = np.lexsort(_packed(itertools.chain([group[rows]], ranks, lineage))[::-1])
+    order[tied] = rows[within]
+    return order
+
+
+def _rank(values: pd.Series, memo: CodesMemo | None) -> np.ndarray:
+    """Each value's rank in :func:`sort_domain`'s order of one variable."""
+    if pd.api.types.is_numeric_dtype(values):
+        return pd.factorize(values, sort=True)[0]
+    return _text_rank(values, memo)
 
 
 def _packed(ranks: Iterable[np.ndarray]) -> list[np.ndarray]:
