@@ -616,3 +616,27 @@ def test_a_site_without_visits_has_its_scan_dates_as_time_points():
     assert [(p.code, p.message) for p in found if p.code == "RECIST001"] == [
         ("RECIST001", "assessment of 2019-07-31: target sum -38.60% from baseline, -5.41% "
                       "from nadir -> PR; investigator SD")]
+
+
+def test_reasons_from_whole_columns_are_the_per_time_point_ones():
+    """The REASON of a PR/SD by the target sum is written from whole columns; every
+    combination of the fields it reads gives the text of the per-time-point rule."""
+    from itertools import product
+
+    from cdisc.adam.recist import _REASON_READS, _reasons, _tp_reason
+
+    rows = [
+        {"OVRLRESP": trg, "TRGRESP": trg, "NTRGRESP": ntr, "VISIT": "WEEK 8",
+         "VISITNUM": 3.0, "NEWLPROG": new, "NEW_IDS": "N1" if new == "Y" else np.nan,
+         "T_MISSING": np.nan, "T_MISS": 0, "T_SUM": 40.0, "NADIR_SUM": 50.0,
+         "NT_PDIDS": "NT1" if ntr == "PD" else np.nan, "BASE_SUM": 60.0,
+         "PCHG_NADIR": nadir, "PCHG_BASE": base, "NT_MISSING": np.nan, "EQUIV_IDS": equiv,
+         "ADT_IMPUTED": imputed}
+        for trg, ntr, new, nadir, base, equiv, imputed in product(
+            ["PR", "SD", "CR", "PD", "NE", "NA"], ["NA", "PD", "CR", "NON-CR/NON-PD"],
+            ["Y", "N"], [np.nan, -20.0, 0.0], [-33.3333, 5.0, float("inf")],
+            [np.nan, "", "E1"], [False, True])]
+    tp = pd.DataFrame(rows)
+    expected = [_tp_reason(r) for r in tp[_REASON_READS].itertuples(index=False)]
+    assert _reasons(tp).tolist() == expected
+    assert "target sum -33.33% from baseline, -20.00% from nadir -> PR" in expected

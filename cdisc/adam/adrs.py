@@ -405,9 +405,13 @@ def _finish(frame: pd.DataFrame, subjects: pd.DataFrame, options: RecistOptions)
     frame["PARCAT2"] = np.where(tumour, who, None)
     frame["PARCAT3"] = np.where(tumour, _TUMOR[1], None)
     frame["ADT"] = _sas(frame["ADT"])
+    # each record's ADSL row found once for every copied variable
+    at = subjects.index.get_indexer(frame["USUBJID"]) if subjects.index.is_unique else None
+    found = at is not None and bool((at >= 0).all())
     for col in ("STUDYID", *ADSL_COPIES):
         if col in subjects.columns:
-            frame[col] = frame["USUBJID"].map(subjects[col])
+            frame[col] = (pd.Series(subjects[col].array.take(at), index=frame.index) if found
+                          else frame["USUBJID"].map(subjects[col]))
     # ASEQ: admiralonco's order (PARAMCD, ADT, VISITNUM, RSSEQ); a missing date last.
     frame = frame.sort_values(["STUDYID", "USUBJID", "PARAMCD", "ADT", "AVISITN", "SRCSEQ"],
                               kind="stable", na_position="last", ignore_index=True)

@@ -594,7 +594,7 @@ def timepoint_responses(
         default="NE",  # no disease at baseline (no Table row applies)
     )
     tp["EVALUATOR"] = options.evaluator
-    tp["REASON"] = [_tp_reason(r) for r in tp[_REASON_READS].itertuples(index=False)]
+    tp["REASON"] = _reasons(tp)
     # a time point numbered by its date (a site without visits) has no VISITNUM
     dated = t.loc[t["DATED"], "USUBJID"].unique()
     tp["VISITNUM"] = tp["VISITNUM"].where(~tp["USUBJID"].isin(dated))
@@ -610,6 +610,27 @@ def _pct(x: float) -> str:
 _REASON_READS = ["OVRLRESP", "TRGRESP", "NTRGRESP", "VISIT", "VISITNUM", "NEWLPROG", "NEW_IDS",
                  "T_MISSING", "T_MISS", "T_SUM", "NADIR_SUM", "NT_PDIDS", "BASE_SUM",
                  "PCHG_NADIR", "PCHG_BASE", "NT_MISSING", "EQUIV_IDS", "ADT_IMPUTED"]
+
+
+def _reasons(tp: pd.DataFrame) -> np.ndarray:
+    """:func:`_tp_reason` of every time point. The most common one, PR or SD by the target
+    sum alone, is written from whole columns; the others go through :func:`_tp_reason`."""
+    equivocal = np.fromiter((isinstance(v, str) and bool(v) for v in tp["EQUIV_IDS"]),
+                            dtype=bool, count=len(tp))
+    by_sum = (tp["TRGRESP"].isin(["PR", "SD"]) & tp["NEWLPROG"].ne("Y")
+              & tp["NTRGRESP"].ne("PD") & ~tp["ADT_IMPUTED"].astype(bool)).to_numpy() & ~equivocal
+    out = np.empty(len(tp), dtype=object)
+    rows = np.flatnonzero(by_sum)
+    out[rows] = [
+        f"target sum {_pct(base)} from baseline"
+        f"{'' if nadir != nadir else f', {_pct(nadir)} from nadir'} -> {resp}"  # NaN: no nadir
+        for base, nadir, resp in zip(tp["PCHG_BASE"].to_numpy(dtype=float)[rows].tolist(),
+                                     tp["PCHG_NADIR"].to_numpy(dtype=float)[rows].tolist(),
+                                     tp["TRGRESP"].to_numpy(dtype=object)[rows], strict=True)]
+    others = np.flatnonzero(~by_sum)
+    out[others] = [_tp_reason(r) for r in
+                   tp[_REASON_READS].iloc[others].itertuples(index=False)]
+    return out
 
 
 def _tp_reason(r) -> str:
