@@ -232,3 +232,28 @@ def test_source_cells_mixing_numbers_are_read_one_by_one():
     text = pd.Series(["b ", "b ", ""], dtype=object)  # all text: coded once per distinct cell
     coded = _cells_of(text, memo)
     assert coded.codes is not None and coded.values.tolist() == ["b", "b", None]
+
+
+def reference_best_date(dates: pd.DataFrame, agg: str) -> pd.Series:
+    """subject_date's pick as pandas' sort_values gave it (the rule before issue 15)."""
+    dates = dates.assign(DTC=dates["DTC"].astype("string")).dropna()
+    pad = " " if agg == "max" else "~"
+    dates["KEY"] = dates["DTC"].str.pad(19, side="right", fillchar=pad)
+    ordered = dates.sort_values(["USUBJID", "KEY", "DTC"]).groupby("USUBJID")["DTC"]
+    best = ordered.last() if agg == "max" else ordered.first()
+    return best.astype(object)
+
+
+@FAST
+@given(st.lists(st.tuples(st.sampled_from(["S-1", "S-2", "S-3", None]),
+                          st.sampled_from(["2012-07", "2012-07-15", "2012-08", "2012",
+                                           "2012-07-15T10:30", "2011-12-31", "", None,
+                                           float("nan")])), max_size=30),
+       st.sampled_from(["min", "max"]))
+def test_subject_date_picks_as_the_sort_did(records, agg):
+    from cdisc.sdtm.derivations import _best_per_subject
+
+    dates = pd.DataFrame(records, columns=["USUBJID", "DTC"], dtype=object)
+    got = _best_per_subject(dates, agg)
+    expected = reference_best_date(dates, agg)
+    assert got.sort_index().to_dict() == expected.sort_index().to_dict()

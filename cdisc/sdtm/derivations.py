@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..model.text import factorize
 from .conditions import evaluate_condition
 from .dates import iso_period, iso_to_date
 from .dates import study_day as _study_day
@@ -70,25 +71,42 @@ def subject_date(tgt: pd.DataFrame, ctx: MappingContext, *, agg: str,
         rows = domain
         if "where" in item:
             rows = domain[evaluate_condition(item["where"], domain)]
-        frames.append(pd.DataFrame({"USUBJID": rows["USUBJID"],
-                                    "DTC": rows[item["variable"]].astype("string")}))
+        frames.append(pd.DataFrame({"USUBJID": rows["USUBJID"].to_numpy(dtype=object),
+                                    "DTC": rows[item["variable"]].to_numpy(dtype=object)}))
         ends = _ongoing_ends(rows, item["variable"], ctx.spec.study.data_cutoff) if (
             agg == "max") else None
         if ends is not None and len(ends):
-            frames.append(ends)
+            frames.append(ends.astype(object))
     if not frames:
         return pd.Series(None, index=tgt.index, dtype=object)
-    dates = pd.concat(frames, ignore_index=True).dropna()
-    if dates.empty:
-        return pd.Series(None, index=tgt.index, dtype=object)
-    # A partial date padded with a character below "-" (for max) or above "9"
-    # (for min) loses against any complete date inside its own period.
-    pad = " " if agg == "max" else "~"
-    dates["KEY"] = dates["DTC"].str.pad(19, side="right", fillchar=pad)
-    ordered = dates.sort_values(["USUBJID", "KEY", "DTC"]).groupby("USUBJID")["DTC"]
-    best = ordered.last() if agg == "max" else ordered.first()
+    best = _best_per_subject(pd.concat(frames, ignore_index=True), agg)
     out = tgt["USUBJID"].map(best)
     return out.astype(object).where(out.notna(), None)
+
+
+def _best_per_subject(dates: pd.DataFrame, agg: str) -> pd.Series:
+    """The earliest (``min``) or latest (``max``) DTC text of each USUBJID of ``dates``.
+
+    Dates are ordered by their text right-padded to 19 characters with a character
+    below "-" (for max) or above "9" (for min), then by the text: a partial date loses
+    against any complete date inside its own period. Each distinct date is ranked once;
+    each subject takes its best rank.
+    """
+    date_codes, distinct = factorize(dates["DTC"])
+    subject_codes, subjects = factorize(dates["USUBJID"])
+    keep = (date_codes >= 0) & (subject_codes >= 0)
+    if not keep.any():
+        return pd.Series([], dtype=object)
+    texts = pd.Series(distinct, dtype=object).astype("string")  # the text of each date
+    keys = texts.str.pad(19, side="right", fillchar=" " if agg == "max" else "~").tolist()
+    texts = texts.tolist()
+    order = sorted(range(len(texts)), key=lambda i: (keys[i], texts[i]))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    by_subject = pd.Series(rank[date_codes[keep]]).groupby(subject_codes[keep])
+    best = by_subject.max() if agg == "max" else by_subject.min()
+    return pd.Series(np.asarray(texts, dtype=object)[order][best.to_numpy()],
+                     index=subjects[best.index.to_numpy()], dtype=object)
 
 
 def _ongoing_ends(rows: pd.DataFrame, variable: str, cutoff: str) -> pd.DataFrame | None:
