@@ -397,7 +397,7 @@ def test_study_day_period_and_epoch_work_outside_the_pandas_range():
     assert start[3:].isna().all() and end[3:].isna().all()
     dm = pd.DataFrame({"USUBJID": ["A"], "RFXSTDTC": ["1582-10-10"], "RFXENDTC": ["9999-12-30"]})
     tgt = pd.DataFrame({"USUBJID": ["A"] * 4, "D": ["0001-01-01", "1582-10", "9999-12-31", "5000"]})
-    assert epoch(tgt, SimpleNamespace(domains={"DM": dm}), dtc="D").tolist() == [
+    assert epoch(tgt, SimpleNamespace(domains={"DM": dm}, codes=None), dtc="D").tolist() == [
         "SCREENING", None, "FOLLOW-UP", "TREATMENT"]
 
 

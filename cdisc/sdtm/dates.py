@@ -319,6 +319,20 @@ def study_day(dates: pd.Series, reference: pd.Series) -> pd.Series:
     """
     delta = (pd.Series(_complete_days(dates), index=dates.index)
              - pd.Series(_complete_days(reference), index=reference.index))
-    return pd.Series(np.where(delta >= 0, delta + 1, delta), index=dates.index).where(
+    return _days_from_delta(delta, dates.index)
+
+
+def study_day_from(dates: pd.Series, reference: pd.Series, positions: np.ndarray) -> pd.Series:
+    """:func:`study_day` of ``dates`` against ``reference.iloc[positions]`` (e.g. one
+    reference date per subject and each record's subject), the reference's calendar
+    worked out once per reference value."""
+    delta = pd.Series(_complete_days(dates) - _complete_days(reference)[positions],
+                      index=dates.index)
+    return _days_from_delta(delta, dates.index)
+
+
+def _days_from_delta(delta: pd.Series, index: pd.Index) -> pd.Series:
+    """Day numbers of date - reference (float, NaN where either is missing) -> study days."""
+    return pd.Series(np.where(delta >= 0, delta + 1, delta), index=index).where(
         delta.notna()
     ).astype("Float64")

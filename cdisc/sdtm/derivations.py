@@ -11,10 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..model.text import factorize
+from ..model.text import CodesMemo, factorize
 from .conditions import evaluate_condition
-from .dates import iso_period, iso_to_date
-from .dates import study_day as _study_day
+from .dates import iso_period, iso_to_date, study_day_from
 from .registry import Arg, MappingContext, algorithm
 
 #: --ENRTPT of a record still going on at its reference time point (CT C66728, STENRF)
@@ -23,13 +22,32 @@ ONGOING = "ONGOING"
 _DTC = Arg.variable("the --DTC variable of this domain", required=True)
 
 
-def _per_subject(tgt: pd.DataFrame, ctx: MappingContext, variable: str) -> pd.Series:
-    """DM's ``variable`` for each record of ``tgt`` (by USUBJID)."""
+def _per_subject(tgt: pd.DataFrame, ctx: MappingContext, variable: str
+                 ) -> tuple[pd.Series, np.ndarray]:
+    """DM's ``variable`` for each distinct USUBJID of ``tgt``, and each record's position
+    among them: ``values.iloc[positions]`` is the variable for each record.
+
+    The subjects are the codes the domain's sort made (``ctx.codes``), else coded here;
+    a column that is not all text is looked up record by record.
+    """
+    array = tgt["USUBJID"].to_numpy(dtype=object)
+    memo = ctx.codes if ctx.codes is not None else CodesMemo()
+    coded = memo.codes(array) if memo.all_text(array) else None
+    if coded is None or not coded.holds:
+        subjects, positions = tgt["USUBJID"], np.arange(len(tgt))
+    else:  # a record without USUBJID (code -1): the None after the distinct subjects
+        subjects = pd.Series(np.append(coded.distinct, None), dtype=object)
+        positions = np.where(coded.codes < 0, len(coded.distinct), coded.codes)
     dm = ctx.domains.get("DM")
     if dm is None or variable not in dm:
-        return pd.Series(None, index=tgt.index, dtype=object)
+        return pd.Series(None, index=range(len(subjects)), dtype=object), positions
     lookup = dm.drop_duplicates("USUBJID").set_index("USUBJID")[variable]
-    return tgt["USUBJID"].map(lookup)
+    return subjects.map(lookup).reset_index(drop=True), positions
+
+
+def _per_record(values: pd.Series, positions: np.ndarray, index: pd.Index) -> pd.Series:
+    """Per-subject ``values`` (e.g. of :func:`_per_subject`) taken to each record."""
+    return pd.Series(values.to_numpy()[positions], index=index, dtype=values.dtype)
 
 
 @algorithm("subject_date", "subject", args={
@@ -147,7 +165,15 @@ def study_day(tgt: pd.DataFrame, ctx: MappingContext, *, dtc: str) -> pd.Series:
 
     --DTC itself is never changed; a partial date gives a missing --DY.
     """
-    return _study_day(tgt[dtc].astype("string"), _per_subject(tgt, ctx, "RFSTDTC").astype("string"))
+    reference, positions = _per_subject(tgt, ctx, "RFSTDTC")
+    return study_day_from(tgt[dtc].astype("string"), reference.astype("string"), positions)
+
+
+def _subject_dates(tgt: pd.DataFrame, ctx: MappingContext, variable: str
+                   ) -> tuple[pd.Series, np.ndarray]:
+    """:func:`_per_subject` of a DM date, as dates (:func:`iso_to_date`)."""
+    values, positions = _per_subject(tgt, ctx, variable)
+    return iso_to_date(values), positions
 
 
 @algorithm("epoch", "domain", needs=("DM.RFXSTDTC", "DM.RFXENDTC"), args={"dtc": _DTC})
@@ -160,8 +186,8 @@ def epoch(tgt: pd.DataFrame, ctx: MappingContext, *, dtc: str) -> pd.Series:
     2010-05-02 is TREATMENT) and none when the period straddles two epochs.
     """
     start, end = iso_period(tgt[dtc])
-    first = iso_to_date(_per_subject(tgt, ctx, "RFXSTDTC"))
-    last = iso_to_date(_per_subject(tgt, ctx, "RFXENDTC"))
+    first = _per_record(*_subject_dates(tgt, ctx, "RFXSTDTC"), tgt.index)
+    last = _per_record(*_subject_dates(tgt, ctx, "RFXENDTC"), tgt.index)
     out = np.full(len(tgt), None, dtype=object)
     # the first rule that holds wins (as np.select), assigned last; a Python str put in an
     # object array is shared by the rows, where np.select would make one string per row

@@ -301,7 +301,8 @@ def build_sdtm(spec: Spec, sources: dict[str, SourceTable], problems: ProblemLog
                 if get_algorithm(mapping["algorithm"]).phase == phase:
                     frame = built[name]
                     frame[var] = evaluate(mapping, frame,
-                                          ctx.at(name, var, ("domains", name, "derive", var)))
+                                          ctx.at(name, var, ("domains", name, "derive", var),
+                                                 memos[name]))
 
     check_orphans(built, ctx)
     check_cutoff(built, spec, ctx)

@@ -31,9 +31,13 @@ def reconcile(sources: dict[str, SourceTable], built: dict[str, pd.DataFrame],
                 if exclusions else pd.DataFrame({SOURCE: [], ROW: [], "reason": []}))
     # A row filtered out by one block but used by another is used.
     elsewhere = np.zeros(len(excluded), dtype=bool)
-    for name, rows in used.items():
-        at = (excluded[SOURCE] == name).to_numpy(dtype=bool)
-        elsewhere[at] = np.isin(excluded[ROW].to_numpy()[at], rows)
+    # the exclusions of one block may be millions of rows: their sources compared as codes
+    source_codes, source_names = pd.factorize(excluded[SOURCE].to_numpy(dtype=object))
+    excluded_rows = excluded[ROW].to_numpy()
+    for code, name in enumerate(source_names):
+        if name in used:
+            at = source_codes == code
+            elsewhere[at] = np.isin(excluded_rows[at], used[name])
     excluded = excluded[~elsewhere].reset_index(drop=True)
     if len(excluded):
         excluded = excluded.groupby([SOURCE, ROW], as_index=False)["reason"].agg("; ".join)

@@ -35,6 +35,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import Location, ProblemLog, Severity
+from ..model.text import CodesMemo
 from ..sources.reader import ROW, SOURCE, SourceTable
 from ..spec.algorithms import Arg, Declaration, Phase, signature_problems
 from ..spec.model import JsonPath, Spec
@@ -130,12 +131,15 @@ class MappingContext:
     json_path: JsonPath = ()
     #: rows of each source used by lookups (the block's own rows are tracked by the engine)
     used_rows: dict[str, set[int]] = field(default_factory=dict)
+    #: the codes of the domain's text columns (its sort made them), in the domain phase
+    codes: CodesMemo | None = None
 
-    def at(self, domain: str, variable: str, json_path: JsonPath) -> MappingContext:
+    def at(self, domain: str, variable: str, json_path: JsonPath,
+           codes: CodesMemo | None = None) -> MappingContext:
         """The same context, positioned on one target variable."""
         return MappingContext(
             self.spec, self.sources, self.problems, self.domains, domain, variable,
-            json_path, self.used_rows,
+            json_path, self.used_rows, codes,
         )
 
     def column_spec(self, column: str):  # -> ColumnSpec | None
