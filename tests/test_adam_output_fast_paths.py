@@ -185,6 +185,12 @@ def test_best_overall_response_by_lists_equals_by_frames(points, confirm, max_ne
     got = recist.best_overall_response(tp, options)
     want = bor_reference(tp, options)
     assert got.astype(object).equals(want.astype(object)) or (got.empty and want.empty)
+    # without REASON (ADRS), the unconfirmed BOR is picked on whole columns: the same
+    quick = recist.best_overall_response(tp, options, reasons=False)
+    same = ["USUBJID", "BOR", "BOR_DATE"]
+    assert quick[same].astype(object).equals(got[same].astype(object)) or (
+        quick.empty and got.empty)
+    assert quick["REASON"].isna().all() or confirm
 
 
 # -- the dataset codecs ------------------------------------------------------------------------

@@ -290,7 +290,7 @@ def _best(used: pd.DataFrame, options: RecistOptions, confirm: bool,
         "BASEDT": _from_sas(used["_REF"]).to_numpy(),
     })
     opts = replace(options, confirm=confirm, reference="first_assessment")
-    bor = recist.best_overall_response(tp, opts)
+    bor = recist.best_overall_response(tp, opts, reasons=False)  # REASON is not in ADRS
     # NE: the date of the first assessment (admiralonco's bor_ne is the first record
     # that is CR, PR, SD, NON-CR/NON-PD or NE; a PD would have given PD).
     first = used.drop_duplicates("USUBJID").set_index("USUBJID")["ADT"]

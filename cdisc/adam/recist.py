@@ -691,8 +691,13 @@ def best_overall_response(
     timepoints: pd.DataFrame,
     options: RecistOptions = RecistOptions(),
     dm: pd.DataFrame | None = None,
+    *,
+    reasons: bool = True,
 ) -> pd.DataFrame:
     """Best overall response per subject (RECIST 1.1 s4.4.3, s4.6.1, Table 3).
+
+    ``reasons=False``: REASON is left empty (None), for a caller that does not read it;
+    without confirmation the responses are then picked on whole columns.
 
     One row per USUBJID of ``timepoints``: BOR, BOR_DATE (the ADT of the time
     point that gives the BOR), REASON.  Subjects without any post-baseline
@@ -752,13 +757,57 @@ def best_overall_response(
         resp=tp["OVRLRESP"].tolist(), days=tp["_DAYS"].to_numpy(dtype=float).tolist(),
         visits=tp["VISIT"].tolist(), target=tp["TRGRESP"].ne(NA).to_numpy().tolist())
     # s4.4.3: SD must be met at least once >= sd_min_days after the reference.
-    long_enough = _ge(tp["_DAYS"].to_numpy(dtype=float), options.sd_min_days).tolist()
+    long_enough = _ge(tp["_DAYS"].to_numpy(dtype=float), options.sd_min_days)
+    if not options.confirm and not reasons:
+        bor, at = _unconfirmed_bor(tp, long_enough, starts, ends)
+        dates = tp["ADT"].iloc[at[at >= 0]].tolist()
+        chosen = np.full(len(at), pd.NaT, dtype=object)
+        chosen[at >= 0] = dates if dates else []
+        return pd.DataFrame({"USUBJID": subjects[starts], "BOR": bor,
+                             "BOR_DATE": chosen.tolist(), "REASON": None},
+                            columns=BOR_COLUMNS)
+    long_enough = long_enough.tolist()
     picked = [_bor_one(columns, long_enough, int(a), int(b), options, ref_name)
               for a, b in zip(starts, ends, strict=True)]
     chosen = iter(tp["ADT"].iloc[[i for _, i, _ in picked if i is not None]].tolist())
     rows = [[subjects[a], bor, pd.NaT if i is None else next(chosen), text]
             for a, (bor, i, text) in zip(starts, picked, strict=True)]
     return pd.DataFrame(rows, columns=BOR_COLUMNS)
+
+
+def _unconfirmed_bor(tp: pd.DataFrame, long_enough: np.ndarray, starts: np.ndarray,
+                     ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_bor_one` without confirmation, for every subject at once: each subject's
+    BOR and the row (of ``tp``, sorted by subject; -1 for none) of the time point that
+    gives it. ``starts``/``ends``: each subject's rows."""
+    group = np.repeat(np.arange(len(starts)), ends - starts)
+    resp = tp["OVRLRESP"].to_numpy(dtype=object)
+    is_pd = resp == "PD"
+    first_pd = _first_per_group(is_pd, group, len(starts))
+    # the time points up to and including the first PD (RECIST 1.1 s4.4.3)
+    cut = np.where(first_pd >= 0, first_pd, ends - 1)
+    kept = np.arange(len(resp)) <= cut[group]
+    stable = kept & np.isin(resp, ["SD", NON_CR_NON_PD]) & long_enough
+    target = np.zeros(len(starts), dtype=bool)
+    target[group[kept & tp["TRGRESP"].ne(NA).to_numpy()]] = True
+    found = [_first_per_group(kept & (resp == "CR"), group, len(starts)),
+             _first_per_group(kept & (resp == "PR"), group, len(starts)),
+             _first_per_group(stable, group, len(starts)), first_pd]
+    bor = np.select([f >= 0 for f in found],
+                    ["CR", "PR", np.where(target, "SD", NON_CR_NON_PD), "PD"], "NE")
+    at = np.select([f >= 0 for f in found], found, -1)
+    return bor.astype(object), at
+
+
+def _first_per_group(mask: np.ndarray, group: np.ndarray, groups: int) -> np.ndarray:
+    """The first row of each group (rows sorted by group) where ``mask`` holds, -1 where
+    it holds nowhere."""
+    rows = np.flatnonzero(mask)
+    first = np.full(groups, -1, dtype=np.int64)
+    owners = group[rows]
+    leads = np.r_[True, owners[1:] != owners[:-1]] if len(rows) else np.zeros(0, dtype=bool)
+    first[owners[leads]] = rows[leads]
+    return first
 
 
 @dataclass(frozen=True)
