@@ -257,3 +257,22 @@ def test_subject_date_picks_as_the_sort_did(records, agg):
     got = _best_per_subject(dates, agg)
     expected = reference_best_date(dates, agg)
     assert got.sort_index().to_dict() == expected.sort_index().to_dict()
+
+
+@FAST
+@given(st.lists(st.tuples(st.one_of(words, missing), st.sampled_from(["a", "B", "", None]),
+                          st.integers(0, 5)), min_size=1, max_size=30), st.integers(1, 2))
+def test_aggregate_groups_are_groupbys(rows, keys):
+    """An aggregate block's groups: the order and members groupby(by, sort=True,
+    dropna=False) gives, each group's by-values read from its first row."""
+    from cdisc.sdtm.blocks import _group_of
+
+    frame = pd.DataFrame(rows, columns=["k1", "k2", "v"])
+    by = ["k1", "k2"][:keys]
+    group, first = _group_of(frame, by)
+    grouped = frame.groupby(by, sort=True, dropna=False)
+    assert group.tolist() == grouped.ngroup().tolist()
+    expected = grouped["v"].first().reset_index()[by]
+    got = frame[by].iloc[first].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got.where(got.notna(), np.nan), expected,
+                                  check_dtype=False)

@@ -96,31 +96,48 @@ def _aggregate(frame: pd.DataFrame, block: RecordBlock, ctx: MappingContext) -> 
     """
     rule = block.aggregate or {}
     by = rule["by"]
-    groups = frame.groupby(by, sort=True, dropna=False)
+    # each row's group once (the order groupby(by, sort=True, dropna=False) gives), so the
+    # aggregations below group by one integer instead of hashing the by-texts each time
+    group, first_rows = _group_of(frame, by)
+    groups = frame.groupby(group, sort=True)
     parts = {SOURCE: groups[SOURCE].first(), ROW: groups[ROW].min()}
     bctx = ctx.at(block.domain, "", (*block.json_path, "aggregate"))
     for column in rule.get("first", []):
-        key = frame[list(dict.fromkeys([*by, column]))].assign(
-            __order__=_order_key(frame, column, bctx))
-        earliest = key.sort_values("__order__", kind="mergesort", na_position="last")
-        parts[column] = earliest.groupby(by, sort=True, dropna=False)[column].first()
-        varies = frame.groupby(by, sort=False, dropna=False)[column].transform("nunique") > 1
+        order = _order_key(frame, column, bctx).reset_index(drop=True).sort_values(
+            kind="mergesort", na_position="last").index.to_numpy()
+        parts[column] = frame[column].iloc[order].groupby(group[order], sort=True).first()
+        varies = frame[column].groupby(group, sort=False).transform("nunique") > 1
         bctx.report("MAP012", f"{column} differs within one aggregate group "
                     f"({', '.join(by)}); the earliest value is used", frame, varies, column,
                     severity=Severity.WARNING)
     for name, column in rule.get("sum", {}).items():
         # RECIST-style sums: one unmeasured part makes the sum unknown, not smaller
-        incomplete = frame[column].isna().groupby(
-            [frame[b] for b in rule["by"]], sort=True, dropna=False).any()
+        incomplete = frame[column].isna().groupby(group, sort=True).any()
         # 62 + 24.1 + 35.2 is 121.30000000000001 in binary: keep the inputs' precision
         total = groups[column].sum(min_count=1).round(decimals(frame[column]))
         parts[name] = total.where(~incomplete)
     for name, column in rule.get("count", {}).items():
         parts[name] = groups[column].count().astype("float64")
-    out = pd.DataFrame(parts).reset_index()
+    keys = frame[by].iloc[first_rows].reset_index(drop=True)
+    keys = keys.where(keys.notna(), np.nan)  # a missing key reads NaN, as groupby gives it
+    out = pd.concat([keys, pd.DataFrame(parts).reset_index(drop=True)], axis=1)
     ctx.used_rows.setdefault(block.source, set()).update(
         frame[ROW].to_numpy().astype(np.int64).tolist())
     return out
+
+
+def _group_of(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's group among the combinations of ``by`` (0, 1, ... in sorted order, a
+    missing value after every other, as ``groupby(by, sort=True, dropna=False)``), and
+    the first row of each group."""
+    group = np.zeros(len(frame), dtype=np.int64)
+    for column in by:
+        codes, distinct = pd.factorize(frame[column], sort=True)
+        codes = np.where(codes < 0, len(distinct), codes)  # missing: last
+        # mixed radix keeps the order; renumbered densely so that it never overflows
+        group = np.unique(group * (len(distinct) + 1) + codes, return_inverse=True)[1]
+    _, first_rows = np.unique(group, return_index=True)
+    return group.astype(np.int64).reshape(-1), first_rows
 
 
 def build_block(block: RecordBlock, ctx: MappingContext,
