@@ -276,3 +276,15 @@ def test_aggregate_groups_are_groupbys(rows, keys):
     got = frame[by].iloc[first].reset_index(drop=True)
     pd.testing.assert_frame_equal(got.where(got.notna(), np.nan), expected,
                                   check_dtype=False)
+
+
+@FAST
+@given(st.lists(st.integers(-3, 6), max_size=40))
+def test_dense_ranks_are_numpy_unique(keys):
+    from cdisc.sdtm.trial_design import dense_ranks
+
+    array = np.array(keys, dtype=np.int64)
+    rank, first = dense_ranks(array)
+    _, unique_first, unique_rank = np.unique(array, return_index=True, return_inverse=True)
+    assert rank.tolist() == unique_rank.reshape(-1).tolist()
+    assert first.tolist() == unique_first.tolist()
