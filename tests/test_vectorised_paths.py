@@ -288,3 +288,30 @@ def test_dense_ranks_are_numpy_unique(keys):
     _, unique_first, unique_rank = np.unique(array, return_index=True, return_inverse=True)
     assert rank.tolist() == unique_rank.reshape(-1).tolist()
     assert first.tolist() == unique_first.tolist()
+
+
+def reference_adam_text(values: pd.Series) -> pd.Series:
+    """adam.common.text record by record (the rule before issue 15)."""
+    from cdisc.model.missing import is_missing
+
+    out = np.full(len(values), None, dtype=object)
+    present = ~is_missing(values)
+    out[present] = [str(v).strip() for v in values[present]]
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+@FAST
+@given(st.lists(st.one_of(words, missing, st.sampled_from([3, 1.0, " 2012-07 ", "2012-02-30",
+                                                           "2012-07-15", "\t"])), max_size=30))
+def test_adam_text_and_dates_once_per_distinct_value(values):
+    from cdisc.adam.common import iso_dates, text
+
+    series = pd.Series(values, dtype=object, index=pd.RangeIndex(len(values)) + 5)
+    assert text(series).tolist() == reference_adam_text(series).tolist()
+    texts = series.astype(object).where(~series.isna(), "").astype(str)
+    reference = [pd.Series(part, index=series.index)
+                 for part in iso_dates(pd.Series(texts.tolist(), index=series.index,
+                                                 dtype=object).str.strip())]
+    for got, want in zip(iso_dates(series), reference, strict=True):
+        assert got.astype(object).where(got.notna(), None).tolist() == \
+            want.astype(object).where(want.notna(), None).tolist()

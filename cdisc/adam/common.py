@@ -29,7 +29,7 @@ import pandas as pd
 from cdisc.errors import Location, Problem, ProblemLog, Severity
 from cdisc.model import Provenance
 from cdisc.model.missing import is_missing
-from cdisc.model.text import factorize, known_codes
+from cdisc.model.text import all_text, factorize, known_codes
 from cdisc.spec.conditions import condition_columns as condition_columns
 from cdisc.spec.conditions import evaluate_condition
 from cdisc.text import number_text
@@ -54,10 +54,31 @@ def text(values: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
             values.dtype):
         return number_text(values)  # the one way every stage writes numbers as text
+    coded = _text_coded(values)
+    if coded is not None:  # each distinct text once; code -1 (missing): the None at the end
+        codes, distinct = coded
+        each = pd.Series(distinct, dtype=object)
+        out = np.full(len(each) + 1, None, dtype=object)
+        present = ~is_missing(each)
+        out[:-1][present] = each[present].str.strip().to_numpy(dtype=object)
+        return pd.Series(out[codes], index=values.index, dtype=object)
     out = np.full(len(values), None, dtype=object)
     present = ~is_missing(values)
     out[present] = stripped(values[present].astype(str).to_numpy(dtype=object))
     return pd.Series(out, index=values.index, dtype=object)
+
+
+def _text_coded(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each value's code (-1: missing) and the distinct values of a column of text (or
+    nothing): the codes the run made for an SDTM column, else made here. None when some
+    value is not text (``1`` and ``1.0`` would be one value while their text differs)."""
+    array = values.to_numpy(dtype=object)
+    if not all_text(array):
+        return None
+    known = known_codes(array)
+    if known is not None and known.holds:
+        return known.codes, known.distinct
+    return factorize(array)
 
 
 def stripped(texts: np.ndarray) -> np.ndarray:
@@ -137,12 +158,18 @@ def iso_dates(values: pd.Series, impute: str = "none", highest: str = "M"
     ``unreadable`` marks non-missing values that are no ISO 8601 date at all
     (``2012-02-30``, ``12/03/2011``), which the caller reports.
     """
-    texts = values.to_numpy(dtype=object, copy=True)
-    texts[is_missing(values)] = ""
     # a date column repeats its values (one per record, a few thousand distinct dates):
     # each distinct text is read once and the results are spread back to the records
-    codes, distinct = factorize(pd.Series(texts, dtype=object).astype(str).to_numpy())
-    raw = pd.Series(distinct, dtype=object).str.strip()
+    coded = _text_coded(values)
+    if coded is not None:  # code -1 (missing): the "" at the end
+        codes, distinct = coded
+        each = pd.Series(np.append(distinct, ""), dtype=object)
+        raw = each.where(~is_missing(each), "").str.strip()
+    else:
+        texts = values.to_numpy(dtype=object, copy=True)
+        texts[is_missing(values)] = ""
+        codes, distinct = factorize(pd.Series(texts, dtype=object).astype(str).to_numpy())
+        raw = pd.Series(distinct, dtype=object).str.strip()
     days, flags, unreadable = _iso_distinct(raw, impute, highest)
     return (pd.Series(days[codes], index=values.index),
             pd.Series(flags[codes], index=values.index, dtype=object),
@@ -332,8 +359,11 @@ class Reader:
             rows = np.flatnonzero(evaluate(where, tested).to_numpy())
         else:
             rows = np.arange(len(base))
-        out = pd.DataFrame({c: base[c].to_numpy()[rows]
-                            for c in _narrow_columns(base, needed, variables)}, index=rows)
+        # every record: the dataset's own arrays (and the codes the run made for them)
+        every = not where
+        out = pd.DataFrame({c: base[c].to_numpy() if every else base[c].to_numpy()[rows]
+                            for c in _narrow_columns(base, needed, variables)}, index=rows,
+                           copy=False)
         out[RECORD] = rows + 1
         if dataset not in self._subjects:
             self._subjects[dataset] = text(base["USUBJID"]).to_numpy(dtype=object)
