@@ -120,8 +120,8 @@ def read_csv_fast(spec: SourceSpec, limits: Limits = DEFAULT_LIMITS,
     source = source or load_csv(spec)
     text = source.text
     lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
-    if ("\x00" in text or lines > limits.rows + 1
-            or text.count("\r") != text.count("\r\n")):
+    returns = text.count("\r")  # (a file with LF line ends is not counted again)
+    if "\x00" in text or lines > limits.rows + 1 or (returns and returns != text.count("\r\n")):
         return None
     wanted = declared_headers(spec)
     try:
@@ -131,7 +131,8 @@ def read_csv_fast(spec: SourceSpec, limits: Limits = DEFAULT_LIMITS,
         return None
     # A record narrower or wider than the header (Arrow refuses it), a header name
     # seen twice, a header the reader split otherwise: the exact reader reports those.
-    if (lines != len(frame) + 1 or frame.isna().any().any() or list(frame.columns) != header
+    # (No cell is null: Arrow reads an empty one as "".)
+    if (lines != len(frame) + 1 or list(frame.columns) != header
             or any(name not in frame.columns for name in wanted)
             or len(set(frame.columns)) != len(frame.columns)
             or any(f"{name}.1" in frame.columns for name in wanted)):
@@ -159,11 +160,15 @@ def _arrow_cells(source: CsvText, header: list[str]) -> pd.DataFrame:
         convert_options=pa_csv.ConvertOptions(
             column_types={name: pa.string() for name in header}, strings_can_be_null=False,
             quoted_strings_can_be_null=False))
-    # A line break in a cell: a quoted cell over several lines, or a quote never closed
-    # (Arrow reads it to the end of the file); the exact reader knows those lines.
+    # A line break in a cell: a quoted cell over several lines (then the file has more
+    # lines than records, which the caller sees), or a quote never closed, which Arrow
+    # reads to the end of the file: only the last record can hold that one.
+    last = table.slice(max(0, table.num_rows - 1))
     if '"' in source.text and any(pc.any(pc.match_substring_regex(column, r"[\r\n]")).as_py()
-                                  for column in table.columns):
+                                  for column in last.columns):
         raise ValueError("a line break inside a cell")
+    if any(column.null_count for column in table.columns):
+        raise ValueError("a null cell")  # never, with strings_can_be_null off
     return table.to_pandas(deduplicate_objects=True, use_threads=False)
 
 

@@ -172,6 +172,12 @@ class _Cells:
     values: pd.Series
     codes: np.ndarray | None = None
     distinct: pd.Series | None = None
+    #: where ``values`` is None (nothing but blanks), worked out per distinct cell
+    absent: np.ndarray | None = None
+
+    def missing(self) -> np.ndarray:
+        """Where ``values`` is missing."""
+        return self.values.isna().to_numpy() if self.absent is None else self.absent
 
     def each(self, check: Callable[[pd.Series], np.ndarray]) -> np.ndarray:
         """``check`` (True/False per cell text) of every cell, on the distinct ones."""
@@ -197,15 +203,18 @@ def _cells_of(column: pd.Series, memo: CodesMemo) -> _Cells:
     codes = coded.codes
     as_text = pd.Series(coded.distinct, dtype=object).astype(str)
     cells = np.append(as_text.to_numpy(dtype=object), None)[codes]
-    values = np.append(_present_text(as_text).to_numpy(dtype=object), None)[codes]
+    present = _present_text(as_text)
+    values = np.append(present.to_numpy(dtype=object), None)[codes]
+    absent = np.append(present.isna().to_numpy(), True)[codes]
     missing = codes < 0  # None, NaN: each written as astype(str) writes it
     if missing.any():
         own = pd.Series(array[missing], dtype=object).astype(str)
         cells[missing] = own.to_numpy(dtype=object)
         values[missing] = _present_text(own).to_numpy(dtype=object)
+        absent[missing] = pd.isna(values[missing])
     index = column.index
     return _Cells(pd.Series(cells, index=index), pd.Series(values, index=index, dtype=object),
-                  codes, as_text)
+                  codes, as_text, absent)
 
 
 def _all_text(column: pd.Series) -> bool:
@@ -423,7 +432,7 @@ def _read_one(spec: Spec, source: SourceSpec, problems: ProblemLog) -> SourceTab
         skip = raw.reported.get(header, np.zeros(len(coded.values), dtype=bool)).copy()
         skip |= _control_characters(coded, rows, where, header, problems)
         values: pd.Series = coded.values
-        absent = values.isna().to_numpy() & ~skip
+        absent = coded.missing() & ~skip
         if col.type in ("integer", "number"):
             normal = normalise_numbers(values, source.decimal, source.thousands,
                                        _text_cells(raw, header, len(values)))
