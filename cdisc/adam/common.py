@@ -303,7 +303,10 @@ class Reader:
             frame = with_supp(self.frames, name) if not name.startswith("AD") else \
                 self.frames.get(name)
             if frame is not None:
-                frame = frame.reset_index(drop=True)
+                # a shallow copy renumbered: the columns added below are the copy's, and
+                # the dataset's values are not copied (reset_index would copy them all)
+                frame = frame.copy(deep=False)
+                frame.index = pd.RangeIndex(len(frame))
                 frame[RECORD] = np.arange(1, len(frame) + 1)
                 if "USUBJID" in frame.columns:
                     frame[SUBJECT] = text(frame["USUBJID"])

@@ -290,22 +290,23 @@ _STATUS_RANK = {"ABSENT": 1, "EQUIVOCAL": 2, "PRESENT": 3, "PD": 4}
 
 def _tr_records(tr: pd.DataFrame, lesions: pd.DataFrame, subject: pd.Series) -> pd.DataFrame:
     adt, imputed = _dates(_col(tr, "TRDTC"))
-    t = pd.DataFrame(
-        {
-            "USUBJID": subject,
-            "LNKID": _raw(tr["TRLNKID"]),
-            "TESTCD": _up(tr["TRTESTCD"]),
-            "VAL": pd.to_numeric(_col(tr, "TRSTRESN"), errors="coerce"),
-            "STRESC": _up(_col(tr, "TRSTRESC", "TRORRES")),
-            "VISITNUM": pd.to_numeric(tr["VISITNUM"], errors="coerce"),
-            "VISIT": _raw(_col(tr, "VISIT")),
-            "ADT": adt,
-            "ADT_IMPUTED": imputed,
-            "GRP": _up(_col(tr, "TRGRPID")),
-            "STAT": _up(_col(tr, "TRSTAT")),
-            "BLFL": _up(_col(tr, "TRLOBXFL", "TRBLFL")),
-        }
-    )
+    columns = {
+        "USUBJID": subject,
+        "LNKID": _raw(tr["TRLNKID"]),
+        "TESTCD": _up(tr["TRTESTCD"]),
+        "VAL": pd.to_numeric(_col(tr, "TRSTRESN"), errors="coerce"),
+        "STRESC": _up(_col(tr, "TRSTRESC", "TRORRES")),
+        "VISITNUM": pd.to_numeric(tr["VISITNUM"], errors="coerce"),
+        "VISIT": _raw(_col(tr, "VISIT")),
+        "ADT": adt,
+        "ADT_IMPUTED": imputed,
+        "GRP": _up(_col(tr, "TRGRPID")),
+        "STAT": _up(_col(tr, "TRSTAT")),
+        "BLFL": _up(_col(tr, "TRLOBXFL", "TRBLFL")),
+    }
+    # the columns are new arrays on TR's index: one block each, not copied into one
+    t = pd.DataFrame({name: column.to_numpy() for name, column in columns.items()},
+                     index=tr.index, copy=False)
     # Summary results are not trusted: the sum is recomputed from the lesions.
     t = t[~t["TESTCD"].isin(_SUMMARY_TESTS)]
     # A site that names no visits (a clinic's scan dates): a subject without any TR
