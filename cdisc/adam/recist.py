@@ -240,10 +240,12 @@ def _check_single_reader(df: pd.DataFrame, prefix: str, evaluator: str) -> None:
 
 
 def _subject_codes(*columns: pd.Series) -> tuple[np.ndarray, list[pd.Series]]:
-    """The subjects of ``columns`` (stripped text, sorted) and each column as codes into them.
+    """The distinct values of ``columns`` (stripped text, sorted) and each column as codes
+    into them: subjects and lesion ids.
 
-    The derivation merges, groups and sorts by subject a dozen times: on integers that is
-    several times faster than on text, and the codes sort as the text does.
+    The derivation merges, groups and sorts by subject and lesion a dozen times: on
+    integers that is several times faster than on text, and the codes sort as the text
+    does.
     """
     texts = [_raw(c) for c in columns]
     codes, subjects = factorize(np.concatenate([t.to_numpy(dtype=object) for t in texts]),
@@ -253,15 +255,17 @@ def _subject_codes(*columns: pd.Series) -> tuple[np.ndarray, list[pd.Series]]:
                       for a, b, t in zip(bounds[:-1], bounds[1:], texts, strict=True)]
 
 
-def _lesions(tu: pd.DataFrame, subject: pd.Series) -> pd.DataFrame:
+def _lesions(tu: pd.DataFrame, subject: pd.Series, lesion: pd.Series, blank: int
+             ) -> pd.DataFrame:
     """One row per USUBJID x lesion: ROLE (TARGET/NON-TARGET/NEW), NODE, TU visit.
 
-    ``subject``: TU's USUBJID as :func:`_subject_codes` codes."""
+    ``subject``, ``lesion``: TU's USUBJID and TULNKID as :func:`_subject_codes` codes;
+    ``blank``: the code of an empty TULNKID (-1: none is)."""
     role = _up(_col(tu, "TUSTRESC", "TUORRES"))
     les = pd.DataFrame(
         {
             "USUBJID": subject,
-            "LNKID": _raw(tu["TULNKID"]),
+            "LNKID": lesion,
             "ROLE": role,
             "NODE": _has(_up(_col(tu, "TULOC")), "LYMPH NODE"),
             "TUVISITNUM": pd.to_numeric(_col(tu, "VISITNUM"), errors="coerce"),
@@ -269,7 +273,7 @@ def _lesions(tu: pd.DataFrame, subject: pd.Series) -> pd.DataFrame:
             "TUDT": _dates(_col(tu, "TUDTC"))[0],
         }
     )
-    les = les[les["ROLE"].isin(["TARGET", "NON-TARGET", "NEW"]) & les["LNKID"].ne("")]
+    les = les[les["ROLE"].isin(["TARGET", "NON-TARGET", "NEW"]) & les["LNKID"].ne(blank)]
     return les.drop_duplicates(["USUBJID", "LNKID"]).reset_index(drop=True)
 
 
@@ -288,11 +292,12 @@ def _status(stresc: pd.Series) -> pd.Series:
 _STATUS_RANK = {"ABSENT": 1, "EQUIVOCAL": 2, "PRESENT": 3, "PD": 4}
 
 
-def _tr_records(tr: pd.DataFrame, lesions: pd.DataFrame, subject: pd.Series) -> pd.DataFrame:
+def _tr_records(tr: pd.DataFrame, lesions: pd.DataFrame, subject: pd.Series,
+                lesion: pd.Series) -> pd.DataFrame:
     adt, imputed = _dates(_col(tr, "TRDTC"))
     columns = {
         "USUBJID": subject,
-        "LNKID": _raw(tr["TRLNKID"]),
+        "LNKID": lesion,
         "TESTCD": _up(tr["TRTESTCD"]),
         "VAL": pd.to_numeric(_col(tr, "TRSTRESN"), errors="coerce"),
         "STRESC": _up(_col(tr, "TRSTRESC", "TRORRES")),
@@ -369,9 +374,12 @@ def _per_visit(
     ]
 
 
-def _join_ids(g: pd.DataFrame, mask: pd.Series, name: str) -> pd.DataFrame:
-    """USUBJID, VISITNUM -> comma-separated LNKIDs of the rows in ``mask``."""
+def _join_ids(g: pd.DataFrame, mask: pd.Series, name: str, lnkids: np.ndarray
+              ) -> pd.DataFrame:
+    """USUBJID, VISITNUM -> comma-separated LNKIDs of the rows in ``mask`` (``lnkids``: the
+    text of each LNKID code)."""
     sub = g.loc[mask, ["USUBJID", "VISITNUM", "LNKID"]]
+    sub = sub.assign(LNKID=lnkids[sub["LNKID"].to_numpy(dtype=np.intp)])
     if sub.empty:
         return pd.DataFrame(
             {
@@ -384,7 +392,8 @@ def _join_ids(g: pd.DataFrame, mask: pd.Series, name: str) -> pd.DataFrame:
     return out.rename(name).reset_index()
 
 
-def _target_summary(keys: pd.DataFrame, targets: pd.DataFrame, sizes: pd.DataFrame) -> pd.DataFrame:
+def _target_summary(keys: pd.DataFrame, targets: pd.DataFrame, sizes: pd.DataFrame,
+                    lnkids: np.ndarray) -> pd.DataFrame:
     g = _per_visit(keys, targets, sizes, "VAL")
     # RECIST 1.1 s4.3.1 CR: "disappearance of all target lesions"; a node counts as
     # disappeared when its short axis is < 10 mm (s4.3.2), so the sum need not be 0.
@@ -397,12 +406,12 @@ def _target_summary(keys: pd.DataFrame, targets: pd.DataFrame, sizes: pd.DataFra
         T_GONE=("GONE", "sum"),
     )
     return out.reset_index().merge(
-        _join_ids(g, g["MISS"], "T_MISSING"), on=["USUBJID", "VISITNUM"], how="left"
+        _join_ids(g, g["MISS"], "T_MISSING", lnkids), on=["USUBJID", "VISITNUM"], how="left"
     )
 
 
 def _nontarget_summary(
-    keys: pd.DataFrame, nontargets: pd.DataFrame, t: pd.DataFrame
+    keys: pd.DataFrame, nontargets: pd.DataFrame, t: pd.DataFrame, lnkids: np.ndarray
 ) -> pd.DataFrame:
     st = t[(t["ROLE"] == "NON-TARGET") & t["TESTCD"].eq("TUMSTATE")].copy()
     st["RANK"] = _status(st["STRESC"]).map(_STATUS_RANK)
@@ -418,11 +427,13 @@ def _nontarget_summary(
     )
     out = out.reset_index()
     for mask, name in ((g["MISS"], "NT_MISSING"), (g["PD"], "NT_PDIDS")):
-        out = out.merge(_join_ids(g, mask, name), on=["USUBJID", "VISITNUM"], how="left")
+        out = out.merge(_join_ids(g, mask, name, lnkids), on=["USUBJID", "VISITNUM"],
+                        how="left")
     return out
 
 
-def _new_lesions(t: pd.DataFrame, lesions: pd.DataFrame, base: pd.Series) -> pd.DataFrame:
+def _new_lesions(t: pd.DataFrame, lesions: pd.DataFrame, base: pd.Series,
+                 lnkids: np.ndarray) -> pd.DataFrame:
     """USUBJID x VISITNUM -> NEW_IDS (unequivocal new lesions), EQUIV_IDS."""
     keys = ["USUBJID", "VISITNUM", "LNKID"]
     n = t[t["ROLE"].eq("NEW")].copy()
@@ -446,8 +457,8 @@ def _new_lesions(t: pd.DataFrame, lesions: pd.DataFrame, base: pd.Series) -> pd.
     # NEW beats EQUIVOCAL for the same lesion and visit.
     allnew = allnew[allnew["KIND"].ne("")].sort_values("KIND", ascending=False)
     allnew = allnew.drop_duplicates(keys).sort_values(keys)
-    new_ids = _join_ids(allnew, allnew["KIND"].eq("NEW"), "NEW_IDS")
-    eq_ids = _join_ids(allnew, allnew["KIND"].eq("EQUIVOCAL"), "EQUIV_IDS")
+    new_ids = _join_ids(allnew, allnew["KIND"].eq("NEW"), "NEW_IDS", lnkids)
+    eq_ids = _join_ids(allnew, allnew["KIND"].eq("EQUIVOCAL"), "EQUIV_IDS", lnkids)
     return new_ids.merge(eq_ids, on=["USUBJID", "VISITNUM"], how="outer")
 
 
@@ -488,8 +499,10 @@ def timepoint_responses(
     _check_single_reader(tr, "TR", options.evaluator)
 
     subjects, (tu_subject, tr_subject) = _subject_codes(tu["USUBJID"], tr["USUBJID"])
-    lesions = _lesions(tu, tu_subject)
-    t = _tr_records(tr, lesions, tr_subject)
+    lnkids, (tu_lesion, tr_lesion) = _subject_codes(tu["TULNKID"], tr["TRLNKID"])
+    blank = np.flatnonzero(lnkids == "")
+    lesions = _lesions(tu, tu_subject, tu_lesion, int(blank[0]) if len(blank) else -1)
+    t = _tr_records(tr, lesions, tr_subject, tr_lesion)
     base = _baseline_visits(t)
     t = t.merge(base, left_on="USUBJID", right_index=True, how="left")
 
@@ -521,11 +534,11 @@ def timepoint_responses(
     nontargets = lesions[lesions["ROLE"].eq("NON-TARGET")][["USUBJID", "LNKID"]]
     sizes = _target_sizes(t)
 
-    tsum = _target_summary(keys, targets, sizes)
-    bsum = _target_summary(base_keys, targets, sizes)
+    tsum = _target_summary(keys, targets, sizes, lnkids)
+    bsum = _target_summary(base_keys, targets, sizes, lnkids)
     bsum = bsum.assign(BASE_SUM=bsum["T_SUM"].where(bsum["T_MISS"].eq(0)))[["USUBJID", "BASE_SUM"]]
-    ntsum = _nontarget_summary(keys, nontargets, t)
-    newl = _new_lesions(t, lesions, base)
+    ntsum = _nontarget_summary(keys, nontargets, t, lnkids)
+    newl = _new_lesions(t, lesions, base, lnkids)
 
     tp = (
         tp.merge(tsum, on=["USUBJID", "VISITNUM"], how="left")
