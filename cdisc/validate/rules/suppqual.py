@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import Problem, Severity
+from ...model.text import factorize
 from ..frames import dataset_hit, hits, key_text, memo, show, text, upper
 from ..registry import rule
 from ..study import SDTM, as_study
@@ -93,30 +94,39 @@ def parent_variable(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
 def parent_record(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     out: list[Problem] = []
     for supp, study in _supps(datasets):
-        wanted = pd.DataFrame({"r": supp.rdomain, "u": supp.usubjid, "v": supp.idvar,
-                               "x": supp.idvarval})
-        # Only records CV0601-CV0603 have not already rejected: the parent dataset, the
-        # subject in it and the variable IDVAR exist; each record is then checked once.
-        parents, subjects = [], []
-        for (parent, idvar), _ in wanted.dropna(subset=["r", "v"]).groupby(["r", "v"]):
+        bad = np.zeros(len(supp.frame), dtype=bool)
+        rdomain, idvar = supp.rdomain.to_numpy(dtype=object), supp.idvar.to_numpy(dtype=object)
+        pairs = pd.DataFrame({"r": rdomain, "v": idvar}).dropna().drop_duplicates()
+        for parent, variable in sorted(pairs.itertuples(index=False, name=None)):
             frame = study.get(parent)
-            if frame is None or idvar not in frame.columns or "USUBJID" not in frame.columns:
-                continue
-            usubjid = text(frame, "USUBJID")
-            parents.append(pd.DataFrame({"r": parent, "v": idvar, "u": usubjid,
-                                         "x": key_text(frame[idvar])}))
-            subjects.append(pd.DataFrame({"r": parent, "v": idvar, "u": usubjid}))
-        if not parents:
-            continue
-        known = pd.concat(parents).dropna().drop_duplicates()
-        checkable = pd.MultiIndex.from_frame(wanted[["r", "v", "u"]]).isin(
-            pd.MultiIndex.from_frame(pd.concat(subjects).dropna()))
-        merged = wanted.merge(known, on=["r", "v", "u", "x"], how="left", indicator=True)
-        bad = checkable & (merged["_merge"] == "left_only").to_numpy()
+            if frame is None or variable not in frame.columns or "USUBJID" not in frame.columns:
+                continue  # CV0601-CV0603 report those records
+            rows = np.flatnonzero((rdomain == parent) & (idvar == variable))
+            bad[rows] = ~_in_parent(
+                supp.usubjid.to_numpy(dtype=object)[rows],
+                supp.idvarval.to_numpy(dtype=object)[rows],
+                text(frame, "USUBJID").to_numpy(dtype=object),
+                key_text(frame[variable]).to_numpy(dtype=object))
         out += hits("CV0604", supp.name, supp.frame, bad, variable="IDVARVAL",
                     message=lambda i, s=supp: f"no {s.rdomain.values[i]} record of this subject "
                     f"has {s.idvar.values[i]} = {show(s.idvarval.values[i])}")
     return out
+
+
+def _in_parent(subject: np.ndarray, value: np.ndarray, parent_subject: np.ndarray,
+               parent_value: np.ndarray) -> np.ndarray:
+    """Whether each (subject, value) is a record of the parent, or cannot be checked: its
+    subject is missing or has no record in the parent (CV0602's finding, not this one's).
+    Pairs are compared as integer codes of the text on both sides."""
+    n = len(subject)
+    subjects = factorize(np.concatenate([subject, parent_subject]))[0].astype(np.int64)
+    values = factorize(np.concatenate([value, parent_value]))[0].astype(np.int64)
+    mine, theirs = subjects[:n], subjects[n:]
+    checkable = (mine >= 0) & np.isin(mine, theirs[theirs >= 0])
+    key = subjects * (int(values.max(initial=0)) + 2) + values + 1
+    known = key[n:][(theirs >= 0) & (values[n:] >= 0)]
+    found = (mine >= 0) & (values[:n] >= 0) & np.isin(key[:n], known)
+    return ~checkable | found
 
 
 @rule("CV0605", Severity.ERROR, "QNAM is not unique for its parent record",
