@@ -124,6 +124,20 @@ def test_fast_reader_reads_any_text_as_the_csv_module_does(tmp_path, rows, colum
     assert lines == exact_lines
 
 
+@pytest.mark.parametrize("text", [
+    '"Date of\nBirth",id\n2001,7\n2002,8\n',  # a header cell over two lines
+    "h0\n1\n  \n2\n",  # one column: a blank line is no record
+    'h0\n""\n', 'h0\n"', 'h0,h1\n"'])  # an empty or unclosed quote at the end
+def test_files_the_fast_reader_leaves_to_the_exact_one(tmp_path, text):
+    from cdisc.sources.csvfile import read_csv_fast
+    from cdisc.spec.model import SourceSpec
+
+    path = tmp_path / "odd.csv"
+    path.write_text(text)
+    assert read_csv_fast(SourceSpec("odd", path, subject="h0", columns={}, delimiter=",")) \
+        is None
+
+
 def test_a_trailing_comma_never_shifts_cells(tmp_path):
     files = dict(MINI_FILES)
     files["aes.csv"] = "id,term,onset\n1,Fatigue,09-JAN-2012,\n2,Rash,10-JAN-2012,\n"

@@ -117,10 +117,17 @@ def test_sort_by_integer_ranks_equals_sort_values(data):
     frame[ROW] = frame[ROW].astype("int64")
     meta = standards.dataset("TR")
     pd.testing.assert_frame_equal(sort_domain(frame, meta), reference_sort(frame, meta))
-    coded = sort_domain(frame, meta, text_rules.CodesMemo())  # the codes handed on
+    memo = text_rules.CodesMemo()
+    coded = sort_domain(frame, meta, memo)  # the codes handed on
+    expected = reference_sort(frame, meta)
     pd.testing.assert_frame_equal(coded.astype(object).where(coded.notna(), None),
-                                  reference_sort(frame, meta).astype(object).where(
-                                      coded.notna(), None), check_dtype=False)
+                                  expected.astype(object).where(expected.notna(), None),
+                                  check_dtype=False)
+    for column in coded.columns:  # every text column comes with its codes, missing as None
+        values = coded[column].to_numpy()
+        if len(values) and coded[column].dtype == object and text_rules.all_text(values):
+            assert memo.knows(values), column
+            assert all(v is None or isinstance(v, str) for v in values), column
 
 
 def test_only_the_records_whose_keys_tie_are_ordered_by_the_other_variables():
@@ -305,13 +312,16 @@ def reference_adam_text(values: pd.Series) -> pd.Series:
                                                            "2012-07-15", "\t"])), max_size=30))
 def test_adam_text_and_dates_once_per_distinct_value(values):
     from cdisc.adam.common import iso_dates, text
+    from cdisc.model.missing import is_missing
 
     series = pd.Series(values, dtype=object, index=pd.RangeIndex(len(values)) + 5)
     assert text(series).tolist() == reference_adam_text(series).tolist()
-    texts = series.astype(object).where(~series.isna(), "").astype(str)
-    reference = [pd.Series(part, index=series.index)
-                 for part in iso_dates(pd.Series(texts.tolist(), index=series.index,
-                                                 dtype=object).str.strip())]
-    for got, want in zip(iso_dates(series), reference, strict=True):
+    # each value alone, as its text ("" when missing): what the record-by-record rule read
+    blank = is_missing(series)
+    alone = [iso_dates(pd.Series(["" if gone else str(v)], dtype=object))
+             for v, gone in zip(values, blank, strict=True)]
+    for part, got in enumerate(iso_dates(series)):
+        want = [one[part].iloc[0] for one in alone]
         assert got.astype(object).where(got.notna(), None).tolist() == \
-            want.astype(object).where(want.notna(), None).tolist()
+            pd.Series(want, dtype=object).where(pd.notna(pd.Series(want, dtype=object)),
+                                                None).tolist()

@@ -239,7 +239,7 @@ def _check_single_reader(df: pd.DataFrame, prefix: str, evaluator: str) -> None:
 # --------------------------------------------------------------------------- inputs
 
 
-def _subject_codes(*columns: pd.Series) -> tuple[np.ndarray, list[pd.Series]]:
+def _sorted_codes(*columns: pd.Series) -> tuple[np.ndarray, list[pd.Series]]:
     """The distinct values of ``columns`` (stripped text, sorted) and each column as codes
     into them: subjects and lesion ids.
 
@@ -259,7 +259,7 @@ def _lesions(tu: pd.DataFrame, subject: pd.Series, lesion: pd.Series, blank: int
              ) -> pd.DataFrame:
     """One row per USUBJID x lesion: ROLE (TARGET/NON-TARGET/NEW), NODE, TU visit.
 
-    ``subject``, ``lesion``: TU's USUBJID and TULNKID as :func:`_subject_codes` codes;
+    ``subject``, ``lesion``: TU's USUBJID and TULNKID as :func:`_sorted_codes` codes;
     ``blank``: the code of an empty TULNKID (-1: none is)."""
     role = _up(_col(tu, "TUSTRESC", "TUORRES"))
     les = pd.DataFrame(
@@ -498,8 +498,8 @@ def timepoint_responses(
     tu = pd.concat([tu, tu_all[orphan.to_numpy()]], ignore_index=True)
     _check_single_reader(tr, "TR", options.evaluator)
 
-    subjects, (tu_subject, tr_subject) = _subject_codes(tu["USUBJID"], tr["USUBJID"])
-    lnkids, (tu_lesion, tr_lesion) = _subject_codes(tu["TULNKID"], tr["TRLNKID"])
+    subjects, (tu_subject, tr_subject) = _sorted_codes(tu["USUBJID"], tr["USUBJID"])
+    lnkids, (tu_lesion, tr_lesion) = _sorted_codes(tu["TULNKID"], tr["TRLNKID"])
     blank = np.flatnonzero(lnkids == "")
     lesions = _lesions(tu, tu_subject, tu_lesion, int(blank[0]) if len(blank) else -1)
     t = _tr_records(tr, lesions, tr_subject, tr_lesion)

@@ -118,9 +118,9 @@ def _aggregate(frame: pd.DataFrame, block: RecordBlock, ctx: MappingContext) -> 
         parts[name] = total.where(~incomplete)
     for name, column in rule.get("count", {}).items():
         parts[name] = groups[column].count().astype("float64")
-    keys = frame[by].iloc[first_rows].reset_index(drop=True)
-    keys = keys.where(keys.notna(), np.nan)  # a missing key reads NaN, as groupby gives it
-    out = pd.concat([keys, pd.DataFrame(parts).reset_index(drop=True)], axis=1)
+    # the groups' by-values as groupby gives them (types included), from one row a group
+    keys = frame[by].iloc[first_rows].groupby(by, sort=True, dropna=False).size().reset_index()
+    out = pd.concat([keys[by], pd.DataFrame(parts).reset_index(drop=True)], axis=1)
     ctx.used_rows.setdefault(block.source, set()).update(
         frame[ROW].to_numpy().astype(np.int64).tolist())
     return out

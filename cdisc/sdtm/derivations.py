@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..model.text import CodesMemo, factorize
+from ..model.text import CodesMemo, all_text, factorize
 from .conditions import evaluate_condition
 from .dates import iso_period, iso_to_date, study_day_from
 from .registry import Arg, MappingContext, algorithm
@@ -27,17 +27,18 @@ def _per_subject(tgt: pd.DataFrame, ctx: MappingContext, variable: str
     """DM's ``variable`` for each distinct USUBJID of ``tgt``, and each record's position
     among them: ``values.iloc[positions]`` is the variable for each record.
 
-    The subjects are the codes the domain's sort made (``ctx.codes``), else coded here;
-    a column that is not all text is looked up record by record.
+    The subjects are coded once (with the domain's codes, ``ctx.codes``, in the domain
+    phase); a column that is not all text, or has a record without USUBJID, is looked
+    up record by record.
     """
     array = tgt["USUBJID"].to_numpy(dtype=object)
     memo = ctx.codes if ctx.codes is not None else CodesMemo()
     coded = memo.codes(array) if memo.all_text(array) else None
-    if coded is None or not coded.holds:
-        subjects, positions = tgt["USUBJID"], np.arange(len(tgt))
-    else:  # a record without USUBJID (code -1): the None after the distinct subjects
-        subjects = pd.Series(np.append(coded.distinct, None), dtype=object)
-        positions = np.where(coded.codes < 0, len(coded.distinct), coded.codes)
+    if coded is None or not coded.holds or (coded.codes < 0).any():
+        # (a record without USUBJID is looked up as its own missing value, as DM has it)
+        subjects, positions = tgt["USUBJID"].reset_index(drop=True), np.arange(len(tgt))
+    else:
+        subjects, positions = pd.Series(coded.distinct, dtype=object), coded.codes
     dm = ctx.domains.get("DM")
     if dm is None or variable not in dm:
         return pd.Series(None, index=range(len(subjects)), dtype=object), positions
@@ -110,6 +111,8 @@ def _best_per_subject(dates: pd.DataFrame, agg: str) -> pd.Series:
     against any complete date inside its own period. Each distinct date is ranked once;
     each subject takes its best rank.
     """
+    if not all_text(dates["DTC"].to_numpy(dtype=object)):  # a date as the text it prints
+        dates = dates.assign(DTC=dates["DTC"].astype("string").astype(object))
     date_codes, distinct = factorize(dates["DTC"])
     subject_codes, subjects = factorize(dates["USUBJID"])
     keep = (date_codes >= 0) & (subject_codes >= 0)

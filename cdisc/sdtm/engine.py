@@ -89,14 +89,15 @@ def sort_domain(frame: pd.DataFrame, meta: standards.Dataset,
     """Keys first, then every other variable (text form), then source lineage.
 
     Text sorts as text with missing as "", numbers as numbers with missing first, then
-    source name (missing first) and row. Each column becomes integer ranks (one hash
-    pass and a sort of its distinct values) and one ``np.lexsort`` orders the rows: the
-    order pandas' ``sort_values`` gives on the same columns, without a text copy of
-    every column.
+    source name (missing first) and row. The keys become integer ranks (one hash pass
+    and a sort of their distinct values) and ``np.lexsort`` orders the rows by them; the
+    other variables and the lineage are ranked only for records whose keys tie, and
+    order those alone: the order pandas' ``sort_values`` gives on all the columns,
+    without a text copy of every column.
 
-    With ``memo``, each text column is put in order from the codes the sort made (None
-    for every missing value) and ``memo`` knows it with them: the later steps on the
-    domain (checks, the final sort and conform) do not code it again.
+    With ``memo``, each text column is put in order from its codes (None for every
+    missing value) and ``memo`` knows it with them: the later steps on the domain
+    (checks, the final sort and conform) do not code it again.
     """
     if memo is None:
         out = frame.take(_sort_order(frame, meta))
@@ -107,7 +108,7 @@ def sort_domain(frame: pd.DataFrame, meta: standards.Dataset,
     columns: dict[str, Any] = {}
     for column in frame.columns:
         values = frame[column]
-        coded = _codes_known(values, sorting)
+        coded = _text_codes(values, sorting)
         if coded is None:
             columns[column] = values.take(order).reset_index(drop=True)
             continue
@@ -119,12 +120,13 @@ def sort_domain(frame: pd.DataFrame, meta: standards.Dataset,
     return pd.DataFrame(columns, index=pd.RangeIndex(len(order)), copy=False)
 
 
-def _codes_known(values: pd.Series, memo: CodesMemo) -> TextCodes | None:
-    """The codes ``memo`` has of an all-text object column whose codes hold, else None."""
+def _text_codes(values: pd.Series, memo: CodesMemo) -> TextCodes | None:
+    """The codes of an all-text object column whose codes hold (``memo``'s, made there
+    when the sort did not need them), else None."""
     if values.dtype != object:
         return None
     array = values.to_numpy()
-    if not memo.knows(array) or not memo.all_text(array):
+    if not memo.all_text(array):
         return None
     coded = memo.codes(array)
     return coded if coded.holds else None
@@ -300,9 +302,10 @@ def build_sdtm(spec: Spec, sources: dict[str, SourceTable], problems: ProblemLog
             for var, mapping in domain.derive.items():
                 if get_algorithm(mapping["algorithm"]).phase == phase:
                     frame = built[name]
+                    # the domain phase has the codes of the sorted domain's text columns
                     frame[var] = evaluate(mapping, frame,
                                           ctx.at(name, var, ("domains", name, "derive", var),
-                                                 memos[name]))
+                                                 memos[name] if phase == "domain" else None))
 
     check_orphans(built, ctx)
     check_cutoff(built, spec, ctx)

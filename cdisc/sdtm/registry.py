@@ -131,7 +131,7 @@ class MappingContext:
     json_path: JsonPath = ()
     #: rows of each source used by lookups (the block's own rows are tracked by the engine)
     used_rows: dict[str, set[int]] = field(default_factory=dict)
-    #: the codes of the domain's text columns (its sort made them), in the domain phase
+    #: the codes of the sorted domain's text columns, in the domain phase (else None)
     codes: CodesMemo | None = None
 
     def at(self, domain: str, variable: str, json_path: JsonPath,

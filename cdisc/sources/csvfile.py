@@ -126,8 +126,12 @@ def read_csv_fast(spec: SourceSpec, limits: Limits = DEFAULT_LIMITS,
     wanted = declared_headers(spec)
     try:
         header = split_header(header_line(text), source.delimiter)
+        if len(header) < 2:
+            # one column: a blank line is a record of one blank cell to Arrow, and
+            # skipped by the exact reader (as a spreadsheet export has them)
+            return None
         frame = _arrow_cells(source, header)
-    except (pa.ArrowInvalid, UnicodeError, ValueError, csv.Error):
+    except (pa.ArrowException, UnicodeError, ValueError, csv.Error):
         return None
     # A record narrower or wider than the header (Arrow refuses it), a header name
     # seen twice, a header the reader split otherwise: the exact reader reports those.
@@ -144,12 +148,13 @@ def read_csv_fast(spec: SourceSpec, limits: Limits = DEFAULT_LIMITS,
 def _arrow_cells(source: CsvText, header: list[str]) -> pd.DataFrame:
     """Every cell as text ("" for an empty one), parsed by Arrow's CSV reader.
 
-    It reads quotes as the csv module does (a quote opens a quoted cell only at the
-    start of a cell, a doubled quote inside one is a quote) and is faster than pandas' C
-    parser; its text columns become one Python string per distinct cell (``deduplicate_
-    objects``), which the later per-distinct-value steps hash once. One thread: the run
-    forks workers later, which needs a process without threads. A record wider or
-    narrower than the header raises ArrowInvalid.
+    It reads quotes as the csv module does where records map one-to-one onto lines (a
+    quote opens a quoted cell only at the start of a cell, a doubled quote inside one
+    is a quote; the caller checks the rest) and is faster than pandas' C parser. Its
+    text columns become one Python string per distinct cell (``deduplicate_objects``),
+    which the later per-distinct-value steps hash once. One thread: the run forks
+    workers later, which needs a process without threads. A record wider or narrower
+    than the header raises ArrowInvalid; a header Arrow reads otherwise, ValueError.
     """
     # UTF-8 bytes go to the parser as they are (a byte order mark is skipped)
     data = source.utf8 if source.utf8 is not None else source.text.encode("utf-8")
@@ -160,6 +165,8 @@ def _arrow_cells(source: CsvText, header: list[str]) -> pd.DataFrame:
         convert_options=pa_csv.ConvertOptions(
             column_types={name: pa.string() for name in header}, strings_can_be_null=False,
             quoted_strings_can_be_null=False))
+    if table.column_names != header:  # e.g. a header cell over two lines
+        raise ValueError("Arrow read another header")
     # A line break in a cell: a quoted cell over several lines (then the file has more
     # lines than records, which the caller sees), or a quote never closed, which Arrow
     # reads to the end of the file: only the last record can hold that one.
@@ -168,7 +175,7 @@ def _arrow_cells(source: CsvText, header: list[str]) -> pd.DataFrame:
                                   for column in last.columns):
         raise ValueError("a line break inside a cell")
     if any(column.null_count for column in table.columns):
-        raise ValueError("a null cell")  # never, with strings_can_be_null off
+        raise ValueError("a null cell")  # not for text columns, with strings_can_be_null off
     return table.to_pandas(deduplicate_objects=True, use_threads=False)
 
 
