@@ -288,7 +288,7 @@ def test_aggregate_groups_are_groupbys(rows, keys):
 @FAST
 @given(st.lists(st.integers(-3, 6), max_size=40))
 def test_dense_ranks_are_numpy_unique(keys):
-    from cdisc.sdtm.trial_design import dense_ranks
+    from cdisc.sdtm.distinct import dense_ranks
 
     array = np.array(keys, dtype=np.int64)
     rank, first = dense_ranks(array)

@@ -89,3 +89,23 @@ class DistinctValues:
             self._known[column] = found
         return self._known[column]
 
+
+def dense_ranks(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each integer key's rank among the distinct keys (0, 1, ... in sorted order) and the
+    first row of each distinct key, by rank: ``np.unique(keys, return_index=True,
+    return_inverse=True)`` from a hash of the rows and a sort of the distinct keys only
+    (sorting millions of records is what it avoids).
+
+    >>> [a.tolist() for a in dense_ranks(np.array([7, 3, 7, 5]))]
+    [[2, 0, 2, 1], [1, 3, 0]]
+    """
+    codes, distinct = pd.factorize(keys)  # codes in order of first appearance
+    order = np.argsort(distinct, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    if not len(codes):
+        return codes.astype(np.int64), codes.astype(np.int64)
+    # code k first appears where the running maximum of the codes first reaches k
+    reached = np.maximum.accumulate(codes)
+    firsts = np.flatnonzero(np.r_[True, reached[1:] != reached[:-1]])
+    return rank[codes], firsts[order]

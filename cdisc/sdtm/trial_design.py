@@ -41,6 +41,7 @@ from ..spec.conditions import evaluate_condition
 from ..spec.model import Spec
 from ..spec.trial_design import TrialDesign, TsParameter, TsValue
 from .dates import iso_period, study_day
+from .distinct import dense_ranks
 
 #: TSVCDREF of a value taken from CDISC CT (a DICTNAM term, Define-XML CT C66788)
 CDISC_CT = "CDISC CT"
@@ -119,27 +120,6 @@ def _group_codes(columns: list[pd.Series]) -> tuple[np.ndarray, pd.DataFrame]:
     rows = first[real]
     values = pd.DataFrame({c.name: c.to_numpy()[rows] for c in columns})
     return group.astype(np.int64), values
-
-
-def dense_ranks(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each integer key's rank among the distinct keys (0, 1, ... in sorted order) and the
-    first row of each distinct key, by rank: ``np.unique(keys, return_index=True,
-    return_inverse=True)`` from a hash of the rows and a sort of the distinct keys only
-    (sorting millions of visit records was most of SV's time).
-
-    >>> [a.tolist() for a in dense_ranks(np.array([7, 3, 7, 5]))]
-    [[2, 0, 2, 1], [1, 3, 0]]
-    """
-    codes, distinct = pd.factorize(keys)  # codes in order of first appearance
-    order = np.argsort(distinct, kind="stable")
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    if not len(codes):
-        return codes.astype(np.int64), codes.astype(np.int64)
-    # code k first appears where the running maximum of the codes first reaches k
-    reached = np.maximum.accumulate(codes)
-    firsts = np.flatnonzero(np.r_[True, reached[1:] != reached[:-1]])
-    return rank[codes], firsts[order]
 
 
 def _pick_per_group(dates: np.ndarray, group: np.ndarray, groups: int,
