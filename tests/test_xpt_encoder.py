@@ -449,13 +449,36 @@ def test_coded_and_converted_text_give_the_same_bytes(tmp_path: Path, monkeypatc
     plan = xpt.prepare_xpt(df, name="X", label="L", column_labels=labels_of(df),
                            created=CREATED)
     assert plan.columns[0].table is not None and plan.columns[1].table is None
-    assert plan.columns[0].positions.dtype == np.uint8
+    assert plan.columns[0].positions.dtype == np.int8  # the codes: -1 is the blank entry
     coded = assert_same_bytes(df, tmp_path)
     monkeypatch.setattr(xpt, "CODED_BYTES", 0)
     plan = xpt.prepare_xpt(df, name="X", label="L", column_labels=labels_of(df),
                            created=CREATED)
     assert all(c.table is None for c in plan.columns)
     assert ours(df, tmp_path) == coded
+
+
+def test_codes_the_run_holds_cost_the_plan_only_its_table(tmp_path: Path, monkeypatch) -> None:
+    """Inside codes_shared the run keeps each column's codes anyway: the plan uses them as
+    its positions and charges only the distinct values' bytes, so every repeating column
+    of a long dataset is coded however many there are (at 100,000 subjects TR has a
+    dozen of 4 million records); outside, the codes are the plan's own and charged."""
+    rng = np.random.default_rng(5)
+    pool = np.array(["PR", "SD", None, "PD  ", "NOT EVALUABLE"], dtype=object)
+    df = pd.DataFrame({name: pool[rng.integers(0, len(pool), 5000)] for name in "ABCD"})
+    table_bytes = len(pool) * len("NOT EVALUABLE")  # each column's table, at most
+    monkeypatch.setattr(xpt, "CODED_BYTES", 4 * table_bytes + 5000)  # one column's codes
+    loose = xpt.prepare_xpt(df, name="X", label="L", column_labels=labels_of(df),
+                            created=CREATED)
+    assert [c.table is not None for c in loose.columns] == [True, False, False, False]
+    expected = ours(df, tmp_path)
+    with text.codes_shared():
+        held = xpt.prepare_xpt(df, name="X", label="L", column_labels=labels_of(df),
+                               created=CREATED)
+        assert all(c.table is not None for c in held.columns)
+        assert all(c.positions is text.known_codes(df[c.name].to_numpy()).codes
+                   for c in held.columns)
+        assert ours(df, tmp_path) == expected
 
 
 def test_text_differing_after_a_nul_is_not_taken_for_the_same_value() -> None:

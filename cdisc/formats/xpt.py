@@ -109,6 +109,7 @@ from ..model.text import (
     MAX_LABEL,
     MAX_NAME,
     NON_ASCII,
+    known_codes,
     text_codes,
 )
 from . import xpt_decode as dec
@@ -201,7 +202,7 @@ class _Column:
     missing: np.ndarray | None = None
     codes: np.ndarray | None = None  # numbers only: special missing codes (uint8; 0 = none)
     #: text only, optional (:func:`_coded`): the distinct values as fixed-width bytes, the
-    #: last one blank, and each record's position in them
+    #: last one blank, and each record's position in them (-1: the last)
     table: np.ndarray | None = None
     positions: np.ndarray | None = None
     distinct: np.ndarray | None = None  # the distinct values the table was made from
@@ -559,29 +560,34 @@ def _character(s: pd.Series, *, dataset: str, field: str,
     absent = codes < 0
     missing = np.packbits(absent) if absent.any() else None  # one bit per record
     width = max(1, width)
-    table, positions = (None, None) if problems else _coded(codes, distinct, width, budget)
+    table, positions = (None, None) if problems else _coded(
+        codes, distinct, width, budget, held=holds and known_codes(values) is not None)
     return _Column(field, "char", values, width, missing, table=table, positions=positions,
                    distinct=distinct if table is not None else None), problems
 
 
 def _coded(codes: np.ndarray, distinct: np.ndarray, width: int,
-           budget: _TableBudget | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+           budget: _TableBudget | None, *, held: bool = False
+           ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The distinct texts as fixed-width bytes (the last one blank, for missing values)
     and each record's position in them, when the column repeats its values and the
     plan's budget allows: the encoder then copies bytes instead of converting a str
-    object per record (five times faster)."""
+    object per record (five times faster).
+
+    The positions are the codes themselves (code -1 picks the last, blank, entry). Codes
+    the run holds anyway (``held``: shared in :func:`cdisc.model.text.codes_shared`) cost
+    the plan nothing, so that a column of millions of records is coded whatever the
+    number of its neighbours; others are held by the plan and charged to its budget."""
     rows = len(codes)
     if budget is None or not rows or 2 * len(distinct) > rows:
         return None, None
     size = len(distinct) + 1
-    kind = np.uint8 if size <= 1 << 8 else np.uint16 if size <= 1 << 16 else np.uint32
-    if not budget.spend(rows * np.dtype(kind).itemsize + size * width):
+    if not budget.spend((0 if held else codes.nbytes) + size * width):
         return None, None
     table = np.empty(size, dtype=f"S{width}")
     table[:-1] = distinct  # a value's blanks beyond the width are dropped, as SAS does
     table[-1] = b""
-    positions = np.where(codes < 0, len(distinct), codes).astype(kind)
-    return table, positions
+    return table, codes
 
 
 def _ascii_slice(part: np.ndarray, joined: str) -> tuple[int, np.ndarray, np.ndarray]:
