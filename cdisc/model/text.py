@@ -102,6 +102,8 @@ def all_text(values: Any) -> bool:
             hit = shared.text.get(key)
             if hit is not None:
                 return hit
+            if key in shared.built:  # each record is one of its distinct values, or None
+                values = shared.codes[key][1].distinct
         else:
             key = None  # a column not coded in the block may still change
     found = pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")

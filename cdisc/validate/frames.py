@@ -48,7 +48,9 @@ _PRECISIONS = (4, 7, 10, 13, 16, 19)
 
 def strings(s: pd.Series) -> pd.Series:
     """Strings without trailing blanks, None where missing (object dtype; non-strings as str)."""
-    return _normalised(s)[0]
+    values = _normalised(s)[0]
+    assert values is not None
+    return values
 
 
 @dataclass(frozen=True)
@@ -91,28 +93,33 @@ def _distinct(codes: np.ndarray, texts: Sequence[str | None]) -> Distinct:
     return Distinct(codes.astype(kind, copy=False), np.asarray(values, dtype=object))
 
 
-def _normalised(s: pd.Series) -> tuple[pd.Series, Distinct | None, str]:
+def _normalised(s: pd.Series, *, rows: bool = True
+                ) -> tuple[pd.Series | None, Distinct | None, str]:
     """:func:`strings` of ``s``, its distinct values when computed on the way, and what
-    ``s`` held: "number" (a numeric column), "string" (str or missing) or "mixed"."""
+    ``s`` held: "number" (a numeric column), "string" (str or missing) or "mixed".
+    Without ``rows`` the strings themselves are left unmade (None) where the distinct
+    values are found: a caller that keeps only those saves a take per record."""
     found: Distinct | None
     if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
         num = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         codes, numbers = pd.factorize(num)  # NaN -> -1
         found = _distinct(codes, number_text(pd.Series(numbers)).to_numpy(dtype=object))
-        values, source = found.rows(), "number"
+        source = "number"
     else:
         obj = s.to_numpy(dtype=object)
         coded = text_codes(obj) if all_text(obj) else None  # the writers' codes, in a run
         if coded is not None and coded.holds:  # None, NaN, NA: code -1
             found = _distinct(coded.codes, [v.rstrip(" ") or None for v in coded.distinct])
-            values, source = found.rows(), "string"
+            source = "string"
         else:
             # A mixed column (text among numbers, in a hand-made frame): per element, once.
-            found, source = None, "mixed"
             values = np.empty(len(obj), dtype=object)
             values[:] = [(v.rstrip(" ") or None) if isinstance(v, str)
                          else None if pd.isna(v) else (str(v) or None) for v in obj]
-    return pd.Series(values, index=s.index, dtype=object), found, source
+            return pd.Series(values, index=s.index, dtype=object), None, "mixed"
+    if not rows:
+        return None, found, source
+    return pd.Series(found.rows(), index=s.index, dtype=object), found, source
 
 
 def missing(s: pd.Series) -> np.ndarray:
@@ -290,8 +297,9 @@ def _kept_text(frame: pd.DataFrame, name: str) -> _Text:
         if col is None:
             return _Text(Distinct(np.full(len(frame), -1, dtype=np.int8),
                                   np.empty(0, dtype=object)), "string")
-        values, found, source = _normalised(col)
+        values, found, source = _normalised(col, rows=False)
         if found is None:  # a mixed column: its text holds str or None
+            assert values is not None
             found = _distinct_of(values)
             assert found is not None
         return _Text(found, source, _text_itself(col, found) if source == "string" else None)
@@ -605,8 +613,9 @@ def _text_distinct(s: pd.Series) -> Distinct:
         found = distinct(s)
         if found is not None:
             return found
-    normal, found, _ = _normalised(s)
+    normal, found, _ = _normalised(s, rows=False)
     if found is None:
+        assert normal is not None
         found = _distinct_of(normal)
     assert found is not None  # strings() gives str or None
     return found

@@ -23,7 +23,9 @@ from ..frames import (
     ascii_arrow_text,
     at_rows,
     dataset_hit,
+    distinct,
     hits,
+    is_in,
     iso_compare,
     memo,
     missing,
@@ -44,12 +46,30 @@ _DATE_PART = r"^(\d{4}-\d{2}-\d{2})"
 
 
 def per_subject(frame: pd.DataFrame, dm: pd.DataFrame, variable: str) -> pd.Series:
-    """DM.``variable`` for each record's subject (first DM record wins; CV0201 reports more)."""
+    """DM.``variable`` for each record's subject (first DM record wins; CV0201 reports more);
+    NaN where the subject is not in DM. Made once per run for a dataset, DM and variable
+    (several rules read it), each distinct subject looked up once. Do not modify it."""
     if variable not in dm.columns or "USUBJID" not in frame.columns:
         return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    return memo(frame, ("per_subject", id(dm), variable),
+                lambda: _per_subject(frame, dm, variable))
+
+
+def _per_subject(frame: pd.DataFrame, dm: pd.DataFrame, variable: str) -> pd.Series:
     ref = pd.Series(text(dm, variable).to_numpy(), index=text(dm, "USUBJID").to_numpy())
     ref = ref[~ref.index.duplicated(keep="first") & ref.index.notna()]
-    return text(frame, "USUBJID").map(ref)
+    subjects = text(frame, "USUBJID")
+    found = distinct(subjects)
+    if found is None:
+        return subjects.map(ref)
+    each = pd.Series(found.values, dtype=object).map(ref).to_numpy()  # as Series.map types it
+    return pd.Series(found.per_row(each, np.nan), index=frame.index, copy=False)
+
+
+def subject_in(frame: pd.DataFrame, dataset: pd.DataFrame) -> np.ndarray:
+    """Whether each record's USUBJID is one of ``dataset``'s (False where missing), each
+    distinct subject looked up once."""
+    return is_in(text(frame, "USUBJID"), set(text(dataset, "USUBJID").dropna()))
 
 
 def domain_prefix(name: str, frame: pd.DataFrame) -> str:
@@ -91,13 +111,13 @@ def _compute_study_days(study: Study, dm: pd.DataFrame) -> Iterator[_Day]:
     for name in study.names(SDTM):
         frame = study[name]
         rfstdtc = per_subject(frame, dm, "RFSTDTC")
-        known = text(frame, "USUBJID").isin(set(text(dm, "USUBJID").dropna())) \
+        known = subject_in(frame, dm) \
             if "USUBJID" in frame.columns and "USUBJID" in dm.columns else None
         for day, dtc in _study_day_pairs(frame):
             expected = pd.Series(study_days(text(frame, dtc), rfstdtc), index=frame.index)
             value = numbers(frame[day])
             if known is not None:  # a subject not in DM is CV0202's finding, not a day error
-                value = value.where(known.to_numpy())
+                value = value.where(known)
             yield name, frame, day, dtc, value, expected, rfstdtc
 
 
@@ -384,7 +404,7 @@ def epoch_populated(ds: InScope) -> list[Problem]:
     placed = per_subject(frame, dm, "RFSTDTC").notna()
     se = as_study(ds.study).get("SE")
     if se is not None and "USUBJID" in se.columns:
-        placed |= text(frame, "USUBJID").isin(set(text(se, "USUBJID").dropna()))
+        placed |= subject_in(frame, se)
     bad = text(frame, "EPOCH").isna() & when.notna() & placed
     where = (f"EPOCH is not a variable of {ds.name}" if "EPOCH" not in frame.columns
              else "EPOCH is null")

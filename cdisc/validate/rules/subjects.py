@@ -17,6 +17,7 @@ from ..frames import (
     distinct,
     first_rows_of,
     hits,
+    is_in,
     key_text,
     numbers,
     show,
@@ -66,8 +67,8 @@ def subject_in_dm(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
         if name == DM or usubjid is None:
             continue
         values = text(frame, "USUBJID")
-        bad = values.notna() & ~values.isin(subjects)
-        out += hits("CV0202", name, frame, bad.to_numpy(), variable="USUBJID",
+        bad = values.notna().to_numpy() & ~is_in(values, subjects)
+        out += hits("CV0202", name, frame, bad, variable="USUBJID",
                     message="USUBJID is not in DM")
     return out
 
