@@ -122,6 +122,17 @@ def test_fast_reader_reads_any_text_as_the_csv_module_does(tmp_path, rows, colum
     assert frame.values.tolist() == exact.values.tolist()
     assert list(frame.columns) == list(exact.columns) == header
     assert lines == exact_lines
+    # the codes Arrow's dictionary encoding gives are factorize's, and they hold
+    from cdisc.model.text import factorize
+    from cdisc.sources.csvfile import read_csv_coded
+
+    _, _, codes = read_csv_coded(source)
+    for name in header:
+        want_codes, want_distinct = factorize(frame[name].to_numpy(dtype=object))
+        assert codes[name].codes.tolist() == want_codes.tolist()
+        assert codes[name].distinct.tolist() == want_distinct.tolist()
+        assert codes[name].holds
+        assert (codes[name].distinct[codes[name].codes] == frame[name].to_numpy()).all()
 
 
 @pytest.mark.parametrize("text", [

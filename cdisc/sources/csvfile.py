@@ -25,6 +25,7 @@ import io
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,6 +33,7 @@ import pyarrow.csv as pa_csv
 
 from ..errors import Location, Problem, SourceError
 from ..limits import DEFAULT_LIMITS, Limits
+from ..model.text import TextCodes, code_type
 from ..spec.model import SourceSpec
 from .dialect import (
     DELIMITERS,
@@ -107,7 +109,17 @@ def check_width(header: list[str], file: str, limits: Limits) -> None:
 
 def read_csv_fast(spec: SourceSpec, limits: Limits = DEFAULT_LIMITS,
                   source: CsvText | None = None) -> tuple[pd.DataFrame, list[int]] | None:
-    """Arrow's CSV reader when its records map one-to-one onto file lines, else None.
+    """:func:`read_csv_coded` without the codes."""
+    read = read_csv_coded(spec, limits, source)
+    return None if read is None else (read[0], read[1])
+
+
+def read_csv_coded(spec: SourceSpec, limits: Limits = DEFAULT_LIMITS,
+                   source: CsvText | None = None
+                   ) -> tuple[pd.DataFrame, list[int], dict[str, TextCodes]] | None:
+    """Arrow's CSV reader when its records map one-to-one onto file lines, else None;
+    with the cells, each column's :class:`~cdisc.model.text.TextCodes` (the checks that
+    follow look at each distinct cell once, and need not hash the column again).
 
     The common file (no blank lines, no line breaks inside quoted cells, every
     record as wide as the header) has record i on line i + 2, which is checked
@@ -130,7 +142,7 @@ def read_csv_fast(spec: SourceSpec, limits: Limits = DEFAULT_LIMITS,
             # one column: a blank line is a record of one blank cell to Arrow, and
             # skipped by the exact reader (as a spreadsheet export has them)
             return None
-        frame = _arrow_cells(source, header)
+        frame, codes = _arrow_cells(source, header)
     except (pa.ArrowException, UnicodeError, ValueError, csv.Error):
         return None
     # A record narrower or wider than the header (Arrow refuses it), a header name
@@ -142,17 +154,20 @@ def read_csv_fast(spec: SourceSpec, limits: Limits = DEFAULT_LIMITS,
             or any(f"{name}.1" in frame.columns for name in wanted)):
         return None
     check_width(header, str(spec.file), limits)
-    return frame, list(range(2, 2 + len(frame)))
+    return frame, list(range(2, 2 + len(frame))), codes
 
 
-def _arrow_cells(source: CsvText, header: list[str]) -> pd.DataFrame:
-    """Every cell as text ("" for an empty one), parsed by Arrow's CSV reader.
+def _arrow_cells(source: CsvText, header: list[str]
+                 ) -> tuple[pd.DataFrame, dict[str, TextCodes]]:
+    """Every cell as text ("" for an empty one), parsed by Arrow's CSV reader, and each
+    column's codes.
 
     It reads quotes as the csv module does where records map one-to-one onto lines (a
     quote opens a quoted cell only at the start of a cell, a doubled quote inside one
-    is a quote; the caller checks the rest) and is faster than pandas' C parser. Its
-    text columns become one Python string per distinct cell (``deduplicate_objects``),
-    which the later per-distinct-value steps hash once. One thread: the run forks
+    is a quote; the caller checks the rest) and is faster than pandas' C parser. Each
+    column is dictionary-encoded by Arrow: one Python string per distinct cell, numbered
+    in order of first appearance as :func:`~cdisc.model.text.factorize` numbers them, and
+    exact (Arrow compares the bytes), so the codes hold. One thread: the run forks
     workers later, which needs a process without threads. A record wider or narrower
     than the header raises ArrowInvalid; a header Arrow reads otherwise, ValueError.
     """
@@ -176,7 +191,17 @@ def _arrow_cells(source: CsvText, header: list[str]) -> pd.DataFrame:
         raise ValueError("a line break inside a cell")
     if any(column.null_count for column in table.columns):
         raise ValueError("a null cell")  # not for text columns, with strings_can_be_null off
-    return table.to_pandas(deduplicate_objects=True, use_threads=False)
+    cells: dict[str, np.ndarray] = {}
+    codes: dict[str, TextCodes] = {}
+    for name, column in zip(header, table.columns, strict=True):
+        encoded = pc.dictionary_encode(column.combine_chunks())
+        distinct = encoded.dictionary.to_numpy(zero_copy_only=False)
+        coded = encoded.indices.to_numpy().astype(code_type(len(distinct)))
+        coded.flags.writeable = False
+        distinct.flags.writeable = False
+        cells[name] = distinct[coded]
+        codes[name] = TextCodes(coded, distinct, True)
+    return pd.DataFrame(cells, index=pd.RangeIndex(table.num_rows), copy=False), codes
 
 
 @contextmanager

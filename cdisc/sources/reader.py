@@ -58,9 +58,9 @@ import pandas as pd
 from ..errors import Location, Problem, ProblemLog, Severity, SourceError
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model.numbers import IBM_TINY, SAFE_DIGITS, WRITABLE_MAX, storage_problem
-from ..model.text import CodesMemo, all_text
+from ..model.text import CodesMemo, TextCodes
 from ..spec.model import SourceSpec, Spec
-from .csvfile import check_header, load_csv, read_csv, read_csv_fast
+from .csvfile import check_header, load_csv, read_csv, read_csv_coded, read_csv_fast
 from .datasetfile import SUFFIXES as DATASET_SUFFIXES
 from .datasetfile import read_dataset_file
 from .dialect import delimiter_name, normalise_numbers, suggested_delimiter
@@ -111,6 +111,8 @@ class _Raw:
     text_cells: dict[str, np.ndarray] | None = None
     #: the CSV cell separator read with
     delimiter: str | None = None
+    #: per column, its codes when the reader made them (Arrow's dictionary encoding)
+    codes: dict[str, TextCodes] = field(default_factory=dict)
 
 
 def _read_csv_fast(spec: SourceSpec, limits: Limits = DEFAULT_LIMITS
@@ -145,7 +147,12 @@ def _read_raw(spec: SourceSpec, limits: Limits) -> _Raw:
                     table.header, table.text_cells)
     check_header(spec.file, limits)
     text = load_csv(spec)
-    frame, rows = read_csv_fast(spec, limits, text) or read_csv(spec, limits, text)
+    coded = read_csv_coded(spec, limits, text)
+    if coded is not None:
+        frame, rows, codes = coded
+        return _Raw(frame, rows, header=list(frame.columns), delimiter=text.delimiter,
+                    codes=codes)
+    frame, rows = read_csv(spec, limits, text)
     return _Raw(frame, rows, header=list(frame.columns), delimiter=text.delimiter)
 
 
@@ -195,19 +202,24 @@ def _cells_of(column: pd.Series, memo: CodesMemo) -> _Cells:
     """:class:`_Cells` of a column; a column of objects repeats its values, so each
     distinct one is converted once (coded through ``memo``, which the source's other
     checks share)."""
-    array = column.to_numpy(dtype=object) if _all_text(column) else None
+    array = column.to_numpy(dtype=object) if _all_text(column, memo) else None
     coded = memo.codes(array) if array is not None else None
     if coded is None or not coded.holds or not len(coded.distinct):
         cells = column.astype(str)
         return _Cells(cells, _present_text(cells))
     codes = coded.codes
     as_text = pd.Series(coded.distinct, dtype=object).astype(str)
-    cells = np.append(as_text.to_numpy(dtype=object), None)[codes]
-    present = _present_text(as_text)
-    values = np.append(present.to_numpy(dtype=object), None)[codes]
-    absent = np.append(present.isna().to_numpy(), True)[codes]
     missing = codes < 0  # None, NaN: each written as astype(str) writes it
-    if missing.any():
+    anything_missing = bool(missing.any())
+    # text cells with nothing missing are their own text (the same objects): not copied
+    same = not anything_missing and _same_objects(as_text, coded.distinct)
+    cells = array if same else np.append(as_text.to_numpy(dtype=object), None)[codes]
+    present = _present_text(as_text)
+    absent_each = present.isna().to_numpy()
+    values = (cells if same and not absent_each.any() and _same_objects(present, as_text)
+              else np.append(present.to_numpy(dtype=object), None)[codes])
+    absent = np.append(absent_each, True)[codes]
+    if anything_missing:
         own = pd.Series(array[missing], dtype=object).astype(str)
         cells[missing] = own.to_numpy(dtype=object)
         values[missing] = _present_text(own).to_numpy(dtype=object)
@@ -217,10 +229,17 @@ def _cells_of(column: pd.Series, memo: CodesMemo) -> _Cells:
                   codes, as_text, absent)
 
 
-def _all_text(column: pd.Series) -> bool:
+def _same_objects(a: pd.Series, b: pd.Series | np.ndarray) -> bool:
+    """Whether two arrays of distinct values hold the very same objects (a string
+    operation that changes nothing returns its input)."""
+    return len(a) == len(b) and all(x is y for x, y in zip(a.to_numpy(dtype=object), b,
+                                                            strict=True))
+
+
+def _all_text(column: pd.Series, memo: CodesMemo) -> bool:
     """Whether a column holds text (or nothing) only: the cells coded once per distinct
     value must be, as a hash takes 1 and 1.0 for one value while their text differs."""
-    return column.dtype == object and all_text(column.to_numpy(dtype=object))
+    return column.dtype == object and memo.all_text(column.to_numpy(dtype=object))
 
 
 def _present_text(cells: pd.Series) -> pd.Series:
@@ -235,7 +254,7 @@ def _lengths(text: pd.Series) -> np.ndarray:
 
 def _cell_lengths(column: pd.Series, memo: CodesMemo) -> np.ndarray:
     """Characters of each cell's text (``astype(str)``), each distinct cell measured once."""
-    if not _all_text(column):
+    if not _all_text(column, memo):
         return _lengths(column.astype(str))
     array = column.to_numpy(dtype=object)
     coded = memo.codes(array)
@@ -413,6 +432,8 @@ def _read_one(spec: Spec, source: SourceSpec, problems: ProblemLog) -> SourceTab
         problems.add("SRC004", _missing_column(name, source, raw),
                      Location(**where, row=1, field=headers[name]))
     memo = CodesMemo()  # each column coded once for the length, text and control checks
+    for header, coded in raw.codes.items():
+        memo.remember(raw.frame[header].to_numpy(), coded)
     if missing or _too_long(raw, source, limits, problems, memo):
         return None
     declared = set(headers.values())
