@@ -54,7 +54,7 @@ def text(values: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
             values.dtype):
         return number_text(values)  # the one way every stage writes numbers as text
-    coded = _text_coded(values)
+    coded = text_coded(values)
     if coded is not None:  # each distinct text once; code -1 (missing): the None at the end
         codes, distinct = coded
         each = pd.Series(distinct, dtype=object)
@@ -68,7 +68,7 @@ def text(values: pd.Series) -> pd.Series:
     return pd.Series(out, index=values.index, dtype=object)
 
 
-def _text_coded(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+def text_coded(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     """Each value's code (-1: missing) and the distinct values of a column of text (or
     nothing): the codes the run made for an SDTM column, else made here. None when some
     value is not text (``1`` and ``1.0`` would be one value while their text differs)."""
@@ -160,7 +160,7 @@ def iso_dates(values: pd.Series, impute: str = "none", highest: str = "M"
     """
     # a date column repeats its values (one per record, a few thousand distinct dates):
     # each distinct text is read once and the results are spread back to the records
-    coded = _text_coded(values)
+    coded = text_coded(values)
     if coded is not None:  # code -1 (missing): the "" at the end
         codes, distinct = coded
         each = pd.Series(np.append(distinct, ""), dtype=object)

@@ -67,7 +67,7 @@ from cdisc.formats.atomic import JsonRecords
 from cdisc.model.text import factorize
 from cdisc.spec.model import RecistOptions
 
-from .common import per_distinct_text
+from .common import per_distinct_text, text_coded
 
 __all__ = [
     "RecistOptions",
@@ -254,14 +254,27 @@ def _sorted_codes(*columns: pd.Series) -> tuple[np.ndarray, list[pd.Series]]:
 
     The derivation merges, groups and sorts by subject and lesion a dozen times: on
     integers that is several times faster than on text, and the codes sort as the text
-    does.
+    does. Each column's distinct values are stripped and sorted, not its records.
     """
-    texts = [_raw(c) for c in columns]
-    codes, subjects = factorize(np.concatenate([t.to_numpy(dtype=object) for t in texts]),
-                                sort=True)
-    bounds = np.cumsum([0, *(len(t) for t in texts)])
-    return subjects, [pd.Series(codes[a:b], index=t.index)
-                      for a, b, t in zip(bounds[:-1], bounds[1:], texts, strict=True)]
+    parts = [_stripped_coded(c) for c in columns]
+    codes, values = factorize(np.concatenate([texts for _, texts in parts]), sort=True)
+    out, start = [], 0
+    for (column_codes, texts), column in zip(parts, columns, strict=True):
+        remap = codes[start:start + len(texts)]
+        start += len(texts)
+        out.append(pd.Series(remap[column_codes], index=column.index))  # -1: the last, ""
+    return values, out
+
+
+def _stripped_coded(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A column as codes into its distinct texts stripped of blanks (:func:`_raw`), the
+    last of which is "" (code -1: a missing value)."""
+    coded = text_coded(column) if column.dtype == object else None
+    if coded is None:
+        return factorize(_raw(column).to_numpy(dtype=object))
+    codes, distinct = coded
+    texts = pd.Series(np.append(distinct, ""), dtype=object).astype(str).str.strip()
+    return codes, texts.to_numpy(dtype=object)
 
 
 def _lesions(tu: pd.DataFrame, subject: pd.Series, lesion: pd.Series, blank: int

@@ -25,7 +25,6 @@ from ..frames import (
     dataset_hit,
     distinct,
     hits,
-    is_in,
     iso_compare,
     memo,
     missing,
@@ -36,7 +35,7 @@ from ..frames import (
 )
 from ..registry import InScope, Scope, rule
 from ..study import SDTM, Study, as_study, metadata
-from .subjects import DM
+from .subjects import DM, subject_in
 
 EX = "EX"
 #: the general observation classes, as the Define-XML class names a Scope matches
@@ -47,29 +46,23 @@ _DATE_PART = r"^(\d{4}-\d{2}-\d{2})"
 
 def per_subject(frame: pd.DataFrame, dm: pd.DataFrame, variable: str) -> pd.Series:
     """DM.``variable`` for each record's subject (first DM record wins; CV0201 reports more);
-    NaN where the subject is not in DM. Made once per run for a dataset, DM and variable
-    (several rules read it), each distinct subject looked up once. Do not modify it."""
+    NaN where the subject is not in DM. Each distinct subject is looked up once, and
+    only once per run for a dataset, DM and variable (several rules read it): the run
+    keeps that answer per subject, not per record."""
     if variable not in dm.columns or "USUBJID" not in frame.columns:
         return pd.Series([None] * len(frame), index=frame.index, dtype=object)
-    return memo(frame, ("per_subject", id(dm), variable),
-                lambda: _per_subject(frame, dm, variable))
-
-
-def _per_subject(frame: pd.DataFrame, dm: pd.DataFrame, variable: str) -> pd.Series:
-    ref = pd.Series(text(dm, variable).to_numpy(), index=text(dm, "USUBJID").to_numpy())
-    ref = ref[~ref.index.duplicated(keep="first") & ref.index.notna()]
     subjects = text(frame, "USUBJID")
     found = distinct(subjects)
     if found is None:
-        return subjects.map(ref)
-    each = pd.Series(found.values, dtype=object).map(ref).to_numpy()  # as Series.map types it
+        return subjects.map(_subject_values(dm, variable))
+    each = memo(frame, ("per_subject", id(dm), variable), lambda: pd.Series(
+        found.values, dtype=object).map(_subject_values(dm, variable)).to_numpy())
     return pd.Series(found.per_row(each, np.nan), index=frame.index, copy=False)
 
 
-def subject_in(frame: pd.DataFrame, dataset: pd.DataFrame) -> np.ndarray:
-    """Whether each record's USUBJID is one of ``dataset``'s (False where missing), each
-    distinct subject looked up once."""
-    return is_in(text(frame, "USUBJID"), set(text(dataset, "USUBJID").dropna()))
+def _subject_values(dm: pd.DataFrame, variable: str) -> pd.Series:
+    ref = pd.Series(text(dm, variable).to_numpy(), index=text(dm, "USUBJID").to_numpy())
+    return ref[~ref.index.duplicated(keep="first") & ref.index.notna()]
 
 
 def domain_prefix(name: str, frame: pd.DataFrame) -> str:

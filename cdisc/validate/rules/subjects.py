@@ -17,8 +17,8 @@ from ..frames import (
     distinct,
     first_rows_of,
     hits,
-    is_in,
     key_text,
+    memo,
     numbers,
     show,
     text,
@@ -36,6 +36,19 @@ def dm_subjects(datasets: Mapping[str, pd.DataFrame]) -> set[str] | None:
     if usubjid is None:
         return None
     return set(text(dm, "USUBJID").dropna())
+
+
+def subject_in(frame: pd.DataFrame, dataset: pd.DataFrame) -> np.ndarray:
+    """Whether each record's USUBJID is one of ``dataset``'s (False where missing): each
+    distinct subject looked up once, in an index of ``dataset``'s subjects made once
+    per run."""
+    known = memo(dataset, ("subjects",), lambda: pd.Index(
+        pd.unique(text(dataset, "USUBJID").dropna().to_numpy(dtype=object))))
+    values = text(frame, "USUBJID")
+    found = distinct(values)
+    if found is None:
+        return values.isin(known).to_numpy(dtype=bool)
+    return found.per_row(known.get_indexer(found.values) >= 0, False)
 
 
 @rule("CV0201", Severity.ERROR, "More than one DM record for a subject",
@@ -57,8 +70,8 @@ def dm_one_record_per_subject(datasets: Mapping[str, pd.DataFrame]) -> list[Prob
       category="Cross-reference")
 def subject_in_dm(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
     study = as_study(datasets)
-    subjects = dm_subjects(study)
-    if subjects is None:
+    dm = study.get(DM)
+    if dm is None or column(dm, "USUBJID") is None:
         return []
     out: list[Problem] = []
     for name in study.names(SDTM):
@@ -66,8 +79,7 @@ def subject_in_dm(datasets: Mapping[str, pd.DataFrame]) -> list[Problem]:
         usubjid = column(frame, "USUBJID")
         if name == DM or usubjid is None:
             continue
-        values = text(frame, "USUBJID")
-        bad = values.notna().to_numpy() & ~is_in(values, subjects)
+        bad = text(frame, "USUBJID").notna().to_numpy() & ~subject_in(frame, dm)
         out += hits("CV0202", name, frame, bad, variable="USUBJID",
                     message="USUBJID is not in DM")
     return out
