@@ -640,3 +640,22 @@ def test_reasons_from_whole_columns_are_the_per_time_point_ones():
     expected = [_tp_reason(r) for r in tp[_REASON_READS].itertuples(index=False)]
     assert _reasons(tp).tolist() == expected
     assert "target sum -33.33% from baseline, -20.00% from nadir -> PR" in expected
+
+
+def test_time_points_leave_the_callers_tr_as_it_was():
+    """VAL is set in place (a lesion too small to measure counts 5 mm, a NOT DONE one
+    nothing): on TR's own TRSTRESN array when every record is kept, unless copied."""
+    tu = pd.DataFrame({"USUBJID": ["S1"], "TULNKID": ["T01"], "TUSTRESC": ["TARGET"],
+                       "TULOC": ["LIVER"], "VISITNUM": [1], "VISIT": ["SCREENING"]})
+    tr = pd.DataFrame({"USUBJID": ["S1"] * 3, "TRLNKID": ["T01"] * 3, "TRGRPID": ["TARGET"] * 3,
+                       "TRTESTCD": ["LDIAM"] * 3, "TRSTRESN": [40.0, np.nan, 30.0],
+                       "TRSTRESC": ["40", "TOO SMALL TO MEASURE", "30"],
+                       "TRSTAT": ["", "", "NOT DONE"], "VISITNUM": [1, 2, 3],
+                       "VISIT": ["SCREENING", "WEEK 3", "WEEK 6"],
+                       "TRDTC": ["2020-01-01", "2020-01-22", "2020-02-12"]})
+    before = tr.copy()
+    tp = timepoint_responses(tu, tr)
+    pd.testing.assert_frame_equal(tr, before)
+    assert tp["SUMDIAM"].tolist()[0] == 5.0  # the lesion too small to measure: 5 mm
+    tr["TRSTRESN"].to_numpy().flags.writeable = False  # a read-only column is only read
+    timepoint_responses(tu, tr)
