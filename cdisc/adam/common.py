@@ -105,12 +105,21 @@ def per_distinct_text(values: pd.Series, transform: Callable[[pd.Series], pd.Ser
     >>> per_distinct_text(pd.Series([" a", None, " a"]), lambda d: d.str.strip()).tolist()
     ['a', '', 'a']
     """
+    codes, table = distinct_text(values, transform)
+    return table[codes]
+
+
+def distinct_text(values: pd.Series, transform: Callable[[pd.Series], pd.Series]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`per_distinct_text` before it is spread to the records: each record's code
+    and the transformed text of each code (code -1, a missing value: the last, "")."""
     coded = known_codes(values.to_numpy(dtype=object)) if values.dtype == object else None
     if coded is not None and coded.holds:
         texts = pd.Series(np.append(coded.distinct, ""), dtype=object).astype(str)
-        return transform(texts).to_numpy(dtype=object)[coded.codes]  # code -1: the ""
+        return coded.codes, transform(texts).to_numpy(dtype=object)
     text = values.astype(object).where(values.notna(), "").astype(str).to_numpy(dtype=object)
-    return per_distinct(text, transform)
+    codes, distinct = factorize(text)
+    return codes, transform(pd.Series(distinct, dtype=object)).to_numpy(dtype=object)
 
 
 def objects(values: pd.Series | np.ndarray) -> np.ndarray:

@@ -67,7 +67,7 @@ from cdisc.formats.atomic import JsonRecords
 from cdisc.model.text import factorize
 from cdisc.spec.model import RecistOptions
 
-from .common import per_distinct_text, text_coded
+from .common import distinct_text, per_distinct_text
 
 __all__ = [
     "RecistOptions",
@@ -256,7 +256,7 @@ def _sorted_codes(*columns: pd.Series) -> tuple[np.ndarray, list[pd.Series]]:
     integers that is several times faster than on text, and the codes sort as the text
     does. Each column's distinct values are stripped and sorted, not its records.
     """
-    parts = [_stripped_coded(c) for c in columns]
+    parts = [distinct_text(c, lambda d: d.str.strip()) for c in columns]  # as _raw
     codes, values = factorize(np.concatenate([texts for _, texts in parts]), sort=True)
     out, start = [], 0
     for (column_codes, texts), column in zip(parts, columns, strict=True):
@@ -264,17 +264,6 @@ def _sorted_codes(*columns: pd.Series) -> tuple[np.ndarray, list[pd.Series]]:
         start += len(texts)
         out.append(pd.Series(remap[column_codes], index=column.index))  # -1: the last, ""
     return values, out
-
-
-def _stripped_coded(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """A column as codes into its distinct texts stripped of blanks (:func:`_raw`), the
-    last of which is "" (code -1: a missing value)."""
-    coded = text_coded(column) if column.dtype == object else None
-    if coded is None:
-        return factorize(_raw(column).to_numpy(dtype=object))
-    codes, distinct = coded
-    texts = pd.Series(np.append(distinct, ""), dtype=object).astype(str).str.strip()
-    return codes, texts.to_numpy(dtype=object)
 
 
 def _lesions(tu: pd.DataFrame, subject: pd.Series, lesion: pd.Series, blank: int

@@ -16,7 +16,7 @@ from ..spec.model import RecordBlock
 from ..text import decimals
 from .conditions import describe_condition, evaluate_condition
 from .dates import to_iso8601
-from .distinct import dense_ranks
+from .distinct import combined_ranks
 from .primitives import as_text, evaluate
 from .registry import MappingContext
 from .suppqual import SUPP_PREFIX
@@ -131,14 +131,11 @@ def _group_of(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, np.ndarra
     """Each row's group among the combinations of ``by`` (0, 1, ... in sorted order, a
     missing value after every other, as ``groupby(by, sort=True, dropna=False)``), and
     the first row of each group."""
-    group = np.zeros(len(frame), dtype=np.int64)
-    first_rows = np.zeros(min(1, len(frame)), dtype=np.int64)
-    for column in by:
+    def sorted_codes(column: str) -> tuple[np.ndarray, int]:
         codes, distinct = pd.factorize(frame[column], sort=True)
-        codes = np.where(codes < 0, len(distinct), codes)  # missing: last
-        # mixed radix keeps the order; renumbered densely so that it never overflows
-        group, first_rows = dense_ranks(group * (len(distinct) + 1) + codes)
-    return group, first_rows
+        return np.where(codes < 0, len(distinct), codes), len(distinct) + 1  # missing: last
+
+    return combined_ranks((sorted_codes(column) for column in by), len(frame))
 
 
 def build_block(block: RecordBlock, ctx: MappingContext,

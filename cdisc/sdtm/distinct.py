@@ -21,7 +21,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -109,3 +109,22 @@ def dense_ranks(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     reached = np.maximum.accumulate(codes)
     firsts = np.flatnonzero(np.r_[True, reached[1:] != reached[:-1]])
     return rank[codes], firsts[order]
+
+
+def combined_ranks(columns: Iterable[tuple[np.ndarray, int]], rows: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`dense_ranks` of the combinations of several columns: ``columns`` gives each
+    column's codes (in its values' sorted order, 0 ... size - 1) and size. The codes are
+    combined in mixed radix, which keeps the order, and renumbered densely after each
+    column, so that the combined key never overflows.
+
+    >>> [a.tolist() for a in combined_ranks([(np.array([1, 0, 1]), 2),
+    ...                                      (np.array([0, 2, 0]), 3)], 3)]
+    [[1, 0, 1], [1, 0]]
+    """
+    group = np.zeros(rows, dtype=np.int64)
+    first = np.zeros(min(1, rows), dtype=np.int64)
+    for codes, size in columns:
+        group, first = dense_ranks(group * size + codes)
+    return group, first
+

@@ -41,7 +41,7 @@ from ..spec.conditions import evaluate_condition
 from ..spec.model import Spec
 from ..spec.trial_design import TrialDesign, TsParameter, TsValue
 from .dates import iso_period, study_day
-from .distinct import dense_ranks
+from .distinct import combined_ranks, dense_ranks
 
 #: TSVCDREF of a value taken from CDISC CT (a DICTNAM term, Define-XML CT C66788)
 CDISC_CT = "CDISC CT"
@@ -105,13 +105,13 @@ def _picked(dates: pd.Series, groups: pd.DataFrame, latest: bool) -> pd.DataFram
 def _group_codes(columns: list[pd.Series]) -> tuple[np.ndarray, pd.DataFrame]:
     """Each row's group among the distinct combinations of ``columns`` (0, 1, ... in the
     sorted order of their values; -1 when a value is missing), and the groups' values."""
-    codes = np.zeros(len(columns[0]) if columns else 0, dtype=np.int64)
-    missing = np.zeros(len(codes), dtype=bool)
-    for column in columns:
-        code, values = factorize(column, sort=True)
+    coded = [factorize(column, sort=True) for column in columns]
+    missing = np.zeros(len(columns[0]) if columns else 0, dtype=bool)
+    for code, _ in coded:
         missing |= code < 0
-        # mixed radix keeps the order; renumbered densely so that it never overflows
-        codes = dense_ranks(codes * max(len(values), 1) + code)[0]
+    # (a missing value's code, -1, may share a key with another row's: it is set aside below)
+    codes = combined_ranks(((code, max(len(values), 1)) for code, values in coded),
+                           len(missing))[0]
     group, first = dense_ranks(np.where(missing, -1, codes))
     real = np.ones(len(first), dtype=bool)
     if missing.any():  # the rank of -1 is the first: the rows without a group
